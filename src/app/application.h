@@ -1,0 +1,72 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/result.h"
+
+namespace ballast::net {
+class IoPool;
+class HttpServer;
+}  // namespace ballast::net
+namespace ballast::scaler {
+class MetricHub;
+class GrpcServer;
+}  // namespace ballast::scaler
+namespace ballast::sessions {
+class SessionRegistry;
+class SessionServer;
+}  // namespace ballast::sessions
+
+namespace ballast::app {
+
+// The composition root: builds the components the config selects, starts them in
+// order (hub, event loop, sessions, scaler, admin) and stops them in reverse.
+// start() and stop() are called from the main thread.
+class Application {
+ public:
+  // `extra_session_tokens` are accepted besides the token file (the demo's generated token).
+  explicit Application(Config config, std::vector<std::string> extra_session_tokens = {});
+  ~Application();
+
+  Status start();
+  // Graceful: readiness off, streams finished with OK, listeners closed, in-flight drained.
+  void stop();
+
+  uint16_t grpc_port() const;
+  uint16_t sessions_port() const;
+  uint16_t admin_port() const;
+  const std::set<std::string>& components() const { return components_; }
+  MetricsRegistry& metrics() { return metrics_; }
+
+ private:
+  Status start_sessions();
+  Status start_scaler();
+  Status start_admin();
+
+  Config config_;
+  std::vector<std::string> extra_session_tokens_;
+  std::set<std::string> components_;
+  Logger logger_{"app"};
+  SteadyClock clock_;
+  MetricsRegistry metrics_;
+  std::atomic<bool> ready_{false};
+  std::unique_ptr<scaler::MetricHub> hub_;
+  std::unique_ptr<net::IoPool> io_pool_;
+  std::unique_ptr<sessions::SessionRegistry> session_registry_;
+  std::unique_ptr<sessions::SessionServer> session_server_;
+  std::unique_ptr<scaler::GrpcServer> grpc_server_;
+  std::unique_ptr<net::HttpServer> admin_server_;
+};
+
+// The components `serve` runs: the configured list, else every one that can run.
+Result<std::set<std::string>> select_components(const Config& config, bool has_extra_tokens);
+
+}  // namespace ballast::app

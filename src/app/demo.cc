@@ -1,0 +1,252 @@
+#include "app/demo.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+#include <openssl/rand.h>
+
+#include "app/application.h"
+#include "app/signals.h"
+#include "externalscaler.grpc.pb.h"
+#include "scaler/activation.h"
+#include "scaler/trigger_spec.h"
+#include "sources/sessions/session_publisher.h"
+
+namespace ballast::app {
+namespace {
+
+struct ExampleScaledObject {
+  std::string namespace_name;
+  std::string name;
+  scaler::Metadata metadata;
+  int64_t min_replicas;
+  int64_t max_replicas;
+};
+
+// The platform ballast was designed for: interview rooms drive the AI workers, the
+// signaling gateway scales on live connections.
+std::vector<ExampleScaledObject> example_scaled_objects() {
+  return {
+      {"ai-services", "stt-worker",
+       {{"source", "sessions"}, {"counter", "active_interviews"}, {"selector", "service=interview"},
+        {"threshold", "2"}},
+       0, 10},
+      {"ai-services", "tts-worker",
+       {{"source", "sessions"}, {"counter", "tts_requests_inflight"}, {"threshold", "4"},
+        {"activationThreshold", "1"}},
+       0, 8},
+      {"realtime", "signaling",
+       {{"source", "sessions"}, {"counter", "active_connections"}, {"selector", "service=signaling"},
+        {"threshold", "50"}},
+       1, 6},
+  };
+}
+
+std::string random_token() {
+  unsigned char bytes[16];
+  RAND_bytes(bytes, sizeof(bytes));
+  std::string hex;
+  char digits[3];
+  for (unsigned char b : bytes) {
+    std::snprintf(digits, sizeof(digits), "%02x", b);
+    hex += digits;
+  }
+  return hex;
+}
+
+std::string frame(const std::string& counter, const std::string& labels_json, int value) {
+  return R"({"counter":")" + counter + R"(","labels":)" + labels_json + R"(,"value":)" + std::to_string(value) + "}";
+}
+
+// Three gateways publishing over real WebSocket connections. Interviews come in waves
+// with idle gaps so activation edges show up in the table.
+void run_publishers(uint16_t port, const std::string& token, const std::atomic<bool>& stopping) {
+  std::vector<std::unique_ptr<sessions::SessionPublisher>> publishers;
+  for (int i = 0; i < 3; ++i) {
+    auto publisher = sessions::SessionPublisher::connect("127.0.0.1", port, token);
+    if (!publisher) {
+      std::cerr << "demo publisher: " << publisher.error().message << "\n";
+      return;
+    }
+    publishers.push_back(std::move(*publisher));
+  }
+  std::mt19937 random(42);
+  int tick = 0;
+  while (!stopping.load()) {
+    const int phase = tick % 60;  // half-second ticks: a 30 s cycle
+    const int interviews = phase < 16 ? 0 : static_cast<int>(6 * std::sin((phase - 16) * M_PI / 44.0) + 0.5);
+    const int tts = interviews == 0 ? 0 : std::uniform_int_distribution<int>(0, interviews * 2)(random);
+    const int connections = 40 + static_cast<int>(60 * (1 + std::sin(tick / 20.0)));
+    (void)publishers[0]->send(frame("active_interviews", R"({"service":"interview"})", interviews));
+    (void)publishers[1]->send(frame("tts_requests_inflight", R"({"service":"tts"})", tts));
+    (void)publishers[2]->send(frame("active_connections", R"({"service":"signaling"})", connections));
+    ++tick;
+    for (int i = 0; i < 5 && !stopping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (auto& publisher : publishers) publisher->close();
+}
+
+externalscaler::ScaledObjectRef to_ref(const ExampleScaledObject& example) {
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name(example.name);
+  ref.set_namespace_(example.namespace_name);
+  for (const auto& [key, value] : example.metadata) (*ref.mutable_scalermetadata())[key] = value;
+  return ref;
+}
+
+// One StreamIsActive per example, as KEDA opens for external-push triggers.
+class PushWatcher {
+ public:
+  PushWatcher(std::shared_ptr<grpc::Channel> channel, externalscaler::ScaledObjectRef ref)
+      : stub_(externalscaler::ExternalScaler::NewStub(channel)), ref_(std::move(ref)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~PushWatcher() {
+    context_.TryCancel();
+    thread_.join();
+  }
+  std::string last_event() const {
+    std::lock_guard lock(mutex_);
+    return last_event_;
+  }
+
+ private:
+  void run() {
+    auto reader = stub_->StreamIsActive(&context_, ref_);
+    externalscaler::IsActiveResponse response;
+    const auto opened = std::chrono::steady_clock::now();
+    while (reader->Read(&response)) {
+      const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - opened);
+      std::lock_guard lock(mutex_);
+      last_event_ = std::string(response.result() ? "active" : "inactive") + " @" + std::to_string(seconds.count()) + "s";
+    }
+    (void)reader->Finish();
+  }
+
+  std::unique_ptr<externalscaler::ExternalScaler::Stub> stub_;
+  externalscaler::ScaledObjectRef ref_;
+  grpc::ClientContext context_;
+  mutable std::mutex mutex_;
+  std::string last_event_ = "-";
+  std::thread thread_;
+};
+
+std::string table_row(const ExampleScaledObject& example, externalscaler::ExternalScaler::Stub& stub,
+                      const PushWatcher& watcher) {
+  const auto ref = to_ref(example);
+  char line[256];
+  grpc::ClientContext spec_context;
+  externalscaler::GetMetricSpecResponse spec;
+  if (auto status = stub.GetMetricSpec(&spec_context, ref, &spec); !status.ok() || spec.metricspecs_size() != 1) {
+    std::snprintf(line, sizeof(line), "%-24s GetMetricSpec failed: %s\n",
+                  (example.namespace_name + "/" + example.name).c_str(), status.error_message().c_str());
+    return line;
+  }
+  externalscaler::GetMetricsRequest metrics_request;
+  *metrics_request.mutable_scaledobjectref() = ref;
+  metrics_request.set_metricname(spec.metricspecs(0).metricname());
+  externalscaler::GetMetricsResponse metrics;
+  grpc::ClientContext metrics_context;
+  const auto metrics_status = stub.GetMetrics(&metrics_context, metrics_request, &metrics);
+  externalscaler::IsActiveResponse active;
+  grpc::ClientContext active_context;
+  const auto active_status = stub.IsActive(&active_context, ref, &active);
+  const double target = spec.metricspecs(0).targetsizefloat();
+  if (!metrics_status.ok() || !active_status.ok()) {
+    std::snprintf(line, sizeof(line), "%-24s %-38s %s\n", (example.namespace_name + "/" + example.name).c_str(),
+                  spec.metricspecs(0).metricname().c_str(),
+                  (metrics_status.ok() ? active_status : metrics_status).error_message().c_str());
+    return line;
+  }
+  const double value = metrics.metricvalues(0).metricvaluefloat();
+  const auto replicas =
+      scaler::expected_replicas(value, target, active.result(), example.min_replicas, example.max_replicas);
+  std::snprintf(line, sizeof(line), "%-24s %-38s %7.1f %7.1f %-7s %4lld  [%lld..%lld]  %s\n",
+                (example.namespace_name + "/" + example.name).c_str(), spec.metricspecs(0).metricname().c_str(),
+                value, target, active.result() ? "yes" : "no", static_cast<long long>(replicas),
+                static_cast<long long>(example.min_replicas), static_cast<long long>(example.max_replicas),
+                watcher.last_event().c_str());
+  return line;
+}
+
+std::string banner(const Application& app, const std::string& token) {
+  std::ostringstream out;
+  const auto grpc = "127.0.0.1:" + std::to_string(app.grpc_port());
+  const auto ws = "ws://127.0.0.1:" + std::to_string(app.sessions_port()) + "/v1/sessions";
+  out << "ballast demo: ExternalScaler on " << grpc << ", session counters on " << ws << ", admin on http://127.0.0.1:"
+      << app.admin_port() << "\n"
+      << "sessions token: " << token << "\n\n"
+      << "Try it from another terminal:\n"
+      << "  curl -s http://127.0.0.1:" << app.admin_port() << "/metrics | grep ballast_\n"
+      << "  grpcurl -plaintext -import-path proto -proto externalscaler.proto -d '{\"scaledObjectRef\":"
+         "{\"name\":\"stt-worker\",\"namespace\":\"ai-services\",\"scalerMetadata\":{\"source\":\"sessions\","
+         "\"counter\":\"active_interviews\",\"selector\":\"service=interview\",\"threshold\":\"2\"}}}' "
+      << grpc << " externalscaler.ExternalScaler/GetMetrics\n"
+      << "  websocat -H 'Authorization: Bearer " << token << "' " << ws << "   then type:\n"
+      << "    {\"counter\":\"active_interviews\",\"labels\":{\"service\":\"interview\"},\"value\":9}\n"
+      << "Ctrl-C stops the demo.\n\n";
+  return out.str();
+}
+
+}  // namespace
+
+int run_demo(const std::vector<std::string>& args) {
+  if (!args.empty()) {
+    std::cerr << "ballast: demo takes no flags (it runs on 127.0.0.1 with embedded defaults)\n";
+    return 2;
+  }
+  set_log_level(LogLevel::kWarn);
+  block_termination_signals();
+  Config config = default_config();
+  config.scaler.grpc_address = "127.0.0.1:9090";
+  config.sessions.address = "127.0.0.1:9091";
+  config.admin.address = "127.0.0.1:9102";
+  const std::string token = random_token();
+  Application app(config, {token});
+  if (auto started = app.start(); !started) {
+    std::cerr << "ballast demo: " << started.error().message
+              << " (is another ballast running? the demo uses ports 9090, 9091 and 9102)\n";
+    app.stop();
+    return 1;
+  }
+
+  std::atomic<bool> stopping{false};
+  std::thread publishers([&] { run_publishers(app.sessions_port(), token, stopping); });
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(app.grpc_port()), grpc::InsecureChannelCredentials());
+  auto stub = externalscaler::ExternalScaler::NewStub(channel);
+  const auto examples = example_scaled_objects();
+  std::vector<std::unique_ptr<PushWatcher>> watchers;
+  for (const auto& example : examples) watchers.push_back(std::make_unique<PushWatcher>(channel, to_ref(example)));
+
+  const bool interactive = isatty(STDOUT_FILENO) != 0;
+  const std::string intro = banner(app, token);
+  if (!interactive) std::cout << intro;
+  char header[256];
+  std::snprintf(header, sizeof(header), "%-24s %-38s %7s %7s %-7s %4s  %-8s  %s\n", "SCALEDOBJECT", "METRIC", "VALUE",
+                "TARGET", "ACTIVE", "REPL", "[MIN..MAX]", "LAST PUSH (StreamIsActive)");
+  while (!wait_for_termination_signal(std::chrono::seconds(1))) {
+    std::string table = header;
+    for (size_t i = 0; i < examples.size(); ++i) table += table_row(examples[i], *stub, *watchers[i]);
+    if (interactive) {
+      std::cout << "\033[H\033[2J" << intro << table << std::flush;
+    } else {
+      std::cout << table << "\n" << std::flush;
+    }
+  }
+  stopping = true;
+  publishers.join();
+  app.stop();  // finishes the StreamIsActive streams with OK, so the watchers end
+  watchers.clear();
+  return 0;
+}
+
+}  // namespace ballast::app

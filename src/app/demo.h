@@ -1,0 +1,12 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ballast::app {
+
+// `ballast demo`: scaler + sessions + admin on loopback with a generated token, simulated
+// publishers and example ScaledObjects, and a live table of what KEDA would see.
+int run_demo(const std::vector<std::string>& args);
+
+}  // namespace ballast::app

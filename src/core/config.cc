@@ -1,0 +1,271 @@
+#include "core/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/duration.h"
+#include "core/net_address.h"
+
+namespace ballast {
+namespace {
+
+Result<bool> parse_bool(const std::string& name, const std::string& value) {
+  if (value == "true" || value == "1" || value.empty()) return true;
+  if (value == "false" || value == "0") return false;
+  return invalid_argument(name + ": expected true or false, got \"" + value + "\"");
+}
+
+using Setter = std::function<Status(Config&, const std::string& value)>;
+
+struct Setting {
+  std::string name;
+  std::string help;
+  bool is_bool;
+  Setter apply;
+};
+
+Setter string_field(std::string Config::*field) {
+  return [field](Config& c, const std::string& v) -> Status {
+    c.*field = v;
+    return Ok{};
+  };
+}
+
+template <typename Slice>
+Setter nested_string(Slice Config::*slice, std::string Slice::*field) {
+  return [slice, field](Config& c, const std::string& v) -> Status {
+    (c.*slice).*field = v;
+    return Ok{};
+  };
+}
+
+const std::vector<Setting>& settings_table() {
+  static const std::vector<Setting> table = {
+      {"grpc-address", "KEDA ExternalScaler listen address (host:port)", false,
+       nested_string(&Config::scaler, &ScalerConfig::grpc_address)},
+      {"grpc-tls-cert-file", "scaler TLS certificate (PEM)", false,
+       nested_string(&Config::scaler, &ScalerConfig::tls_cert_file)},
+      {"grpc-tls-key-file", "scaler TLS private key (PEM)", false,
+       nested_string(&Config::scaler, &ScalerConfig::tls_key_file)},
+      {"grpc-client-ca-file", "CA that client certificates must chain to (enables mTLS)", false,
+       nested_string(&Config::scaler, &ScalerConfig::client_ca_file)},
+      {"sessions-address", "WebSocket session counters listen address", false,
+       nested_string(&Config::sessions, &SessionsConfig::address)},
+      {"sessions-token-file", "accepted publisher bearer tokens, one per line", false,
+       nested_string(&Config::sessions, &SessionsConfig::token_file)},
+      {"sessions-insecure", "accept publishers without a token (development only)", true,
+       [](Config& c, const std::string& v) -> Status {
+         auto flag = parse_bool("sessions-insecure", v);
+         if (!flag) return flag.error();
+         c.sessions.insecure = *flag;
+         return Ok{};
+       }},
+      {"webhook-address", "admission webhook listen address (HTTPS)", false,
+       nested_string(&Config::webhook, &WebhookConfig::address)},
+      {"tls-cert-file", "webhook serving certificate (PEM)", false,
+       nested_string(&Config::webhook, &WebhookConfig::tls_cert_file)},
+      {"tls-key-file", "webhook serving key (PEM)", false,
+       nested_string(&Config::webhook, &WebhookConfig::tls_key_file)},
+      {"admin-address", "/metrics, /healthz, /readyz listen address", false,
+       nested_string(&Config::admin, &AdminConfig::address)},
+      {"policy", "tier policy YAML file", false, string_field(&Config::policy_file)},
+      {"namespace", "namespace for ballast's Lease and Events", false, string_field(&Config::namespace_name)},
+      {"kubeconfig", "kubeconfig file for Kubernetes API access", false, string_field(&Config::kubeconfig)},
+      {"components", "comma list of components to run (scaler,sessions)", false,
+       [](Config& c, const std::string& v) -> Status {
+         c.components.clear();
+         std::stringstream list(v);
+         std::string name;
+         while (std::getline(list, name, ',')) {
+           if (!name.empty()) c.components.insert(name);
+         }
+         return Ok{};
+       }},
+      {"dry-run", "reconcilers log the actions they would take and take none", true,
+       [](Config& c, const std::string& v) -> Status {
+         auto flag = parse_bool("dry-run", v);
+         if (!flag) return flag.error();
+         c.dry_run = *flag;
+         return Ok{};
+       }},
+      {"log-level", "debug, info, warn or error", false,
+       [](Config& c, const std::string& v) -> Status {
+         auto level = parse_log_level(v);
+         if (!level) return level.error();
+         c.log_level = *level;
+         return Ok{};
+       }},
+  };
+  return table;
+}
+
+const Setting* find_setting(const std::string& name) {
+  for (const auto& setting : settings_table()) {
+    if (setting.name == name) return &setting;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Config default_config() {
+  Config config;
+  if (const char* pod_namespace = std::getenv("POD_NAMESPACE"); pod_namespace != nullptr && *pod_namespace) {
+    config.namespace_name = pod_namespace;
+  }
+  return config;
+}
+
+Result<Config> apply_settings(const std::vector<std::pair<std::string, std::string>>& settings, Config base) {
+  for (const auto& [name, value] : settings) {
+    const Setting* setting = find_setting(name);
+    if (setting == nullptr) return invalid_argument("unknown setting \"" + name + "\"");
+    if (auto applied = setting->apply(base, value); !applied) return applied.error();
+  }
+  return base;
+}
+
+Result<Config> load_config_file(const std::string& path, Config base) {
+  std::vector<std::pair<std::string, std::string>> settings;
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    if (root.IsNull()) return base;
+    if (!root.IsMap()) return invalid_argument(path + ": the config must be a YAML mapping of setting: value");
+    for (const auto& entry : root) {
+      const auto key = entry.first.as<std::string>();
+      if (find_setting(key) == nullptr) {
+        return invalid_argument(path + ": unknown key \"" + key + "\" (keys are the flag names, e.g. grpc-address)");
+      }
+      const YAML::Node& value = entry.second;
+      if (value.IsSequence()) {
+        std::string joined;
+        for (const auto& item : value) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+        settings.emplace_back(key, joined);
+      } else if (value.IsScalar()) {
+        settings.emplace_back(key, value.as<std::string>());
+      } else {
+        return invalid_argument(path + ": key \"" + key + "\" must be a scalar or a list");
+      }
+    }
+  } catch (const YAML::BadFile&) {
+    return io_error(path + ": cannot read the config file");
+  } catch (const YAML::Exception& e) {
+    return invalid_argument(path + ": invalid YAML: " + e.what());
+  }
+  auto applied = apply_settings(settings, std::move(base));
+  if (!applied) return invalid_argument(path + ": " + applied.error().message);
+  return applied;
+}
+
+Result<ParsedFlags> parse_flags(const std::vector<std::string>& args) {
+  ParsedFlags parsed;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.rfind("--", 0) != 0) return invalid_argument("unexpected argument \"" + arg + "\"");
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const bool is_config = name == "config";
+    const Setting* setting = find_setting(name);
+    if (!is_config && setting == nullptr) return invalid_argument("unknown flag --" + name);
+    if (!value) {
+      if (setting != nullptr && setting->is_bool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return invalid_argument("flag --" + name + " needs a value");
+      }
+    }
+    if (is_config) {
+      parsed.config_file = *value;
+    } else {
+      parsed.settings.emplace_back(name, *value);
+    }
+  }
+  return parsed;
+}
+
+Status validate_config(const Config& config) {
+  for (const auto& name : config.components) {
+    if (name != kComponentScaler && name != kComponentSessions) {
+      return invalid_argument("components: \"" + name + "\" is not part of this build (available: scaler, sessions)");
+    }
+  }
+  const std::pair<const char*, const std::string*> addresses[] = {
+      {"grpc-address", &config.scaler.grpc_address},
+      {"sessions-address", &config.sessions.address},
+      {"webhook-address", &config.webhook.address},
+      {"admin-address", &config.admin.address}};
+  for (const auto& [name, address] : addresses) {
+    if (auto parsed = parse_host_port(*address); !parsed) {
+      return invalid_argument(std::string(name) + ": " + parsed.error().message);
+    }
+  }
+  if (config.scaler.tls_cert_file.empty() != config.scaler.tls_key_file.empty()) {
+    return invalid_argument("grpc-tls-cert-file and grpc-tls-key-file must be set together");
+  }
+  if (!config.scaler.client_ca_file.empty() && config.scaler.tls_cert_file.empty()) {
+    return invalid_argument("grpc-client-ca-file needs grpc-tls-cert-file and grpc-tls-key-file");
+  }
+  if (config.webhook.tls_cert_file.empty() != config.webhook.tls_key_file.empty()) {
+    return invalid_argument("tls-cert-file and tls-key-file must be set together");
+  }
+  const std::pair<const char*, const std::string*> files[] = {
+      {"grpc-tls-cert-file", &config.scaler.tls_cert_file}, {"grpc-tls-key-file", &config.scaler.tls_key_file},
+      {"grpc-client-ca-file", &config.scaler.client_ca_file}, {"sessions-token-file", &config.sessions.token_file},
+      {"tls-cert-file", &config.webhook.tls_cert_file},       {"tls-key-file", &config.webhook.tls_key_file},
+      {"policy", &config.policy_file},                        {"kubeconfig", &config.kubeconfig}};
+  for (const auto& [name, file] : files) {
+    if (!file->empty() && !std::ifstream(*file).good()) {
+      return invalid_argument(std::string(name) + ": cannot read \"" + *file + "\"");
+    }
+  }
+  return Ok{};
+}
+
+std::string render_config(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "grpc-address" << YAML::Value << config.scaler.grpc_address;
+  out << YAML::Key << "grpc-tls-cert-file" << YAML::Value << config.scaler.tls_cert_file;
+  out << YAML::Key << "grpc-tls-key-file" << YAML::Value << config.scaler.tls_key_file;
+  out << YAML::Key << "grpc-client-ca-file" << YAML::Value << config.scaler.client_ca_file;
+  out << YAML::Key << "sessions-address" << YAML::Value << config.sessions.address;
+  out << YAML::Key << "sessions-token-file" << YAML::Value << config.sessions.token_file;
+  out << YAML::Key << "sessions-insecure" << YAML::Value << config.sessions.insecure;
+  out << YAML::Key << "webhook-address" << YAML::Value << config.webhook.address;
+  out << YAML::Key << "tls-cert-file" << YAML::Value << config.webhook.tls_cert_file;
+  out << YAML::Key << "tls-key-file" << YAML::Value << config.webhook.tls_key_file;
+  out << YAML::Key << "admin-address" << YAML::Value << config.admin.address;
+  out << YAML::Key << "policy" << YAML::Value << config.policy_file;
+  out << YAML::Key << "namespace" << YAML::Value << config.namespace_name;
+  out << YAML::Key << "kubeconfig" << YAML::Value << config.kubeconfig;
+  out << YAML::Key << "components" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const auto& name : config.components) out << name;
+  out << YAML::EndSeq;
+  out << YAML::Key << "dry-run" << YAML::Value << config.dry_run;
+  out << YAML::Key << "log-level" << YAML::Value << std::string(log_level_name(config.log_level));
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string flags_usage() {
+  std::string out = "  --config FILE                 YAML config (keys are these flag names)\n";
+  for (const auto& setting : settings_table()) {
+    std::string left = "  --" + setting.name + (setting.is_bool ? "" : " VALUE");
+    left.resize(std::max<size_t>(left.size() + 1, 32), ' ');
+    out += left + setting.help + "\n";
+  }
+  return out;
+}
+
+}  // namespace ballast

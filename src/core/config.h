@@ -1,0 +1,83 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "core/result.h"
+
+namespace ballast {
+
+// The names of `--components` (CONTRACT.md). Only the ones this build implements are
+// accepted; the rest are reserved for their issues.
+inline constexpr const char* kComponentScaler = "scaler";
+inline constexpr const char* kComponentSessions = "sessions";
+
+struct ScalerConfig {
+  std::string grpc_address = "0.0.0.0:9090";
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string client_ca_file;  // set → clients must present a certificate signed by it (mTLS)
+};
+
+struct SessionsConfig {
+  std::string address = "0.0.0.0:9091";
+  std::string token_file;
+  bool insecure = false;  // accept publishers without a token (development only)
+  std::chrono::milliseconds idle_timeout{60'000};
+};
+
+struct AdminConfig {
+  std::string address = "0.0.0.0:9102";
+};
+
+struct WebhookConfig {
+  std::string address = "0.0.0.0:8443";
+  std::string tls_cert_file;
+  std::string tls_key_file;
+};
+
+// Effective configuration of `ballast serve`: defaults, then the YAML file, then flags.
+// Parsed once at start-up; components receive their own slice.
+struct Config {
+  ScalerConfig scaler;
+  SessionsConfig sessions;
+  AdminConfig admin;
+  WebhookConfig webhook;
+  std::string policy_file;
+  std::string namespace_name = "ballast-system";
+  std::string kubeconfig;
+  std::set<std::string> components;  // empty = all that can run
+  bool dry_run = false;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Namespace default: $POD_NAMESPACE when set, else ballast-system.
+Config default_config();
+
+// Reads a YAML config file over `base`. Keys are the flag names without dashes
+// (`grpc-address: ...`); unknown keys are errors so a typo never passes silently.
+Result<Config> load_config_file(const std::string& path, Config base);
+
+// Applies `--flag value` / `--flag=value` arguments over `base`. `config_file` receives
+// `--config`, which the caller loads before applying the remaining flags.
+struct ParsedFlags {
+  std::string config_file;
+  std::vector<std::pair<std::string, std::string>> settings;  // flag name → value, in order
+};
+Result<ParsedFlags> parse_flags(const std::vector<std::string>& args);
+Result<Config> apply_settings(const std::vector<std::pair<std::string, std::string>>& settings, Config base);
+
+// Cross-field checks (TLS pairs, known components, addresses).
+Status validate_config(const Config& config);
+
+// The effective config as YAML, as `check-config` prints it.
+std::string render_config(const Config& config);
+
+// The flags `serve` accepts, for usage text.
+std::string flags_usage();
+
+}  // namespace ballast

@@ -1,0 +1,113 @@
+#include "scaler/metric_hub.h"
+
+#include <algorithm>
+
+namespace ballast::scaler {
+
+// A listener slot. `mutex` is held while the listener runs, so Subscription::reset() can
+// wait for an in-flight call before the listener's captures are destroyed.
+struct MetricHub::Subscription::Slot {
+  std::mutex mutex;
+  Listener listener;  // empty once unsubscribed
+};
+
+MetricHub::Subscription& MetricHub::Subscription::operator=(Subscription&& other) noexcept {
+  if (this != &other) {
+    reset();
+    slot_ = std::move(other.slot_);
+  }
+  return *this;
+}
+
+MetricHub::Subscription::~Subscription() { reset(); }
+
+void MetricHub::Subscription::reset() {
+  if (!slot_) return;
+  {
+    std::lock_guard lock(slot_->mutex);
+    slot_->listener = nullptr;
+  }
+  slot_.reset();
+}
+
+bool MetricHub::track(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  return entries_.try_emplace(key).second;
+}
+
+void MetricHub::publish(const std::string& key, double value) {
+  std::vector<std::shared_ptr<Subscription::Slot>> slots;
+  {
+    std::lock_guard lock(mutex_);
+    Entry& entry = entries_[key];
+    entry.last = Sample{value, clock_.now()};
+    entry.last_error.clear();
+    auto& listeners = entry.listeners;
+    listeners.erase(std::remove_if(listeners.begin(), listeners.end(), [&slots](const auto& weak) {
+                      auto slot = weak.lock();
+                      if (!slot) return true;
+                      slots.push_back(std::move(slot));
+                      return false;
+                    }),
+                    listeners.end());
+  }
+  notify(slots, value);
+}
+
+void MetricHub::notify(const std::vector<std::shared_ptr<Subscription::Slot>>& slots, double value) {
+  for (const auto& slot : slots) {
+    std::lock_guard lock(slot->mutex);
+    if (slot->listener) slot->listener(value);
+  }
+}
+
+void MetricHub::publish_error(const std::string& key, std::string message) {
+  std::lock_guard lock(mutex_);
+  Entry& entry = entries_[key];
+  entry.last_error = std::move(message);
+  ++entry.errors;
+}
+
+Result<Sample> MetricHub::read(const std::string& key, std::chrono::milliseconds max_staleness) const {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(key);
+  if (it == entries_.end() || !it->second.last) {
+    const std::string why = it == entries_.end() || it->second.last_error.empty()
+                                ? "no value has been observed yet"
+                                : it->second.last_error;
+    return unavailable("no data for " + key + ": " + why);
+  }
+  const Entry& entry = it->second;
+  const auto age = clock_.now() - entry.last->observed_at;
+  if (age > max_staleness) {
+    const auto age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(age).count();
+    std::string message = "data for " + key + " is " + std::to_string(age_ms) + "ms old (maxStaleness " +
+                          std::to_string(max_staleness.count()) + "ms)";
+    if (!entry.last_error.empty()) message += "; last error: " + entry.last_error;
+    return unavailable(std::move(message));
+  }
+  return *entry.last;
+}
+
+MetricHub::Subscription MetricHub::subscribe(const std::string& key, Listener listener) {
+  auto slot = std::make_shared<Subscription::Slot>();
+  slot->listener = std::move(listener);
+  std::lock_guard lock(mutex_);
+  entries_[key].listeners.push_back(slot);
+  return Subscription(std::move(slot));
+}
+
+std::vector<MetricHub::EntryStatus> MetricHub::status() const {
+  std::lock_guard lock(mutex_);
+  std::vector<EntryStatus> out;
+  out.reserve(entries_.size());
+  const auto now = clock_.now();
+  for (const auto& [key, entry] : entries_) {
+    EntryStatus status{key, std::nullopt, entry.errors, entry.last_error};
+    if (entry.last) status.age_seconds = std::chrono::duration<double>(now - entry.last->observed_at).count();
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+}  // namespace ballast::scaler

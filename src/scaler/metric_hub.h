@@ -1,0 +1,83 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+namespace ballast::scaler {
+
+struct Sample {
+  double value = 0;
+  Clock::time_point observed_at;
+};
+
+// The shared metric cache: one entry per source key (TriggerSpec::source_key), written by
+// sources, read by the gRPC service. Readers never wait on a backend: a read is a map
+// lookup under a short lock. Values older than the caller's max staleness are an
+// kUnavailable error carrying the source's last error, never a zero.
+// Thread-safe; listeners are called on the publishing thread, outside the lock.
+class MetricHub {
+ public:
+  explicit MetricHub(const Clock& clock) : clock_(clock) {}
+
+  // Creates the entry when absent; true the first time, so the caller starts the source once.
+  bool track(const std::string& key);
+
+  void publish(const std::string& key, double value);
+  // Records why a refresh failed; the last good value stays readable until it goes stale.
+  void publish_error(const std::string& key, std::string message);
+
+  Result<Sample> read(const std::string& key, std::chrono::milliseconds max_staleness) const;
+
+  using Listener = std::function<void(double value)>;
+
+  // Calls `listener` with every value published for `key` until the handle is destroyed.
+  // Destroying the handle waits for a call in progress, so the listener's captures may die
+  // right after.
+  class Subscription {
+   public:
+    Subscription() = default;
+    Subscription(Subscription&&) noexcept = default;
+    Subscription& operator=(Subscription&&) noexcept;
+    ~Subscription();
+    void reset();
+
+   private:
+    friend class MetricHub;
+    struct Slot;
+    explicit Subscription(std::shared_ptr<Slot> slot) : slot_(std::move(slot)) {}
+    std::shared_ptr<Slot> slot_;
+  };
+  [[nodiscard]] Subscription subscribe(const std::string& key, Listener listener);
+
+  struct EntryStatus {
+    std::string key;
+    std::optional<double> age_seconds;  // empty before the first value
+    uint64_t errors = 0;
+    std::string last_error;
+  };
+  std::vector<EntryStatus> status() const;
+
+ private:
+  struct Entry {
+    std::optional<Sample> last;
+    std::string last_error;
+    uint64_t errors = 0;
+    std::vector<std::weak_ptr<Subscription::Slot>> listeners;
+  };
+  void notify(const std::vector<std::shared_ptr<Subscription::Slot>>& slots, double value);
+
+  const Clock& clock_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+};
+
+}  // namespace ballast::scaler

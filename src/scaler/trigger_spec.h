@@ -1,0 +1,53 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/result.h"
+
+namespace ballast::scaler {
+
+enum class SourceKind { kKafka, kPrometheus, kSessions };
+
+std::string_view source_kind_name(SourceKind kind);
+
+// `source: sessions`: the sum of a pushed counter over live publishers.
+struct SessionsTrigger {
+  std::string counter;
+  // Labels a series must carry to count, sorted by key, keys unique.
+  std::vector<std::pair<std::string, std::string>> selector;
+};
+
+// One ScaledObject trigger's metadata, parsed and validated once. Pure value.
+struct TriggerSpec {
+  SourceKind source = SourceKind::kSessions;
+  std::string metric_name;        // stable lowercase [a-z0-9-], what GetMetricSpec returns
+  double threshold = 0;           // HPA target per replica, > 0
+  double activation_threshold = 0;  // active when value > this (strict)
+  std::chrono::milliseconds max_staleness{30'000};
+  std::chrono::milliseconds poll_interval{0};  // 0 for push sources
+  std::string auth;               // credentials profile name, empty when none
+  // Canonical identity of the data this trigger reads: triggers with equal keys share one
+  // MetricHub entry and one poller, whatever their thresholds.
+  std::string source_key;
+  std::variant<SessionsTrigger> detail;
+};
+
+using Metadata = std::map<std::string, std::string>;
+
+// Validates `scalerMetadata` as KEDA forwards it. Errors are kInvalidArgument and name the
+// offending key. Keys KEDA itself uses (scalerAddress, enableTLS, unsafeSsl) and unknown
+// keys are ignored, except one that looks like a misspelling of a known key.
+Result<TriggerSpec> parse_trigger(const Metadata& metadata);
+
+// Lowercase [a-z0-9-] form of a name: '_' and other characters become '-', runs collapse,
+// ends trimmed, at most 63 characters. When that loses more than '_' (case, other
+// characters, length) a short stable hash of the original is appended so distinct inputs
+// keep distinct names.
+std::string normalize_metric_name(std::string_view raw);
+
+}  // namespace ballast::scaler

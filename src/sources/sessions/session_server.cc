@@ -1,0 +1,434 @@
+#include "sources/sessions/session_server.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+#include "net/io_pool.h"
+#include "net/listener.h"
+#include "sources/sessions/frame.h"
+#include "sources/sessions/session_registry.h"
+
+namespace ballast::sessions {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// Bounds the upgrade request, the WebSocket handshake and the closing handshake.
+constexpr std::chrono::seconds kHandshakeTimeout{5};
+// How long stop() waits for open connections to finish their closing handshake: longer
+// than that handshake may take, so only a wedged connection outlasts it.
+constexpr std::chrono::seconds kDrainTimeout = kHandshakeTimeout + std::chrono::seconds(1);
+constexpr std::chrono::seconds kRefreshPeriod{1};
+constexpr size_t kMaxInvalidInARow = 10;
+constexpr uint32_t kMaxUpgradeHeaderBytes = 8192;
+constexpr uint64_t kMaxUpgradeBodyBytes = 1024;
+// Error frames waiting for a publisher that does not read; beyond this they are dropped.
+constexpr size_t kMaxQueuedFrames = 16;
+
+enum class Verdict { kUpgrade, kNotFound, kUnauthorized };
+
+// Compares in time that depends only on the presented token's length, never on where the
+// first differing byte is. `expected` is never empty (start() checks).
+bool same_token(std::string_view presented, std::string_view expected) {
+  unsigned char diff = presented.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < presented.size(); ++i) {
+    diff |= static_cast<unsigned char>(presented[i] ^ expected[i % expected.size()]);
+  }
+  return diff == 0;
+}
+
+std::string_view bearer_token(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size() || !beast::iequals(authorization.substr(0, kScheme.size()), kScheme)) {
+    return {};
+  }
+  authorization.remove_prefix(kScheme.size());
+  const auto first = authorization.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = authorization.find_last_not_of(" \t");
+  return authorization.substr(first, last - first + 1);
+}
+
+// The upgrade decision, apart from the session that carries it.
+Verdict check_upgrade(std::string_view target, std::string_view authorization, const SessionServerOptions& options) {
+  if (target.substr(0, target.find('?')) != kSessionsPath) return Verdict::kNotFound;
+  if (options.insecure) return Verdict::kUpgrade;
+  const std::string_view presented = bearer_token(authorization);
+  bool accepted = false;
+  // No early exit: every configured token is compared.
+  for (const auto& token : options.tokens) accepted |= !presented.empty() && same_token(presented, token);
+  return accepted ? Verdict::kUpgrade : Verdict::kUnauthorized;
+}
+
+class Session;
+
+// Shared by the server, its listener, its refresh timer and every connection, so it lives
+// until the last handler that needs it has run.
+struct ServerState {
+  ServerState(SessionServerOptions server_options, SessionRegistry& session_registry, MetricsRegistry& metrics,
+              asio::io_context& context)
+      : options(std::move(server_options)),
+        registry(session_registry),
+        rejected_unauthorized(metrics.counter("ballast_sessions_rejected_upgrades_total",
+                                              "Publisher upgrade requests refused before the WebSocket handshake.",
+                                              {{"reason", "unauthorized"}})),
+        rejected_not_found(metrics.counter("ballast_sessions_rejected_upgrades_total",
+                                           "Publisher upgrade requests refused before the WebSocket handshake.",
+                                           {{"reason", "not_found"}})),
+        refresh_timer(asio::make_strand(context)) {}
+
+  const SessionServerOptions options;
+  SessionRegistry& registry;
+  Counter& rejected_unauthorized;
+  Counter& rejected_not_found;
+  Logger log{"sessions"};
+  asio::steady_timer refresh_timer;  // runs on its own strand
+  std::atomic<bool> stopping{false};
+
+  std::mutex mutex;  // guards `live`
+  std::condition_variable drained;
+  std::unordered_map<const Session*, std::weak_ptr<Session>> live;
+};
+
+void schedule_refresh(const std::shared_ptr<ServerState>& state) {
+  state->refresh_timer.expires_after(kRefreshPeriod);
+  state->refresh_timer.async_wait([state](beast::error_code ec) {
+    if (ec || state->stopping) return;
+    state->registry.refresh();
+    schedule_refresh(state);
+  });
+}
+
+// One publisher connection, from the HTTP upgrade request to the end of the WebSocket.
+// Every member is touched only on the socket's strand: start() and shut_down() are
+// dispatched there, the rest are completion handlers.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<ServerState> state)
+      : state_(std::move(state)), ws_(std::move(socket)), timer_(ws_.get_executor()) {}
+
+  ~Session() {
+    std::lock_guard lock(state_->mutex);
+    state_->live.erase(this);
+    if (state_->live.empty()) state_->drained.notify_all();
+  }
+
+  asio::any_io_executor executor() { return ws_.get_executor(); }
+
+  void start() {
+    {
+      std::lock_guard lock(state_->mutex);
+      // stop() flips the flag before it collects `live`, so no session slips past it.
+      if (state_->stopping) return end({});
+      state_->live.emplace(this, weak_from_this());
+    }
+    parser_.emplace();
+    parser_->header_limit(kMaxUpgradeHeaderBytes);
+    parser_->body_limit(kMaxUpgradeBodyBytes);
+    beast::get_lowest_layer(ws_).expires_after(kHandshakeTimeout);
+    http::async_read(ws_.next_layer(), buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_request(ec); });
+  }
+
+  void shut_down() {
+    if (phase_ == Phase::kUpgrade) return end({});
+    // The series go at once: nothing may count them once the server has stopped.
+    release_connection();
+    begin_close({websocket::close_code::going_away, "server shutting down"}, /*drop_queued=*/true);
+  }
+
+ private:
+  enum class Phase { kUpgrade, kOpen, kClosing, kDone };
+
+  void on_request(beast::error_code ec) {
+    if (ec || phase_ != Phase::kUpgrade) return end(ec);
+    const auto& request = parser_->get();
+    switch (check_upgrade(request.target(), request[http::field::authorization], state_->options)) {
+      case Verdict::kNotFound:
+        state_->rejected_not_found.increment();
+        return reject(http::status::not_found, "not found; publishers connect to " + std::string(kSessionsPath));
+      case Verdict::kUnauthorized:
+        state_->rejected_unauthorized.increment();
+        return reject(http::status::unauthorized, "missing or unknown bearer token");
+      case Verdict::kUpgrade:
+        break;
+    }
+    // From here on the WebSocket layer keeps time, and an idle_timeout of its own would
+    // not count pings (Beast 1.74 restarts its idle timer only when a new read begins),
+    // so silence is measured by timer_ instead.
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout{kHandshakeTimeout, websocket::stream_base::none(), false});
+    ws_.read_message_max(state_->options.max_frame_bytes);
+    ws_.control_callback([this](websocket::frame_type kind, std::string_view) {
+      if (kind != websocket::frame_type::close) last_heard_ = std::chrono::steady_clock::now();
+    });
+    ws_.async_accept(request, [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+  }
+
+  void reject(http::status status, std::string body) {
+    auto response = std::make_shared<http::response<http::string_body>>(status, parser_->get().version());
+    response->set(http::field::content_type, "text/plain; charset=utf-8");
+    if (status == http::status::unauthorized) response->set(http::field::www_authenticate, "Bearer");
+    response->body() = std::move(body) + "\n";
+    response->keep_alive(false);
+    response->prepare_payload();
+    state_->log.debug("refused an upgrade", {{"status", static_cast<int>(status)}});
+    http::async_write(ws_.next_layer(), *response,
+                      [self = shared_from_this(), response](beast::error_code ec, size_t) {
+                        beast::error_code ignored;
+                        self->ws_.next_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        self->end(ec);
+                      });
+  }
+
+  void on_accept(beast::error_code ec) {
+    if (ec || phase_ != Phase::kUpgrade) return end(ec);
+    phase_ = Phase::kOpen;
+    parser_.reset();
+    buffer_.consume(buffer_.size());
+    connection_ = state_->registry.open_connection();
+    ws_.text(true);
+    last_heard_ = std::chrono::steady_clock::now();
+    state_->log.debug("publisher connected", {{"connection", connection_}});
+    arm_timer(last_heard_ + state_->options.idle_timeout);
+    read_frame();
+  }
+
+  void read_frame() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_frame(ec); });
+  }
+
+  void on_frame(beast::error_code ec) {
+    if (ec) return end(ec);
+    last_heard_ = std::chrono::steady_clock::now();
+    if (phase_ == Phase::kOpen) {
+      if (ws_.got_text()) {
+        handle_text(beast::buffers_to_string(buffer_.data()));
+      } else {
+        state_->registry.count_invalid_frame();
+        reject_frame("binary frames are not supported; send JSON text frames");
+      }
+    }
+    // While closing, frames are read and dropped until the publisher's close frame arrives.
+    buffer_.consume(buffer_.size());
+    read_frame();
+  }
+
+  void handle_text(const std::string& text) {
+    auto frame = parse_frame(text);
+    if (!frame) {
+      state_->registry.count_invalid_frame();
+      return reject_frame(frame.error().message);
+    }
+    // apply() counts its own outcomes, valid or not.
+    if (auto applied = state_->registry.apply(connection_, *frame); !applied) {
+      return reject_frame(applied.error().message);
+    }
+    invalid_in_a_row_ = 0;
+  }
+
+  void reject_frame(const std::string& message) {
+    ++invalid_in_a_row_;
+    // `replace` because the message may quote publisher text, and dump() must never throw.
+    queue(nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (invalid_in_a_row_ >= kMaxInvalidInARow) {
+      begin_close({websocket::close_code::policy_error, "too many invalid frames in a row"}, /*drop_queued=*/false);
+    }
+  }
+
+  void queue(std::string text) {
+    // A publisher that never reads its errors must not grow this queue without bound.
+    if (outbox_.size() >= kMaxQueuedFrames) return;
+    outbox_.push_back(std::move(text));
+    write_next();
+  }
+
+  // One write at a time: queued text frames first, then the close frame if one is pending.
+  void write_next() {
+    if (writing_) return;
+    if (!outbox_.empty()) {
+      writing_ = true;
+      ws_.async_write(asio::buffer(outbox_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
+        self->writing_ = false;
+        self->outbox_.pop_front();
+        if (ec) return self->outbox_.clear();
+        self->write_next();
+      });
+      return;
+    }
+    if (pending_close_ && !close_sent_) {
+      close_sent_ = true;
+      writing_ = true;
+      ws_.async_close(*pending_close_, [self = shared_from_this()](beast::error_code) { self->writing_ = false; });
+    }
+  }
+
+  void begin_close(websocket::close_reason reason, bool drop_queued) {
+    if (phase_ != Phase::kOpen) return;
+    phase_ = Phase::kClosing;
+    if (drop_queued) outbox_.erase(writing_ && !outbox_.empty() ? outbox_.begin() + 1 : outbox_.begin(), outbox_.end());
+    pending_close_ = std::move(reason);
+    // Beast bounds the closing handshake only once the close frame is on its way; this
+    // also bounds the wait for a write stuck behind a publisher that stopped reading.
+    close_deadline_ = std::chrono::steady_clock::now() + kHandshakeTimeout;
+    arm_timer(close_deadline_);
+    write_next();
+  }
+
+  void arm_timer(SteadyTime deadline) {
+    timer_.expires_at(deadline);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->on_timer(ec); });
+  }
+
+  // Deadlines are re-checked here rather than trusted to the wake-up, because a wait can
+  // complete just before it is re-armed.
+  void on_timer(beast::error_code ec) {
+    if (ec == asio::error::operation_aborted) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (phase_ == Phase::kOpen) {
+      const auto deadline = last_heard_ + state_->options.idle_timeout;
+      if (now < deadline) return arm_timer(deadline);
+      // The contribution goes now, not after the closing handshake with a silent peer.
+      release_connection();
+      begin_close({websocket::close_code::going_away, "idle timeout"}, /*drop_queued=*/true);
+    } else if (phase_ == Phase::kClosing) {
+      if (now < close_deadline_) return arm_timer(close_deadline_);
+      beast::get_lowest_layer(ws_).close();
+    }
+  }
+
+  void release_connection() {
+    if (connection_ == 0) return;
+    state_->registry.close_connection(connection_);
+    state_->log.debug("publisher disconnected", {{"connection", connection_}});
+    connection_ = 0;
+  }
+
+  void end(beast::error_code ec) {
+    if (phase_ == Phase::kDone) return;
+    phase_ = Phase::kDone;
+    release_connection();
+    timer_.cancel();
+    // After a clean close Beast has already torn the connection down.
+    if (ec != websocket::error::closed) beast::get_lowest_layer(ws_).close();
+  }
+
+  std::shared_ptr<ServerState> state_;
+  websocket::stream<beast::tcp_stream> ws_;
+  asio::steady_timer timer_;  // idle deadline while open, closing deadline after
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Phase phase_ = Phase::kUpgrade;
+  uint64_t connection_ = 0;  // registry id while it holds series, else 0
+  size_t invalid_in_a_row_ = 0;
+  SteadyTime last_heard_;
+  SteadyTime close_deadline_;
+  std::deque<std::string> outbox_;
+  bool writing_ = false;
+  std::optional<websocket::close_reason> pending_close_;
+  bool close_sent_ = false;
+};
+
+}  // namespace
+
+struct SessionServer::Impl {
+  asio::io_context& context;
+  std::shared_ptr<net::Listener> listener;
+  std::shared_ptr<ServerState> state;
+};
+
+SessionServer::SessionServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SessionServer::~SessionServer() { stop(); }
+
+Result<std::unique_ptr<SessionServer>> SessionServer::start(net::IoPool& pool, SessionServerOptions options,
+                                                            SessionRegistry& registry, MetricsRegistry& metrics) {
+  if (!options.insecure && options.tokens.empty()) {
+    return invalid_argument("the sessions listener needs at least one bearer token unless it runs insecure");
+  }
+  for (const auto& token : options.tokens) {
+    if (token.empty()) return invalid_argument("sessions bearer tokens must not be empty");
+  }
+  if (options.max_frame_bytes == 0) return invalid_argument("sessions max frame size must be positive");
+  if (options.idle_timeout <= std::chrono::milliseconds::zero()) {
+    return invalid_argument("sessions idle timeout must be positive");
+  }
+
+  auto& context = pool.context();
+  auto state = std::make_shared<ServerState>(std::move(options), registry, metrics, context);
+  auto listener = net::Listener::bind(context, state->options.address, [state](tcp::socket socket) {
+    auto session = std::make_shared<Session>(std::move(socket), state);
+    asio::dispatch(session->executor(), [session] { session->start(); });
+  });
+  if (!listener) return listener.error();
+  (*listener)->start();
+  asio::dispatch(state->refresh_timer.get_executor(), [state] { schedule_refresh(state); });
+  state->log.info("sessions listener started", {{"address", state->options.address},
+                                                {"port", (*listener)->port()},
+                                                {"insecure", state->options.insecure}});
+  return std::unique_ptr<SessionServer>(new SessionServer(std::make_unique<Impl>(Impl{context, *listener, state})));
+}
+
+uint16_t SessionServer::port() const { return impl_->listener->port(); }
+
+void SessionServer::stop() {
+  const auto& state = impl_->state;
+  if (state->stopping.exchange(true)) return;
+  impl_->listener->stop();
+  asio::dispatch(state->refresh_timer.get_executor(), [state] { state->refresh_timer.cancel(); });
+
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(state->mutex);
+    for (const auto& [raw, weak] : state->live) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  for (auto& session : open) {
+    asio::dispatch(session->executor(), [session] { session->shut_down(); });
+  }
+  open.clear();  // our references would keep `live` from draining
+
+  // Waiting on a pool thread would block the very handlers that finish the sessions.
+  if (impl_->context.stopped() || impl_->context.get_executor().running_in_this_thread()) return;
+  std::unique_lock lock(state->mutex);
+  state->drained.wait_for(lock, kDrainTimeout, [&state] { return state->live.empty(); });
+}
+
+Result<std::vector<std::string>> load_tokens(const std::string& path) {
+  std::ifstream file(path);
+  if (!file.is_open()) return io_error("cannot read token file " + path);
+  std::vector<std::string> tokens;
+  std::string line;
+  while (std::getline(file, line)) {
+    constexpr const char* kSpace = " \t\r\n\v\f";
+    const auto first = line.find_first_not_of(kSpace);
+    if (first == std::string::npos) continue;
+    const auto last = line.find_last_not_of(kSpace);
+    tokens.push_back(line.substr(first, last - first + 1));
+  }
+  if (file.bad()) return io_error("cannot read token file " + path);
+  if (tokens.empty()) return invalid_argument("token file " + path + " holds no token");
+  return tokens;
+}
+
+}  // namespace ballast::sessions

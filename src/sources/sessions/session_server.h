@@ -1,0 +1,60 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/metrics.h"
+#include "core/result.h"
+
+namespace ballast::net {
+class IoPool;
+}
+
+namespace ballast::sessions {
+
+class SessionRegistry;
+
+inline constexpr const char* kSessionsPath = "/v1/sessions";
+
+struct SessionServerOptions {
+  std::string address;
+  std::vector<std::string> tokens;  // accepted bearer tokens; required unless insecure
+  bool insecure = false;            // accept publishers without a token (development only)
+  std::chrono::milliseconds idle_timeout{60'000};
+  size_t max_frame_bytes = 4096;
+};
+
+// The publisher endpoint: WebSocket `/v1/sessions` on the shared IoPool. Each connection
+// feeds its frames into the SessionRegistry and drops its series when it ends; a 1 s timer
+// re-publishes the registry's sums so they never go stale in the hub.
+//
+// Owned by the composition root; the pool and registry must outlive it. Handlers run on
+// the pool's threads, one strand per connection. stop() (also run by the destructor)
+// refuses new connections, closes open ones with 1001 (going away) and, when called off
+// the pool's threads while the pool runs, waits a bounded time for them to finish.
+class SessionServer {
+ public:
+  static Result<std::unique_ptr<SessionServer>> start(net::IoPool& pool, SessionServerOptions options,
+                                                      SessionRegistry& registry, MetricsRegistry& metrics);
+  ~SessionServer();
+  SessionServer(const SessionServer&) = delete;
+  SessionServer& operator=(const SessionServer&) = delete;
+
+  uint16_t port() const;
+  void stop();
+
+ private:
+  struct Impl;
+  explicit SessionServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads bearer tokens, one per line; blank lines and surrounding whitespace are ignored.
+// An unreadable file or one without a token is an error. Blocking: start-up only.
+Result<std::vector<std::string>> load_tokens(const std::string& path);
+
+}  // namespace ballast::sessions

@@ -1,0 +1,199 @@
+// The `ballast` executable end to end: commands, exit codes, serve with real clients,
+// and a graceful SIGTERM.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <grpcpp/grpcpp.h>
+#include <thread>
+
+#include "externalscaler.grpc.pb.h"
+#include "sources/sessions/session_publisher.h"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Output {
+  int exit_code;
+  std::string text;  // stdout and stderr
+};
+
+Output run(const std::string& args) {
+  const std::string command = std::string(BALLAST_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string text;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) text.append(buffer, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+// A free loopback port: bound, read back and released for the child to take.
+uint16_t free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// A plain HTTP/1.0 GET; empty when nothing listens.
+std::string http_get(uint16_t port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[4096];
+  while (true) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return response;
+}
+
+struct TempDir {
+  TempDir() {
+    char pattern[] = "/tmp/ballast-binary-XXXXXX";
+    path = mkdtemp(pattern);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string write(const std::string& name, const std::string& text) const {
+    const std::string file = path + "/" + name;
+    std::ofstream(file) << text;
+    return file;
+  }
+  std::string path;
+};
+
+}  // namespace
+
+TEST_CASE("ballast version prints the version", "[binary]") {
+  const auto out = run("version");
+  CHECK(out.exit_code == 0);
+  CHECK(out.text.rfind("ballast ", 0) == 0);
+}
+
+TEST_CASE("unknown commands exit 2 with usage", "[binary]") {
+  const auto out = run("frobnicate");
+  CHECK(out.exit_code == 2);
+  CHECK(out.text.find("usage: ballast") != std::string::npos);
+}
+
+TEST_CASE("check-config prints the effective config and flags win", "[binary]") {
+  TempDir dir;
+  const auto file = dir.write("ballast.yaml", "grpc-address: 127.0.0.1:7000\nlog-level: warn\n");
+  const auto out = run("check-config --config " + file + " --log-level debug");
+  CHECK(out.exit_code == 0);
+  CHECK(out.text.find("grpc-address: 127.0.0.1:7000") != std::string::npos);
+  CHECK(out.text.find("log-level: debug") != std::string::npos);
+}
+
+TEST_CASE("check-config exits 1 with a clear message on an invalid file", "[binary]") {
+  TempDir dir;
+  const auto file = dir.write("ballast.yaml", "grpc-adress: 127.0.0.1:7000\n");
+  const auto out = run("check-config --config " + file);
+  CHECK(out.exit_code == 1);
+  CHECK(out.text.find("unknown key \"grpc-adress\"") != std::string::npos);
+}
+
+TEST_CASE("serve answers KEDA and publishers, exposes metrics and stops cleanly on SIGTERM", "[binary]") {
+  TempDir dir;
+  const auto tokens = dir.write("tokens", "\nsecret-one\n  secret-two  \n");
+  const uint16_t grpc_port = free_port(), sessions_port = free_port(), admin_port = free_port();
+  const auto config = dir.write("ballast.yaml", "grpc-address: 127.0.0.1:" + std::to_string(grpc_port) +
+                                                    "\nsessions-address: 127.0.0.1:" +
+                                                    std::to_string(sessions_port) + "\nsessions-token-file: " +
+                                                    tokens + "\nlog-level: warn\n");
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const std::string admin = "--admin-address=127.0.0.1:" + std::to_string(admin_port);
+    execl(BALLAST_BINARY, BALLAST_BINARY, "serve", "--config", config.c_str(), admin.c_str(), nullptr);
+    _exit(127);
+  }
+
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::string ready;
+  while (ready.find(" 200 ") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    ready = http_get(admin_port, "/readyz");
+  }
+  REQUIRE(ready.find(" 200 ") != std::string::npos);
+  CHECK(http_get(admin_port, "/healthz").find(" 200 ") != std::string::npos);
+
+  auto stub = externalscaler::ExternalScaler::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials()));
+  externalscaler::ScaledObjectRef ref;
+  (*ref.mutable_scalermetadata())["source"] = "sessions";
+  (*ref.mutable_scalermetadata())["counter"] = "active_connections";
+  (*ref.mutable_scalermetadata())["threshold"] = "50";
+  grpc::ClientContext stream_context;
+  auto stream = stub->StreamIsActive(&stream_context, ref);
+  externalscaler::IsActiveResponse event;
+  REQUIRE(stream->Read(&event));
+  CHECK_FALSE(event.result());
+
+  CHECK_FALSE(ballast::sessions::SessionPublisher::connect("127.0.0.1", sessions_port, "wrong").ok());
+  auto publisher = ballast::sessions::SessionPublisher::connect("127.0.0.1", sessions_port, "secret-two");
+  REQUIRE(publisher.ok());
+  REQUIRE((*publisher)->send(R"({"counter":"active_connections","value":12})").ok());
+  REQUIRE(stream->Read(&event));
+  CHECK(event.result());
+
+  grpc::ClientContext spec_context;
+  externalscaler::GetMetricSpecResponse spec;
+  REQUIRE(stub->GetMetricSpec(&spec_context, ref, &spec).ok());
+  const auto metrics = http_get(admin_port, "/metrics");
+  CHECK(metrics.find("ballast_scaler_rpc_duration_seconds_count{method=\"GetMetricSpec\",code=\"OK\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.find("ballast_sessions_connections 1") != std::string::npos);
+  CHECK(metrics.find("ballast_source_data_age_seconds{source_key=\"sessions|active_connections\"}") !=
+        std::string::npos);
+
+  REQUIRE(kill(child, SIGTERM) == 0);
+  CHECK_FALSE(stream->Read(&event));
+  CHECK(stream->Finish().ok());
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("serve refuses to start when a port is taken", "[binary]") {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  REQUIRE(listen(fd, 1) == 0);
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  const auto taken = std::to_string(ntohs(address.sin_port));
+  const auto out = run("serve --components scaler --grpc-address 127.0.0.1:" + std::to_string(free_port()) +
+                       " --admin-address 127.0.0.1:" + taken);
+  close(fd);
+  CHECK(out.exit_code == 1);
+  CHECK(out.text.find("admin-address") != std::string::npos);
+}

@@ -1,0 +1,140 @@
+#include "core/config.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+
+using namespace ballast;
+
+namespace {
+
+// A temporary file removed when the test ends.
+struct TempFile {
+  explicit TempFile(const std::string& text) {
+    char name[] = "/tmp/ballast-config-XXXXXX";
+    const int fd = mkstemp(name);
+    ::close(fd);
+    path = name;
+    std::ofstream(path) << text;
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+  std::string path;
+};
+
+Config from_flags(const std::vector<std::string>& args) {
+  auto flags = parse_flags(args);
+  REQUIRE(flags.ok());
+  auto config = apply_settings(flags->settings, Config{});
+  REQUIRE(config.ok());
+  return *config;
+}
+
+}  // namespace
+
+TEST_CASE("defaults are the ones CONTRACT.md names", "[config]") {
+  const Config config;
+  CHECK(config.scaler.grpc_address == "0.0.0.0:9090");
+  CHECK(config.sessions.address == "0.0.0.0:9091");
+  CHECK(config.webhook.address == "0.0.0.0:8443");
+  CHECK(config.admin.address == "0.0.0.0:9102");
+  CHECK(config.namespace_name == "ballast-system");
+  CHECK(config.log_level == LogLevel::kInfo);
+  CHECK_FALSE(config.dry_run);
+}
+
+TEST_CASE("flags take both --flag value and --flag=value", "[config]") {
+  const auto config = from_flags({"--grpc-address", "127.0.0.1:1", "--admin-address=127.0.0.1:2", "--dry-run",
+                                  "--log-level", "debug", "--components", "scaler,sessions"});
+  CHECK(config.scaler.grpc_address == "127.0.0.1:1");
+  CHECK(config.admin.address == "127.0.0.1:2");
+  CHECK(config.dry_run);
+  CHECK(config.log_level == LogLevel::kDebug);
+  CHECK(config.components == std::set<std::string>{"scaler", "sessions"});
+}
+
+TEST_CASE("bad flags are errors naming the flag", "[config]") {
+  struct Row {
+    std::vector<std::string> args;
+    const char* fragment;
+  };
+  const std::vector<Row> rows = {{{"--no-such-flag", "x"}, "--no-such-flag"},
+                                 {{"--grpc-address"}, "--grpc-address"},
+                                 {{"positional"}, "positional"}};
+  for (const auto& row : rows) {
+    auto flags = parse_flags(row.args);
+    REQUIRE_FALSE(flags.ok());
+    CHECK(flags.error().message.find(row.fragment) != std::string::npos);
+  }
+  auto level = apply_settings({{"log-level", "loud"}}, Config{});
+  REQUIRE_FALSE(level.ok());
+  CHECK(level.error().message.find("log level") != std::string::npos);
+}
+
+TEST_CASE("the YAML file is read and flags win over it", "[config]") {
+  TempFile file("grpc-address: 127.0.0.1:7000\nsessions-insecure: true\ncomponents: [scaler]\nlog-level: warn\n");
+  auto loaded = load_config_file(file.path, Config{});
+  REQUIRE(loaded.ok());
+  CHECK(loaded->scaler.grpc_address == "127.0.0.1:7000");
+  CHECK(loaded->sessions.insecure);
+  CHECK(loaded->components == std::set<std::string>{"scaler"});
+  auto overridden = apply_settings({{"grpc-address", "127.0.0.1:8000"}}, *loaded);
+  REQUIRE(overridden.ok());
+  CHECK(overridden->scaler.grpc_address == "127.0.0.1:8000");
+  CHECK(overridden->log_level == LogLevel::kWarn);
+}
+
+TEST_CASE("invalid config files are clear errors", "[config]") {
+  struct Row {
+    const char* yaml;
+    const char* fragment;
+  };
+  const Row rows[] = {{"grpc-adress: 1.2.3.4:1\n", "unknown key \"grpc-adress\""},
+                      {"grpc-address: [\n", "invalid YAML"},
+                      {"- a\n- b\n", "mapping"},
+                      {"log-level: loud\n", "log level"},
+                      {"admin-address: {a: b}\n", "scalar"}};
+  for (const auto& row : rows) {
+    INFO(row.yaml);
+    TempFile file(row.yaml);
+    auto loaded = load_config_file(file.path, Config{});
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().message.find(row.fragment) != std::string::npos);
+  }
+  auto missing = load_config_file("/nonexistent/ballast.yaml", Config{});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == ErrorCode::kIo);
+}
+
+TEST_CASE("validation rejects inconsistent settings", "[config]") {
+  struct Row {
+    std::vector<std::pair<std::string, std::string>> settings;
+    const char* fragment;
+  };
+  const std::vector<Row> rows = {
+      {{{"grpc-address", "nohost"}}, "grpc-address"},
+      {{{"admin-address", "1.2.3.4:99999"}}, "admin-address"},
+      {{{"grpc-tls-cert-file", "/etc/hostname"}}, "must be set together"},
+      {{{"components", "scaler,admission"}}, "admission"},
+      {{{"sessions-token-file", "/nonexistent/tokens"}}, "sessions-token-file"},
+  };
+  for (const auto& row : rows) {
+    auto config = apply_settings(row.settings, Config{});
+    REQUIRE(config.ok());
+    auto valid = validate_config(*config);
+    REQUIRE_FALSE(valid.ok());
+    CHECK(valid.error().message.find(row.fragment) != std::string::npos);
+  }
+  CHECK(validate_config(Config{}).ok());
+}
+
+TEST_CASE("the rendered config reads back to the same config", "[config]") {
+  auto config = apply_settings({{"grpc-address", "127.0.0.1:1"}, {"components", "scaler"}, {"dry-run", "true"}},
+                               Config{});
+  REQUIRE(config.ok());
+  TempFile file(render_config(*config));
+  auto reread = load_config_file(file.path, Config{});
+  REQUIRE(reread.ok());
+  CHECK(render_config(*reread) == render_config(*config));
+}

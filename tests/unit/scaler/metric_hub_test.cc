@@ -1,0 +1,102 @@
+#include "scaler/metric_hub.h"
+
+#include <catch2/catch.hpp>
+
+#include "fakes/fake_clock.h"
+
+using namespace ballast;
+using namespace ballast::scaler;
+using namespace std::chrono_literals;
+
+TEST_CASE("a key is tracked once, so its source starts once", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  CHECK(hub.track("k"));
+  CHECK_FALSE(hub.track("k"));
+}
+
+TEST_CASE("a key with no value yet is UNAVAILABLE, never zero", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  hub.track("k");
+  auto read = hub.read("k", 30s);
+  REQUIRE_FALSE(read.ok());
+  CHECK(read.error().code == ErrorCode::kUnavailable);
+  CHECK_FALSE(hub.read("unknown", 30s).ok());
+}
+
+TEST_CASE("staleness is judged against each reader's maxStaleness", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  hub.publish("k", 7);
+  struct Row {
+    std::chrono::seconds elapsed;
+    std::chrono::seconds max_staleness;
+    bool fresh;
+  };
+  const Row rows[] = {{0s, 30s, true}, {30s, 30s, true}, {31s, 30s, false}, {31s, 60s, true}, {61s, 60s, false}};
+  for (const auto& row : rows) {
+    testing::FakeClock local;
+    MetricHub aged(local);
+    aged.publish("k", 7);
+    local.advance(row.elapsed);
+    auto read = aged.read("k", row.max_staleness);
+    INFO("elapsed " << row.elapsed.count() << "s, maxStaleness " << row.max_staleness.count() << "s");
+    CHECK(read.ok() == row.fresh);
+    if (read.ok()) CHECK(read->value == 7);
+    if (!read.ok()) CHECK(read.error().code == ErrorCode::kUnavailable);
+  }
+}
+
+TEST_CASE("errors keep the last good value until it goes stale, then explain themselves", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  hub.publish("k", 5);
+  clock.advance(10s);
+  hub.publish_error("k", "connection refused");
+  auto still_good = hub.read("k", 30s);
+  REQUIRE(still_good.ok());
+  CHECK(still_good->value == 5);
+  clock.advance(25s);
+  auto stale = hub.read("k", 30s);
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().message.find("connection refused") != std::string::npos);
+  const auto status = hub.status();
+  REQUIRE(status.size() == 1);
+  CHECK(status[0].errors == 1);
+  CHECK(status[0].age_seconds == Approx(35));
+}
+
+TEST_CASE("a fresh publish clears the last error", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  hub.publish_error("k", "down");
+  hub.publish("k", 1);
+  CHECK(hub.status()[0].last_error.empty());
+  CHECK(hub.read("k", 1s).ok());
+}
+
+TEST_CASE("subscribers hear every publish of their key until they unsubscribe", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  std::vector<double> heard;
+  auto subscription = hub.subscribe("k", [&heard](double value) { heard.push_back(value); });
+  hub.publish("k", 1);
+  hub.publish("other", 9);
+  hub.publish("k", 2);
+  subscription.reset();
+  hub.publish("k", 3);
+  CHECK(heard == std::vector<double>{1, 2});
+}
+
+TEST_CASE("a subscription handle ends its listener when destroyed", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  int calls = 0;
+  {
+    auto subscription = hub.subscribe("k", [&calls](double) { ++calls; });
+    hub.publish("k", 1);
+  }
+  hub.publish("k", 2);
+  CHECK(calls == 1);
+}
