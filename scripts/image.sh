@@ -155,7 +155,7 @@ freed=0
 while :; do
   removed=0
   while read -r id; do
-    [ -n "$id" ] && ! is_kept "$id" || continue
+    if [ -z "$id" ] || is_kept "$id"; then continue; fi
     "${B[@]}" rmi "$id" >/dev/null 2>&1 && { removed=1; freed=$((freed + 1)); }
   done < <("${B[@]}" images -a -q --no-trunc --filter dangling=true 2>/dev/null | sed 's/^sha256://')
   [ $removed -eq 1 ] || break

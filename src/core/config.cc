@@ -111,6 +111,72 @@ const Setting* find_setting(const std::string& name) {
   return nullptr;
 }
 
+const std::vector<std::pair<const char*, std::string AuthProfile::*>> kAuthFileFields = {
+    {"passwordFile", &AuthProfile::password_file}, {"bearerTokenFile", &AuthProfile::bearer_token_file},
+    {"caFile", &AuthProfile::ca_file},             {"certFile", &AuthProfile::cert_file},
+    {"keyFile", &AuthProfile::key_file}};
+
+// One `auth:` entry: {sasl: {mechanism, username, passwordFile}, basic: {username,
+// passwordFile}, bearerTokenFile, tls: {enabled, caFile, certFile, keyFile, insecureSkipVerify}}.
+Result<AuthProfile> parse_auth_profile(const std::string& name, const YAML::Node& node) {
+  const std::string where = "auth." + name;
+  if (!node.IsMap()) return invalid_argument(where + " must be a mapping");
+  AuthProfile profile;
+  for (const auto& entry : node) {
+    const auto key = entry.first.as<std::string>();
+    const YAML::Node& value = entry.second;
+    if (key == "bearerTokenFile") {
+      profile.bearer_token_file = value.as<std::string>();
+    } else if (key == "sasl" || key == "basic") {
+      if (!value.IsMap()) return invalid_argument(where + "." + key + " must be a mapping");
+      for (const auto& field : value) {
+        const auto field_name = field.first.as<std::string>();
+        if (key == "sasl" && field_name == "mechanism") {
+          profile.sasl_mechanism = field.second.as<std::string>();
+          if (profile.sasl_mechanism != "PLAIN" && profile.sasl_mechanism != "SCRAM-SHA-256" &&
+              profile.sasl_mechanism != "SCRAM-SHA-512") {
+            return invalid_argument(where + ".sasl.mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
+          }
+        } else if (field_name == "username") {
+          profile.username = field.second.as<std::string>();
+        } else if (field_name == "passwordFile") {
+          profile.password_file = field.second.as<std::string>();
+        } else {
+          return invalid_argument(where + "." + key + ": unknown key \"" + field_name + "\"");
+        }
+      }
+    } else if (key == "tls") {
+      if (!value.IsMap()) return invalid_argument(where + ".tls must be a mapping");
+      profile.tls = true;
+      for (const auto& field : value) {
+        const auto field_name = field.first.as<std::string>();
+        if (field_name == "enabled") {
+          profile.tls = field.second.as<bool>();
+        } else if (field_name == "insecureSkipVerify") {
+          profile.insecure_skip_verify = field.second.as<bool>();
+        } else if (field_name == "caFile") {
+          profile.ca_file = field.second.as<std::string>();
+        } else if (field_name == "certFile") {
+          profile.cert_file = field.second.as<std::string>();
+        } else if (field_name == "keyFile") {
+          profile.key_file = field.second.as<std::string>();
+        } else {
+          return invalid_argument(where + ".tls: unknown key \"" + field_name + "\"");
+        }
+      }
+    } else {
+      return invalid_argument(where + ": unknown key \"" + key + "\" (sasl, basic, bearerTokenFile, tls)");
+    }
+  }
+  if (!profile.sasl_mechanism.empty() && (profile.username.empty() || profile.password_file.empty())) {
+    return invalid_argument(where + ".sasl needs username and passwordFile");
+  }
+  if (profile.cert_file.empty() != profile.key_file.empty()) {
+    return invalid_argument(where + ".tls: certFile and keyFile must be set together");
+  }
+  return profile;
+}
+
 }  // namespace
 
 Config default_config() {
@@ -138,6 +204,16 @@ Result<Config> load_config_file(const std::string& path, Config base) {
     if (!root.IsMap()) return invalid_argument(path + ": the config must be a YAML mapping of setting: value");
     for (const auto& entry : root) {
       const auto key = entry.first.as<std::string>();
+      if (key == "auth") {
+        if (!entry.second.IsMap()) return invalid_argument(path + ": auth must map profile names to settings");
+        for (const auto& profile : entry.second) {
+          const auto name = profile.first.as<std::string>();
+          auto parsed = parse_auth_profile(name, profile.second);
+          if (!parsed) return invalid_argument(path + ": " + parsed.error().message);
+          base.auth_profiles[name] = std::move(*parsed);
+        }
+        continue;
+      }
       if (find_setting(key) == nullptr) {
         return invalid_argument(path + ": unknown key \"" + key + "\" (keys are the flag names, e.g. grpc-address)");
       }
@@ -229,6 +305,14 @@ Status validate_config(const Config& config) {
       return invalid_argument(std::string(name) + ": cannot read \"" + *file + "\"");
     }
   }
+  for (const auto& [profile_name, profile] : config.auth_profiles) {
+    for (const auto& [field_name, field] : kAuthFileFields) {
+      const std::string& file = profile.*field;
+      if (!file.empty() && !std::ifstream(file).good()) {
+        return invalid_argument("auth." + profile_name + "." + field_name + ": cannot read \"" + file + "\"");
+      }
+    }
+  }
   return Ok{};
 }
 
@@ -254,6 +338,32 @@ std::string render_config(const Config& config) {
   out << YAML::EndSeq;
   out << YAML::Key << "dry-run" << YAML::Value << config.dry_run;
   out << YAML::Key << "log-level" << YAML::Value << std::string(log_level_name(config.log_level));
+  if (!config.auth_profiles.empty()) {
+    out << YAML::Key << "auth" << YAML::Value << YAML::BeginMap;
+    for (const auto& [name, profile] : config.auth_profiles) {
+      out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+      if (!profile.sasl_mechanism.empty()) {
+        out << YAML::Key << "sasl" << YAML::Value << YAML::BeginMap << YAML::Key << "mechanism" << YAML::Value
+            << profile.sasl_mechanism << YAML::Key << "username" << YAML::Value << profile.username << YAML::Key
+            << "passwordFile" << YAML::Value << profile.password_file << YAML::EndMap;
+      } else if (!profile.username.empty()) {
+        out << YAML::Key << "basic" << YAML::Value << YAML::BeginMap << YAML::Key << "username" << YAML::Value
+            << profile.username << YAML::Key << "passwordFile" << YAML::Value << profile.password_file
+            << YAML::EndMap;
+      }
+      if (!profile.bearer_token_file.empty()) {
+        out << YAML::Key << "bearerTokenFile" << YAML::Value << profile.bearer_token_file;
+      }
+      if (profile.tls || !profile.ca_file.empty()) {
+        out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap << YAML::Key << "enabled" << YAML::Value
+            << profile.tls << YAML::Key << "caFile" << YAML::Value << profile.ca_file << YAML::Key << "certFile"
+            << YAML::Value << profile.cert_file << YAML::Key << "keyFile" << YAML::Value << profile.key_file
+            << YAML::Key << "insecureSkipVerify" << YAML::Value << profile.insecure_skip_verify << YAML::EndMap;
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -40,6 +41,21 @@ struct WebhookConfig {
   std::string tls_key_file;
 };
 
+// A named set of credentials that triggers reference with `auth: NAME` (KEDA does not
+// forward TriggerAuthentication secrets to external scalers). Secrets stay in files
+// (mounted Secrets) and are read by the source that uses them.
+struct AuthProfile {
+  std::string sasl_mechanism;  // Kafka: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; empty = no SASL
+  std::string username;        // Kafka SASL user, or HTTP basic auth user
+  std::string password_file;   // Kafka SASL password, or HTTP basic auth password
+  std::string bearer_token_file;  // HTTP: Authorization: Bearer <file contents>
+  bool tls = false;               // Kafka: connect with TLS (HTTP follows the URL scheme)
+  std::string ca_file;
+  std::string cert_file;          // client certificate (mTLS)
+  std::string key_file;
+  bool insecure_skip_verify = false;
+};
+
 // Effective configuration of `ballast serve`: defaults, then the YAML file, then flags.
 // Parsed once at start-up; components receive their own slice.
 struct Config {
@@ -53,6 +69,7 @@ struct Config {
   std::set<std::string> components;  // empty = all that can run
   bool dry_run = false;
   LogLevel log_level = LogLevel::kInfo;
+  std::map<std::string, AuthProfile> auth_profiles;  // YAML only: the `auth:` section
 };
 
 // Namespace default: $POD_NAMESPACE when set, else ballast-system.

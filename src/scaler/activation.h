@@ -5,12 +5,15 @@
 #include <cstdint>
 #include <optional>
 
+#include "scaler/metric_hub.h"
 #include "scaler/trigger_spec.h"
 
 namespace ballast::scaler {
 
 // KEDA applies no activation threshold to external triggers, so we do: strictly greater.
-inline bool is_active(const TriggerSpec& spec, double value) { return value > spec.activation_threshold; }
+inline bool is_active(const TriggerSpec& spec, const Sample& sample) {
+  return sample.activation_value > spec.activation_threshold;
+}
 
 // The values KEDA reads from a MetricValue: metricValue (int, deprecated) and
 // metricValueFloat. KEDA uses the float only when > 0, so the int must agree with it.

@@ -35,12 +35,13 @@ bool MetricHub::track(const std::string& key) {
   return entries_.try_emplace(key).second;
 }
 
-void MetricHub::publish(const std::string& key, double value) {
+void MetricHub::publish(const std::string& key, double value, double activation_value) {
   std::vector<std::shared_ptr<Subscription::Slot>> slots;
+  Sample sample{value, activation_value, clock_.now()};
   {
     std::lock_guard lock(mutex_);
     Entry& entry = entries_[key];
-    entry.last = Sample{value, clock_.now()};
+    entry.last = sample;
     entry.last_error.clear();
     auto& listeners = entry.listeners;
     listeners.erase(std::remove_if(listeners.begin(), listeners.end(), [&slots](const auto& weak) {
@@ -51,13 +52,13 @@ void MetricHub::publish(const std::string& key, double value) {
                     }),
                     listeners.end());
   }
-  notify(slots, value);
+  notify(slots, sample);
 }
 
-void MetricHub::notify(const std::vector<std::shared_ptr<Subscription::Slot>>& slots, double value) {
+void MetricHub::notify(const std::vector<std::shared_ptr<Subscription::Slot>>& slots, const Sample& sample) {
   for (const auto& slot : slots) {
     std::lock_guard lock(slot->mutex);
-    if (slot->listener) slot->listener(value);
+    if (slot->listener) slot->listener(sample);
   }
 }
 
@@ -68,9 +69,10 @@ void MetricHub::publish_error(const std::string& key, std::string message) {
   ++entry.errors;
 }
 
-Result<Sample> MetricHub::read(const std::string& key, std::chrono::milliseconds max_staleness) const {
+Result<Sample> MetricHub::read(const std::string& key, std::chrono::milliseconds max_staleness) {
   std::lock_guard lock(mutex_);
   const auto it = entries_.find(key);
+  if (it != entries_.end()) it->second.last_read = clock_.now();
   if (it == entries_.end() || !it->second.last) {
     const std::string why = it == entries_.end() || it->second.last_error.empty()
                                 ? "no value has been observed yet"
@@ -87,6 +89,15 @@ Result<Sample> MetricHub::read(const std::string& key, std::chrono::milliseconds
     return unavailable(std::move(message));
   }
   return *entry.last;
+}
+
+bool MetricHub::wanted(const std::string& key, std::chrono::milliseconds idle_after) const {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  const auto& listeners = it->second.listeners;
+  const bool subscribed = std::any_of(listeners.begin(), listeners.end(), [](const auto& weak) { return !weak.expired(); });
+  return subscribed || clock_.now() - it->second.last_read <= idle_after;
 }
 
 MetricHub::Subscription MetricHub::subscribe(const std::string& key, Listener listener) {

@@ -15,7 +15,8 @@
 namespace ballast::scaler {
 
 struct Sample {
-  double value = 0;
+  double value = 0;             // the metric KEDA scales on
+  double activation_value = 0;  // what IsActive compares; differs only where a source says so
   Clock::time_point observed_at;
 };
 
@@ -31,13 +32,20 @@ class MetricHub {
   // Creates the entry when absent; true the first time, so the caller starts the source once.
   bool track(const std::string& key);
 
-  void publish(const std::string& key, double value);
+  void publish(const std::string& key, double value) { publish(key, value, value); }
+  // Kafka's excludePersistentLag hides stuck lag from the metric but not from activation.
+  void publish(const std::string& key, double value, double activation_value);
   // Records why a refresh failed; the last good value stays readable until it goes stale.
   void publish_error(const std::string& key, std::string message);
 
-  Result<Sample> read(const std::string& key, std::chrono::milliseconds max_staleness) const;
+  // Also records the read, so pollers know the key is still wanted.
+  Result<Sample> read(const std::string& key, std::chrono::milliseconds max_staleness);
 
-  using Listener = std::function<void(double value)>;
+  // True while a stream subscribes to `key` or an RPC read it within `idle_after`;
+  // pollers stop refreshing keys nobody asks for.
+  bool wanted(const std::string& key, std::chrono::milliseconds idle_after) const;
+
+  using Listener = std::function<void(const Sample& sample)>;
 
   // Calls `listener` with every value published for `key` until the handle is destroyed.
   // Destroying the handle waits for a call in progress, so the listener's captures may die
@@ -69,11 +77,12 @@ class MetricHub {
  private:
   struct Entry {
     std::optional<Sample> last;
+    Clock::time_point last_read{};
     std::string last_error;
     uint64_t errors = 0;
     std::vector<std::weak_ptr<Subscription::Slot>> listeners;
   };
-  void notify(const std::vector<std::shared_ptr<Subscription::Slot>>& slots, double value);
+  void notify(const std::vector<std::shared_ptr<Subscription::Slot>>& slots, const Sample& sample);
 
   const Clock& clock_;
   mutable std::mutex mutex_;

@@ -125,18 +125,18 @@ class IsActiveStream final : public PushStream<IsActiveResponse> {
 
   void start(MetricHub& hub) {
     if (!open()) return;
-    subscription_ = hub.subscribe(spec_.source_key, [this](double value) { observe(value); });
+    subscription_ = hub.subscribe(spec_.source_key, [this](const Sample& sample) { observe(sample); });
     // A value published between subscribe and this read is seen twice; the edge
     // tracker drops the repeat.
-    if (auto sample = service().current(spec_); sample) observe(sample->value);
+    if (auto sample = service().current(spec_); sample) observe(*sample);
   }
 
  private:
-  void observe(double value) {
+  void observe(const Sample& sample) {
     std::optional<bool> edge;
     {
       std::lock_guard lock(edges_mutex_);
-      edge = edges_.observe(is_active(spec_, value));
+      edge = edges_.observe(is_active(spec_, sample));
     }
     if (!edge) return;
     IsActiveResponse response;
@@ -189,7 +189,7 @@ Result<TriggerSpec> ScalerService::resolve(const ScaledObjectRef& ref) {
   return spec;
 }
 
-Result<Sample> ScalerService::current(const TriggerSpec& spec) const {
+Result<Sample> ScalerService::current(const TriggerSpec& spec) {
   return hub_.read(spec.source_key, spec.max_staleness);
 }
 
@@ -214,7 +214,7 @@ grpc::ServerUnaryReactor* ScalerService::IsActive(grpc::CallbackServerContext* c
   if (!spec) return finish_unary(*this, context, "IsActive", to_grpc_status(spec.error()), started);
   auto sample = current(*spec);
   if (!sample) return finish_unary(*this, context, "IsActive", to_grpc_status(sample.error()), started);
-  response->set_result(is_active(*spec, sample->value));
+  response->set_result(is_active(*spec, *sample));
   return finish_unary(*this, context, "IsActive", grpc::Status::OK, started);
 }
 

@@ -45,7 +45,7 @@ class ScalerService final : public externalscaler::ExternalScaler::CallbackServi
 
   // Parses the metadata and makes sure a source feeds its hub entry.
   Result<TriggerSpec> resolve(const externalscaler::ScaledObjectRef& ref);
-  Result<Sample> current(const TriggerSpec& spec) const;
+  Result<Sample> current(const TriggerSpec& spec);
   MetricHub& hub() { return hub_; }
 
   // false once shutting down: the stream must finish at once.

@@ -3,11 +3,15 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "core/result.h"
+#include "scaler/kafka_trigger.h"
+#include "scaler/prometheus_trigger.h"
+#include "scaler/sessions_trigger.h"
 
 namespace ballast::scaler {
 
@@ -15,29 +19,21 @@ enum class SourceKind { kKafka, kPrometheus, kSessions };
 
 std::string_view source_kind_name(SourceKind kind);
 
-// `source: sessions`: the sum of a pushed counter over live publishers.
-struct SessionsTrigger {
-  std::string counter;
-  // Labels a series must carry to count, sorted by key, keys unique.
-  std::vector<std::pair<std::string, std::string>> selector;
-};
-
 // One ScaledObject trigger's metadata, parsed and validated once. Pure value.
 struct TriggerSpec {
   SourceKind source = SourceKind::kSessions;
-  std::string metric_name;        // stable lowercase [a-z0-9-], what GetMetricSpec returns
-  double threshold = 0;           // HPA target per replica, > 0
-  double activation_threshold = 0;  // active when value > this (strict)
+  std::string metric_name;          // stable lowercase [a-z0-9-], what GetMetricSpec returns
+  double threshold = 0;             // HPA target per replica, > 0
+  double activation_threshold = 0;  // active when the activation value > this (strict)
   std::chrono::milliseconds max_staleness{30'000};
   std::chrono::milliseconds poll_interval{0};  // 0 for push sources
-  std::string auth;               // credentials profile name, empty when none
+  std::string auth;                 // credentials profile name, empty when none
   // Canonical identity of the data this trigger reads: triggers with equal keys share one
-  // MetricHub entry and one poller, whatever their thresholds.
+  // MetricHub entry and one poller, whatever their thresholds. Includes every option that
+  // changes the value.
   std::string source_key;
-  std::variant<SessionsTrigger> detail;
+  std::variant<SessionsTrigger, KafkaTrigger, PrometheusTrigger> detail;
 };
-
-using Metadata = std::map<std::string, std::string>;
 
 // Validates `scalerMetadata` as KEDA forwards it. Errors are kInvalidArgument and name the
 // offending key. Keys KEDA itself uses (scalerAddress, enableTLS, unsafeSsl) and unknown

@@ -82,7 +82,7 @@ struct Harness {
     return std::move(publisher).value();
   }
 
-  std::optional<double> value() const {
+  std::optional<double> value() {
     const auto sample = hub.read(kKey, 1h);
     if (!sample.ok()) return std::nullopt;
     return sample->value;

@@ -138,3 +138,54 @@ TEST_CASE("the rendered config reads back to the same config", "[config]") {
   REQUIRE(reread.ok());
   CHECK(render_config(*reread) == render_config(*config));
 }
+
+TEST_CASE("auth profiles are read from the auth section", "[config]") {
+  TempFile password("s3cret\n");
+  TempFile file("auth:\n"
+                "  redpanda:\n"
+                "    sasl: {mechanism: SCRAM-SHA-512, username: ballast, passwordFile: " + password.path + "}\n"
+                "    tls: {caFile: /etc/hostname}\n"
+                "  mimir:\n"
+                "    bearerTokenFile: " + password.path + "\n");
+  auto loaded = load_config_file(file.path, Config{});
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->auth_profiles.size() == 2);
+  const auto& redpanda = loaded->auth_profiles.at("redpanda");
+  CHECK(redpanda.sasl_mechanism == "SCRAM-SHA-512");
+  CHECK(redpanda.username == "ballast");
+  CHECK(redpanda.tls);
+  CHECK(redpanda.ca_file == "/etc/hostname");
+  CHECK(loaded->auth_profiles.at("mimir").bearer_token_file == password.path);
+  CHECK(validate_config(*loaded).ok());
+  TempFile rendered(render_config(*loaded));
+  auto reread = load_config_file(rendered.path, Config{});
+  REQUIRE(reread.ok());
+  CHECK(render_config(*reread) == render_config(*loaded));
+}
+
+TEST_CASE("broken auth profiles are errors naming the profile", "[config]") {
+  struct Row {
+    const char* yaml;
+    const char* fragment;
+  };
+  const Row rows[] = {
+      {"auth:\n  p: {sasl: {mechanism: GSSAPI, username: u, passwordFile: /etc/hostname}}\n", "auth.p.sasl.mechanism"},
+      {"auth:\n  p: {sasl: {mechanism: PLAIN, username: u}}\n", "auth.p.sasl needs"},
+      {"auth:\n  p: {tls: {certFile: /etc/hostname}}\n", "auth.p.tls"},
+      {"auth:\n  p: {kerberos: x}\n", "unknown key \"kerberos\""},
+      {"auth: [a]\n", "auth must map"},
+  };
+  for (const auto& row : rows) {
+    INFO(row.yaml);
+    TempFile file(row.yaml);
+    auto loaded = load_config_file(file.path, Config{});
+    REQUIRE_FALSE(loaded.ok());
+    CHECK(loaded.error().message.find(row.fragment) != std::string::npos);
+  }
+  TempFile missing("auth:\n  p: {bearerTokenFile: /nonexistent/token}\n");
+  auto loaded = load_config_file(missing.path, Config{});
+  REQUIRE(loaded.ok());
+  auto valid = validate_config(*loaded);
+  REQUIRE_FALSE(valid.ok());
+  CHECK(valid.error().message.find("auth.p.bearerTokenFile") != std::string::npos);
+}

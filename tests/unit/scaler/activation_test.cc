@@ -16,8 +16,15 @@ TEST_CASE("a trigger is active only strictly above its activation threshold", "[
     TriggerSpec spec;
     spec.activation_threshold = row.activation;
     INFO("activation " << row.activation << ", value " << row.value);
-    CHECK(is_active(spec, row.value) == row.active);
+    CHECK(is_active(spec, Sample{row.value, row.value, {}}) == row.active);
   }
+}
+
+TEST_CASE("activation reads the activation value, not the metric", "[activation]") {
+  TriggerSpec spec;
+  spec.activation_threshold = 0;
+  CHECK(is_active(spec, Sample{0, 5, {}}));  // persistent lag hidden from the metric still wakes
+  CHECK_FALSE(is_active(spec, Sample{5, 0, {}}));
 }
 
 TEST_CASE("a push stream sends the first state, then only flips", "[activation]") {

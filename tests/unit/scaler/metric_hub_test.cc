@@ -80,7 +80,7 @@ TEST_CASE("subscribers hear every publish of their key until they unsubscribe", 
   testing::FakeClock clock;
   MetricHub hub(clock);
   std::vector<double> heard;
-  auto subscription = hub.subscribe("k", [&heard](double value) { heard.push_back(value); });
+  auto subscription = hub.subscribe("k", [&heard](const Sample& sample) { heard.push_back(sample.value); });
   hub.publish("k", 1);
   hub.publish("other", 9);
   hub.publish("k", 2);
@@ -94,9 +94,35 @@ TEST_CASE("a subscription handle ends its listener when destroyed", "[hub]") {
   MetricHub hub(clock);
   int calls = 0;
   {
-    auto subscription = hub.subscribe("k", [&calls](double) { ++calls; });
+    auto subscription = hub.subscribe("k", [&calls](const Sample&) { ++calls; });
     hub.publish("k", 1);
   }
   hub.publish("k", 2);
   CHECK(calls == 1);
+}
+
+TEST_CASE("a key is wanted while streamed or recently read", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  hub.publish("k", 1);
+  CHECK_FALSE(hub.wanted("absent", 60s));
+  (void)hub.read("k", 30s);
+  clock.advance(59s);
+  CHECK(hub.wanted("k", 60s));
+  clock.advance(2s);
+  CHECK_FALSE(hub.wanted("k", 60s));
+  auto subscription = hub.subscribe("k", [](const Sample&) {});
+  CHECK(hub.wanted("k", 60s));
+  subscription.reset();
+  CHECK_FALSE(hub.wanted("k", 60s));
+}
+
+TEST_CASE("a publish may carry a separate activation value", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  hub.publish("k", 0, 12);
+  auto read = hub.read("k", 1s);
+  REQUIRE(read.ok());
+  CHECK(read->value == 0);
+  CHECK(read->activation_value == 12);
 }

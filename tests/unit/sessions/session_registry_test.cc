@@ -260,7 +260,7 @@ TEST_CASE("a sum is published only when it changes", "[sessions][registry]") {
   Fixture f;
   f.registry.watch(sessions_spec("k", "active", {{"service", "a"}}));
   std::vector<double> published;
-  auto subscription = f.hub.subscribe("k", [&published](double value) { published.push_back(value); });
+  auto subscription = f.hub.subscribe("k", [&published](const scaler::Sample& sample) { published.push_back(sample.value); });
 
   const auto conn = f.registry.open_connection();
   f.apply_ok(conn, value_frame("active", {{"service", "a"}}, 2));

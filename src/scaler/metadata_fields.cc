@@ -1,0 +1,90 @@
+#include "scaler/metadata_fields.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+#include "core/duration.h"
+
+namespace ballast::scaler {
+
+std::string value_or(const Metadata& metadata, const std::string& key, std::string fallback) {
+  const auto it = metadata.find(key);
+  return it == metadata.end() || it->second.empty() ? fallback : it->second;
+}
+
+Result<std::string> required(const Metadata& metadata, const std::string& key, std::string_view source) {
+  auto value = value_or(metadata, key);
+  if (value.empty()) return invalid_argument(key + " is required for source " + std::string(source));
+  return value;
+}
+
+Result<double> number_field(const Metadata& metadata, const std::string& key, std::optional<double> fallback) {
+  const auto text = value_or(metadata, key);
+  if (text.empty()) {
+    if (fallback) return *fallback;
+    return invalid_argument(key + " is required");
+  }
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(value)) {
+    return invalid_argument(key + " must be a number, got \"" + text + "\"");
+  }
+  return value;
+}
+
+Result<int64_t> integer_field(const Metadata& metadata, const std::string& key, std::optional<int64_t> fallback) {
+  const auto text = value_or(metadata, key);
+  if (text.empty()) {
+    if (fallback) return *fallback;
+    return invalid_argument(key + " is required");
+  }
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return invalid_argument(key + " must be a whole number, got \"" + text + "\"");
+  }
+  return value;
+}
+
+Result<bool> bool_field(const Metadata& metadata, const std::string& key, bool fallback) {
+  auto text = value_or(metadata, key);
+  if (text.empty()) return fallback;
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (text == "true") return true;
+  if (text == "false") return false;
+  return invalid_argument(key + " must be true or false, got \"" + value_or(metadata, key) + "\"");
+}
+
+Result<std::chrono::milliseconds> duration_field(const Metadata& metadata, const std::string& key,
+                                                 std::chrono::milliseconds fallback) {
+  const auto text = value_or(metadata, key);
+  if (text.empty()) return fallback;
+  auto parsed = parse_duration(text);
+  if (!parsed) return invalid_argument(key + ": " + parsed.error().message);
+  if (parsed->count() <= 0) return invalid_argument(key + " must be greater than zero");
+  return parsed;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> pairs_field(const Metadata& metadata,
+                                                                     const std::string& key) {
+  const auto text = value_or(metadata, key);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (text.empty()) return pairs;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || item.find('=', eq + 1) != std::string::npos) {
+      return invalid_argument(key + " must be k=v,k2=v2, got \"" + text + "\"");
+    }
+    pairs.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    start = comma + 1;
+  }
+  return pairs;
+}
+
+}  // namespace ballast::scaler
