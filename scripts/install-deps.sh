@@ -7,6 +7,7 @@ packages=(
   cmake g++ make pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.74-dev libssl-dev openssl
+  prometheus kcat
   nlohmann-json3-dev catch2 libyaml-cpp-dev librdkafka-dev
 )
 
