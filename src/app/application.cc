@@ -112,8 +112,14 @@ void Application::stop() {
   if (!io_pool_) return;
   ready_ = false;
   logger_.info("shutting down");
-  if (grpc_server_) grpc_server_->shutdown(std::chrono::seconds(5));
-  if (session_server_) session_server_->stop();
+  if (grpc_server_) {
+    grpc_server_->shutdown(std::chrono::seconds(5));
+    logger_.debug("scaler stopped");
+  }
+  if (session_server_) {
+    session_server_->stop();
+    logger_.debug("sessions stopped");
+  }
   if (admin_server_) admin_server_->stop();
   if (io_pool_) io_pool_->stop();
   grpc_server_.reset();

@@ -1,5 +1,7 @@
 #include "scaler/scaler_service.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 #include "scaler/activation.h"
 
@@ -169,7 +171,12 @@ ScalerService::ScalerService(MetricHub& hub, Sources sources, MetricsRegistry& m
     : hub_(hub),
       sources_(std::move(sources)),
       metrics_(metrics),
-      open_streams_(metrics.gauge("ballast_scaler_open_streams", "Open StreamIsActive and StreamMetricSpec streams")) {}
+      open_streams_(metrics.gauge("ballast_scaler_open_streams", "Open StreamIsActive and StreamMetricSpec streams")) {
+  // The map's shape is fixed here; afterwards only the atomic slots change.
+  for (const char* method : {"IsActive", "StreamIsActive", "GetMetricSpec", "GetMetrics", "StreamMetricSpec"}) {
+    for (auto& slot : rpc_histograms_[method]) slot.store(nullptr);
+  }
+}
 
 Result<TriggerSpec> ScalerService::resolve(const ScaledObjectRef& ref) {
   auto spec = parse_trigger(to_metadata(ref));
@@ -193,18 +200,26 @@ Result<Sample> ScalerService::current(const TriggerSpec& spec) {
   return hub_.read(spec.source_key, spec.max_staleness);
 }
 
+Histogram& ScalerService::rpc_histogram(const char* method, grpc::StatusCode code) {
+  static const char* const kCodeNames[kStatusCodes] = {
+      "OK",        "CANCELLED",         "UNKNOWN",      "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+      "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  const auto index = std::min(static_cast<size_t>(code), kStatusCodes - 1);
+  auto& slot = rpc_histograms_.at(method)[index];
+  Histogram* histogram = slot.load(std::memory_order_acquire);
+  if (histogram == nullptr) {
+    // Racing first uses resolve to the same registry entry, so either store is right.
+    histogram = &metrics_.histogram("ballast_scaler_rpc_duration_seconds",
+                                    "ExternalScaler RPC latency by method and gRPC status",
+                                    {{"method", method}, {"code", kCodeNames[index]}}, latency_buckets_seconds());
+    slot.store(histogram, std::memory_order_release);
+  }
+  return *histogram;
+}
+
 void ScalerService::record(const char* method, grpc::StatusCode code, std::chrono::steady_clock::time_point started) {
-  static const char* const kCodeNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-                                           "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
-  const auto index = static_cast<size_t>(code);
-  const char* code_name = index < std::size(kCodeNames) ? kCodeNames[index] : "UNKNOWN";
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics_
-      .histogram("ballast_scaler_rpc_duration_seconds", "ExternalScaler RPC latency by method and gRPC status",
-                 {{"method", method}, {"code", code_name}}, latency_buckets_seconds())
-      .observe(seconds);
+  rpc_histogram(method, code).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 grpc::ServerUnaryReactor* ScalerService::IsActive(grpc::CallbackServerContext* context, const ScaledObjectRef* request,

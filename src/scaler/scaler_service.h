@@ -2,7 +2,11 @@
 
 // Internal to the scaler component: brings in gRPC and the generated KEDA types.
 
+#include <array>
+#include <atomic>
+#include <map>
 #include <mutex>
+#include <string_view>
 #include <set>
 
 #include "externalscaler.grpc.pb.h"
@@ -54,10 +58,16 @@ class ScalerService final : public externalscaler::ExternalScaler::CallbackServi
   void record(const char* method, grpc::StatusCode code, std::chrono::steady_clock::time_point started);
 
  private:
+  Histogram& rpc_histogram(const char* method, grpc::StatusCode code);
+
   MetricHub& hub_;
   Sources sources_;
   MetricsRegistry& metrics_;
   Gauge& open_streams_;
+  // One latency histogram per (method, status code), resolved once so the hot path
+  // does not build label strings or take the registry lock.
+  static constexpr size_t kStatusCodes = 17;
+  std::map<std::string_view, std::array<std::atomic<Histogram*>, kStatusCodes>> rpc_histograms_;
   std::mutex streams_mutex_;
   std::set<OpenStream*> streams_;
   bool shutting_down_ = false;
