@@ -20,6 +20,7 @@ run: build
 # Every test: unit + integration (real loopback servers) on the normal build, then the
 # unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: build
+	scripts/check-manifests.sh
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) test-unit-asan
 

