@@ -1,10 +1,14 @@
 #include "app/application.h"
 
+#include "admission/admission_server.h"
 #include "app/admin.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
 #include "scaler/grpc_server.h"
+#include "policy/tier_policy.h"
 #include "scaler/metric_hub.h"
+#include "sources/kafka/kafka_source.h"
+#include "sources/prom/prom_source.h"
 #include "sources/sessions/session_registry.h"
 #include "sources/sessions/session_server.h"
 
@@ -12,15 +16,28 @@ namespace ballast::app {
 
 Result<std::set<std::string>> select_components(const Config& config, bool has_extra_tokens) {
   const bool sessions_can_run = !config.sessions.token_file.empty() || config.sessions.insecure || has_extra_tokens;
+  // The apiserver calls webhooks over HTTPS only.
+  const bool admission_can_run = !config.webhook.tls_cert_file.empty();
   if (config.components.empty()) {
     std::set<std::string> all = {kComponentScaler};
     if (sessions_can_run) all.insert(kComponentSessions);
+    if (admission_can_run) all.insert(kComponentAdmission);
     return all;
   }
   if (config.components.count(kComponentSessions) > 0 && !sessions_can_run) {
     return invalid_argument("sessions needs --sessions-token-file (or --sessions-insecure for development)");
   }
+  if (config.components.count(kComponentAdmission) > 0 && !admission_can_run) {
+    return invalid_argument("admission needs --tls-cert-file and --tls-key-file (the webhook is HTTPS only)");
+  }
   return config.components;
+}
+
+Result<std::shared_ptr<const policy::TierPolicy>> load_tier_policy(const Config& config) {
+  if (config.policy_file.empty()) return std::make_shared<const policy::TierPolicy>(policy::default_policy());
+  auto loaded = policy::load_policy(config.policy_file);
+  if (!loaded) return Error{loaded.error().code, "policy: " + loaded.error().message};
+  return std::make_shared<const policy::TierPolicy>(std::move(*loaded));
 }
 
 Application::Application(Config config, std::vector<std::string> extra_session_tokens)
@@ -34,6 +51,9 @@ Status Application::start() {
   components_ = *selected;
   if (components_.count(kComponentSessions) == 0 && config_.components.empty()) {
     logger_.warn("sessions is off: set --sessions-token-file (or --sessions-insecure) to accept publishers");
+  }
+  if (components_.count(kComponentAdmission) == 0 && config_.components.empty()) {
+    logger_.warn("admission is off: set --tls-cert-file and --tls-key-file to serve the webhook");
   }
 
   hub_ = std::make_unique<scaler::MetricHub>(clock_);
@@ -62,6 +82,9 @@ Status Application::start() {
   if (components_.count(kComponentScaler) > 0) {
     if (auto started = start_scaler(); !started) return started;
   }
+  if (components_.count(kComponentAdmission) > 0) {
+    if (auto started = start_admission(); !started) return started;
+  }
   if (auto started = start_admin(); !started) return started;
   ready_ = true;
   std::string names;
@@ -89,11 +112,23 @@ Status Application::start_sessions() {
 }
 
 Status Application::start_scaler() {
-  scaler::Sources sources;
+  kafka_source_ = std::make_unique<kafka::KafkaSource>(*hub_, config_.auth_profiles, metrics_, clock_);
+  prom_source_ = std::make_unique<prom::PromSource>(*io_pool_, *hub_, config_.auth_profiles, metrics_);
+  scaler::Sources sources = {{scaler::SourceKind::kKafka, kafka_source_.get()},
+                             {scaler::SourceKind::kPrometheus, prom_source_.get()}};
   if (session_registry_) sources[scaler::SourceKind::kSessions] = session_registry_.get();
   auto server = scaler::GrpcServer::start(config_.scaler, *hub_, std::move(sources), metrics_);
   if (!server) return server.error();
   grpc_server_ = std::move(*server);
+  return Ok{};
+}
+
+Status Application::start_admission() {
+  auto policy = load_tier_policy(config_);
+  if (!policy) return policy.error();
+  auto server = admission::AdmissionServer::start(*io_pool_, config_.webhook, std::move(*policy), metrics_);
+  if (!server) return Error{server.error().code, "webhook-address: " + server.error().message};
+  admission_server_ = std::move(*server);
   return Ok{};
 }
 
@@ -116,6 +151,10 @@ void Application::stop() {
     grpc_server_->shutdown(std::chrono::seconds(5));
     logger_.debug("scaler stopped");
   }
+  // Sources stop after the service that calls watch() and before the hub they feed.
+  if (kafka_source_) kafka_source_->stop();
+  if (prom_source_) prom_source_->stop();
+  if (admission_server_) admission_server_->stop();
   if (session_server_) {
     session_server_->stop();
     logger_.debug("sessions stopped");
@@ -123,6 +162,9 @@ void Application::stop() {
   if (admin_server_) admin_server_->stop();
   if (io_pool_) io_pool_->stop();
   grpc_server_.reset();
+  admission_server_.reset();
+  kafka_source_.reset();
+  prom_source_.reset();
   session_server_.reset();
   admin_server_.reset();
   session_registry_.reset();
@@ -134,5 +176,6 @@ void Application::stop() {
 uint16_t Application::grpc_port() const { return grpc_server_ ? grpc_server_->port() : 0; }
 uint16_t Application::sessions_port() const { return session_server_ ? session_server_->port() : 0; }
 uint16_t Application::admin_port() const { return admin_server_ ? admin_server_->port() : 0; }
+uint16_t Application::webhook_port() const { return admission_server_ ? admission_server_->port() : 0; }
 
 }  // namespace ballast::app

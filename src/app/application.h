@@ -24,11 +24,21 @@ namespace ballast::sessions {
 class SessionRegistry;
 class SessionServer;
 }  // namespace ballast::sessions
+namespace ballast::kafka {
+class KafkaSource;
+}  // namespace ballast::kafka
+namespace ballast::prom {
+class PromSource;
+}  // namespace ballast::prom
+namespace ballast::admission {
+class AdmissionServer;
+}  // namespace ballast::admission
 
 namespace ballast::app {
 
 // The composition root: builds the components the config selects, starts them in
-// order (hub, event loop, sessions, scaler, admin) and stops them in reverse.
+// order (hub, event loop, sessions, sources and scaler, admission, admin) and stops them
+// in reverse.
 // start() and stop() are called from the main thread.
 class Application {
  public:
@@ -43,12 +53,14 @@ class Application {
   uint16_t grpc_port() const;
   uint16_t sessions_port() const;
   uint16_t admin_port() const;
+  uint16_t webhook_port() const;
   const std::set<std::string>& components() const { return components_; }
   MetricsRegistry& metrics() { return metrics_; }
 
  private:
   Status start_sessions();
   Status start_scaler();
+  Status start_admission();
   Status start_admin();
 
   Config config_;
@@ -62,11 +74,23 @@ class Application {
   std::unique_ptr<net::IoPool> io_pool_;
   std::unique_ptr<sessions::SessionRegistry> session_registry_;
   std::unique_ptr<sessions::SessionServer> session_server_;
+  std::unique_ptr<kafka::KafkaSource> kafka_source_;
+  std::unique_ptr<prom::PromSource> prom_source_;
   std::unique_ptr<scaler::GrpcServer> grpc_server_;
+  std::unique_ptr<admission::AdmissionServer> admission_server_;
   std::unique_ptr<net::HttpServer> admin_server_;
 };
 
 // The components `serve` runs: the configured list, else every one that can run.
 Result<std::set<std::string>> select_components(const Config& config, bool has_extra_tokens);
+
+}  // namespace ballast::app
+namespace ballast::policy {
+struct TierPolicy;
+}  // namespace ballast::policy
+namespace ballast::app {
+
+// The policy file's tiers, or the built-in default table when none is configured.
+Result<std::shared_ptr<const policy::TierPolicy>> load_tier_policy(const Config& config);
 
 }  // namespace ballast::app

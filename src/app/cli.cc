@@ -49,6 +49,7 @@ Result<Config> effective_config(const std::vector<std::string>& args) {
 int run_check_config(const std::vector<std::string>& args) {
   auto config = effective_config(args);
   if (!config) return fail(config.error().message);
+  if (auto policy = load_tier_policy(*config); !policy) return fail(policy.error().message);
   std::cout << render_config(*config);
   return 0;
 }

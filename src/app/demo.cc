@@ -19,6 +19,7 @@
 #include "externalscaler.grpc.pb.h"
 #include "scaler/activation.h"
 #include "scaler/trigger_spec.h"
+#include "sources/kafka/mock_cluster.h"
 #include "sources/sessions/session_publisher.h"
 
 namespace ballast::app {
@@ -32,18 +33,26 @@ struct ExampleScaledObject {
   int64_t max_replicas;
 };
 
-// The platform ballast was designed for: interview rooms drive the AI workers, the
-// signaling gateway scales on live connections.
-std::vector<ExampleScaledObject> example_scaled_objects() {
+constexpr const char* kDemoTopic = "stt-requests";
+constexpr const char* kDemoGroup = "stt-workers";
+constexpr int kDemoPartitions = 4;
+
+// The platform ballast was designed for: speech-to-text workers drain a Redpanda topic,
+// interview rooms and the signaling gateway push live session counts.
+std::vector<ExampleScaledObject> example_scaled_objects(const std::string& bootstrap_servers) {
   return {
       {"ai-services", "stt-worker",
-       {{"source", "sessions"}, {"counter", "active_interviews"}, {"selector", "service=interview"},
-        {"threshold", "2"}},
+       {{"source", "kafka"}, {"bootstrapServers", bootstrap_servers}, {"consumerGroup", kDemoGroup},
+        {"topic", kDemoTopic}, {"lagThreshold", "5"}},
        0, 10},
       {"ai-services", "tts-worker",
        {{"source", "sessions"}, {"counter", "tts_requests_inflight"}, {"threshold", "4"},
         {"activationThreshold", "1"}},
        0, 8},
+      {"assessment", "interview-rooms",
+       {{"source", "sessions"}, {"counter", "active_interviews"}, {"selector", "service=interview"},
+        {"threshold", "2"}},
+       0, 10},
       {"realtime", "signaling",
        {{"source", "sessions"}, {"counter", "active_connections"}, {"selector", "service=signaling"},
         {"threshold", "50"}},
@@ -67,9 +76,11 @@ std::string frame(const std::string& counter, const std::string& labels_json, in
   return R"({"counter":")" + counter + R"(","labels":)" + labels_json + R"(,"value":)" + std::to_string(value) + "}";
 }
 
-// Three gateways publishing over real WebSocket connections. Interviews come in waves
-// with idle gaps so activation edges show up in the table.
-void run_publishers(uint16_t port, const std::string& token, const std::atomic<bool>& stopping) {
+// Three gateways publishing over real WebSocket connections, and a producer with a
+// consumer group that falls behind in bursts. Interviews and requests come in waves with
+// idle gaps so activation edges show up in the table.
+void run_simulation(uint16_t port, const std::string& token, kafka::MockCluster& cluster,
+                    const std::atomic<bool>& stopping) {
   std::vector<std::unique_ptr<sessions::SessionPublisher>> publishers;
   for (int i = 0; i < 3; ++i) {
     auto publisher = sessions::SessionPublisher::connect("127.0.0.1", port, token);
@@ -80,15 +91,26 @@ void run_publishers(uint16_t port, const std::string& token, const std::atomic<b
     publishers.push_back(std::move(*publisher));
   }
   std::mt19937 random(42);
+  std::vector<int64_t> produced(kDemoPartitions, 0);
   int tick = 0;
   while (!stopping.load()) {
     const int phase = tick % 60;  // half-second ticks: a 30 s cycle
-    const int interviews = phase < 16 ? 0 : static_cast<int>(6 * std::sin((phase - 16) * M_PI / 44.0) + 0.5);
+    const bool busy = phase >= 16;
+    const int interviews = busy ? static_cast<int>(6 * std::sin((phase - 16) * M_PI / 44.0) + 0.5) : 0;
     const int tts = interviews == 0 ? 0 : std::uniform_int_distribution<int>(0, interviews * 2)(random);
     const int connections = 40 + static_cast<int>(60 * (1 + std::sin(tick / 20.0)));
     (void)publishers[0]->send(frame("active_interviews", R"({"service":"interview"})", interviews));
     (void)publishers[1]->send(frame("tts_requests_inflight", R"({"service":"tts"})", tts));
     (void)publishers[2]->send(frame("active_connections", R"({"service":"signaling"})", connections));
+    for (int32_t partition = 0; partition < kDemoPartitions; ++partition) {
+      // Audio chunks arrive while interviews run; the workers catch up fully when idle.
+      if (busy) {
+        const int burst = std::uniform_int_distribution<int>(0, 2 * interviews)(random);
+        if (burst > 0 && cluster.produce(kDemoTopic, partition, burst).ok()) produced[partition] += burst;
+      }
+      const int64_t behind = busy ? std::uniform_int_distribution<int64_t>(0, 3 * interviews)(random) : 0;
+      (void)cluster.commit(kDemoGroup, kDemoTopic, partition, std::max<int64_t>(0, produced[partition] - behind));
+    }
     ++tick;
     for (int i = 0; i < 5 && !stopping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -147,7 +169,7 @@ std::string table_row(const ExampleScaledObject& example, externalscaler::Extern
   grpc::ClientContext spec_context;
   externalscaler::GetMetricSpecResponse spec;
   if (auto status = stub.GetMetricSpec(&spec_context, ref, &spec); !status.ok() || spec.metricspecs_size() != 1) {
-    std::snprintf(line, sizeof(line), "%-24s GetMetricSpec failed: %s\n",
+    std::snprintf(line, sizeof(line), "%-28s GetMetricSpec failed: %s\n",
                   (example.namespace_name + "/" + example.name).c_str(), status.error_message().c_str());
     return line;
   }
@@ -162,7 +184,7 @@ std::string table_row(const ExampleScaledObject& example, externalscaler::Extern
   const auto active_status = stub.IsActive(&active_context, ref, &active);
   const double target = spec.metricspecs(0).targetsizefloat();
   if (!metrics_status.ok() || !active_status.ok()) {
-    std::snprintf(line, sizeof(line), "%-24s %-38s %s\n", (example.namespace_name + "/" + example.name).c_str(),
+    std::snprintf(line, sizeof(line), "%-28s %-38s %s\n", (example.namespace_name + "/" + example.name).c_str(),
                   spec.metricspecs(0).metricname().c_str(),
                   (metrics_status.ok() ? active_status : metrics_status).error_message().c_str());
     return line;
@@ -170,7 +192,7 @@ std::string table_row(const ExampleScaledObject& example, externalscaler::Extern
   const double value = metrics.metricvalues(0).metricvaluefloat();
   const auto replicas =
       scaler::expected_replicas(value, target, active.result(), example.min_replicas, example.max_replicas);
-  std::snprintf(line, sizeof(line), "%-24s %-38s %7.1f %7.1f %-7s %4lld  [%lld..%lld]  %s\n",
+  std::snprintf(line, sizeof(line), "%-28s %-38s %7.1f %7.1f %-7s %4lld  [%lld..%lld]  %s\n",
                 (example.namespace_name + "/" + example.name).c_str(), spec.metricspecs(0).metricname().c_str(),
                 value, target, active.result() ? "yes" : "no", static_cast<long long>(replicas),
                 static_cast<long long>(example.min_replicas), static_cast<long long>(example.max_replicas),
@@ -178,13 +200,15 @@ std::string table_row(const ExampleScaledObject& example, externalscaler::Extern
   return line;
 }
 
-std::string banner(const Application& app, const std::string& token) {
+std::string banner(const Application& app, const std::string& token, const std::string& bootstrap_servers) {
   std::ostringstream out;
   const auto grpc = "127.0.0.1:" + std::to_string(app.grpc_port());
   const auto ws = "ws://127.0.0.1:" + std::to_string(app.sessions_port()) + "/v1/sessions";
   out << "ballast demo: ExternalScaler on " << grpc << ", session counters on " << ws << ", admin on http://127.0.0.1:"
       << app.admin_port() << "\n"
-      << "sessions token: " << token << "\n\n"
+      << "sessions token: " << token << "\n"
+      << "embedded Kafka (librdkafka mock cluster): " << bootstrap_servers << ", topic " << kDemoTopic
+      << ", group " << kDemoGroup << "\n\n"
       << "Try it from another terminal:\n"
       << "  curl -s http://127.0.0.1:" << app.admin_port() << "/metrics | grep ballast_\n"
       << "  grpcurl -plaintext -import-path proto -proto externalscaler.proto -d '{\"scaledObjectRef\":"
@@ -219,19 +243,30 @@ int run_demo(const std::vector<std::string>& args) {
     return 1;
   }
 
+  auto cluster = kafka::MockCluster::start(1);
+  if (!cluster) {
+    std::cerr << "ballast demo: embedded Kafka: " << cluster.error().message << "\n";
+    app.stop();
+    return 1;
+  }
+  if (auto topic = (*cluster)->create_topic(kDemoTopic, kDemoPartitions); !topic) {
+    std::cerr << "ballast demo: embedded Kafka: " << topic.error().message << "\n";
+    app.stop();
+    return 1;
+  }
   std::atomic<bool> stopping{false};
-  std::thread publishers([&] { run_publishers(app.sessions_port(), token, stopping); });
+  std::thread simulation([&] { run_simulation(app.sessions_port(), token, **cluster, stopping); });
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(app.grpc_port()), grpc::InsecureChannelCredentials());
   auto stub = externalscaler::ExternalScaler::NewStub(channel);
-  const auto examples = example_scaled_objects();
+  const auto examples = example_scaled_objects((*cluster)->bootstrap_servers());
   std::vector<std::unique_ptr<PushWatcher>> watchers;
   for (const auto& example : examples) watchers.push_back(std::make_unique<PushWatcher>(channel, to_ref(example)));
 
   const bool interactive = isatty(STDOUT_FILENO) != 0;
-  const std::string intro = banner(app, token);
+  const std::string intro = banner(app, token, (*cluster)->bootstrap_servers());
   if (!interactive) std::cout << intro;
   char header[256];
-  std::snprintf(header, sizeof(header), "%-24s %-38s %7s %7s %-7s %4s  %-8s  %s\n", "SCALEDOBJECT", "METRIC", "VALUE",
+  std::snprintf(header, sizeof(header), "%-28s %-38s %7s %7s %-7s %4s  %-8s  %s\n", "SCALEDOBJECT", "METRIC", "VALUE",
                 "TARGET", "ACTIVE", "REPL", "[MIN..MAX]", "LAST PUSH (StreamIsActive)");
   while (!wait_for_termination_signal(std::chrono::seconds(1))) {
     std::string table = header;
@@ -243,7 +278,7 @@ int run_demo(const std::vector<std::string>& args) {
     }
   }
   stopping = true;
-  publishers.join();
+  simulation.join();
   app.stop();  // finishes the StreamIsActive streams with OK, so the watchers end
   watchers.clear();
   return 0;

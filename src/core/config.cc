@@ -76,7 +76,7 @@ const std::vector<Setting>& settings_table() {
       {"policy", "tier policy YAML file", false, string_field(&Config::policy_file)},
       {"namespace", "namespace for ballast's Lease and Events", false, string_field(&Config::namespace_name)},
       {"kubeconfig", "kubeconfig file for Kubernetes API access", false, string_field(&Config::kubeconfig)},
-      {"components", "comma list of components to run (scaler,sessions)", false,
+      {"components", "comma list of components to run (scaler,sessions,admission)", false,
        [](Config& c, const std::string& v) -> Status {
          c.components.clear();
          std::stringstream list(v);
@@ -272,8 +272,9 @@ Result<ParsedFlags> parse_flags(const std::vector<std::string>& args) {
 
 Status validate_config(const Config& config) {
   for (const auto& name : config.components) {
-    if (name != kComponentScaler && name != kComponentSessions) {
-      return invalid_argument("components: \"" + name + "\" is not part of this build (available: scaler, sessions)");
+    if (name != kComponentScaler && name != kComponentSessions && name != kComponentAdmission) {
+      return invalid_argument("components: \"" + name +
+                              "\" is not part of this build (available: scaler, sessions, admission)");
     }
   }
   const std::pair<const char*, const std::string*> addresses[] = {

@@ -16,6 +16,7 @@ namespace ballast {
 // accepted; the rest are reserved for their issues.
 inline constexpr const char* kComponentScaler = "scaler";
 inline constexpr const char* kComponentSessions = "sessions";
+inline constexpr const char* kComponentAdmission = "admission";
 
 struct ScalerConfig {
   std::string grpc_address = "0.0.0.0:9090";

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include "net/io_pool.h"
+#include "net/beast_http.h"
 #include "net/listener.h"
 
 namespace ballast::net {
@@ -14,19 +15,6 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
-
-HttpRequest to_plain(const http::request<http::string_body>& request) {
-  HttpRequest plain;
-  plain.method = std::string(request.method_string());
-  plain.target = std::string(request.target());
-  for (const auto& field : request) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    plain.headers[name] = std::string(field.value());
-  }
-  plain.body = request.body();
-  return plain;
-}
 
 struct ServerState {
   HttpServerOptions options;

@@ -58,7 +58,10 @@ Status reject_misspelled_keys(const Metadata& metadata) {
   return Ok{};
 }
 
-std::string hash_suffix(std::string_view text) {
+
+}  // namespace
+
+std::string stable_hash_hex(std::string_view text) {
   uint32_t hash = 2166136261u;  // FNV-1a: stable across builds and platforms
   for (unsigned char c : text) {
     hash ^= c;
@@ -68,8 +71,6 @@ std::string hash_suffix(std::string_view text) {
   std::snprintf(out, sizeof(out), "%08x", hash);
   return out;
 }
-
-}  // namespace
 
 std::string_view source_kind_name(SourceKind kind) {
   switch (kind) {
@@ -103,7 +104,7 @@ std::string normalize_metric_name(std::string_view raw) {
   }
   if (lossy) {
     while (!out.empty() && out.back() == '-') out.pop_back();
-    out += (out.empty() ? "" : "-") + hash_suffix(raw);
+    out += (out.empty() ? "" : "-") + stable_hash_hex(raw);
   }
   return out;
 }

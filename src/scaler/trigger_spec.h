@@ -46,4 +46,8 @@ Result<TriggerSpec> parse_trigger(const Metadata& metadata);
 // keep distinct names.
 std::string normalize_metric_name(std::string_view raw);
 
+// 8 hex digits of FNV-1a: stable across builds and platforms, for names that must not
+// change between releases.
+std::string stable_hash_hex(std::string_view text);
+
 }  // namespace ballast::scaler

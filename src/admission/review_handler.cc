@@ -1,0 +1,113 @@
+#include "admission/review_handler.h"
+
+#include "policy/defaulting.h"
+#include "policy/validation.h"
+
+namespace ballast::admission {
+namespace {
+
+using json = nlohmann::json;
+
+const json* template_of(const json& object) {
+  const auto spec = object.find("spec");
+  if (spec == object.end() || !spec->is_object()) return nullptr;
+  const auto pod_template = spec->find("template");
+  return pod_template == spec->end() ? nullptr : &*pod_template;
+}
+
+bool template_changed(const AdmissionRequest& request) {
+  const json* now = template_of(request.object);
+  const json* before = template_of(request.old_object);
+  if (now == nullptr || before == nullptr) return now != before;
+  return *now != *before;
+}
+
+// The request's namespace; the object's as a fallback for hand-made reviews.
+std::string namespace_of(const AdmissionRequest& request) {
+  if (!request.ns.empty()) return request.ns;
+  const auto metadata = request.object.find("metadata");
+  if (metadata == request.object.end() || !metadata->is_object()) return "";
+  const auto ns = metadata->find("namespace");
+  return ns != metadata->end() && ns->is_string() ? ns->get<std::string>() : "";
+}
+
+net::HttpResponse json_response(std::string body) {
+  return net::HttpResponse{200, "application/json", std::move(body)};
+}
+
+net::HttpResponse text_response(int status, std::string body) {
+  return net::HttpResponse{status, "text/plain; charset=utf-8", std::move(body) + "\n"};
+}
+
+}  // namespace
+
+AdmissionResponse mutate(const AdmissionRequest& request, const policy::TierPolicy& policy) {
+  AdmissionResponse response;
+  if (!request.sub_resource.empty()) return response;
+  const auto kind = policy::workload_kind(request.kind.group, request.kind.kind);
+  if (kind == policy::WorkloadKind::kOther) return response;
+  if (request.operation == "UPDATE") {
+    // A Pod's spec is immutable; a workload's template is touched only when the user
+    // changed it, since any change to it rolls every pod.
+    if (kind == policy::WorkloadKind::kPod || !template_changed(request)) return response;
+  } else if (request.operation != "CREATE") {
+    return response;
+  }
+  auto defaulted = policy::apply_defaults(request.object, kind, namespace_of(request), policy);
+  response.patch = json::diff(request.object, defaulted.object);
+  response.warnings = std::move(defaulted.warnings);
+  return response;
+}
+
+AdmissionResponse validate(const AdmissionRequest& request, const policy::TierPolicy& policy) {
+  AdmissionResponse response;
+  if (!request.sub_resource.empty()) return response;
+  if (request.operation != "CREATE" && request.operation != "UPDATE") return response;
+  const std::string ns = namespace_of(request);
+  const policy::ObjectUnderReview review{request.kind.group, request.kind.kind, ns, request.object,
+                                         request.operation == "UPDATE" ? &request.old_object : nullptr};
+  auto verdict = policy::validate_object(review, policy);
+  response.allowed = verdict.allowed;
+  response.message = std::move(verdict.reason);
+  response.warnings = std::move(verdict.warnings);
+  return response;
+}
+
+HandledRequest handle_request(const net::HttpRequest& request, const policy::TierPolicy& policy) {
+  HandledRequest handled;
+  const std::string path = request.path();
+  if (path == "/healthz") {
+    handled.route = "healthz";
+    handled.result = "allowed";
+    handled.response = text_response(200, "ok");
+    return handled;
+  }
+  if (path != "/mutate" && path != "/validate") {
+    handled.route = "other";
+    handled.result = "not_found";
+    handled.response = text_response(404, "not found");
+    return handled;
+  }
+  handled.route = path.substr(1);
+  if (request.method != "POST") {
+    handled.result = "bad_request";
+    handled.reason = "method must be POST";
+    handled.response = text_response(405, handled.reason);
+    return handled;
+  }
+  auto decoded = decode_review(request.body);
+  if (!decoded) {
+    handled.result = "bad_request";
+    handled.reason = decoded.error().message;
+    handled.response = text_response(400, handled.reason);
+    return handled;
+  }
+  handled.uid = decoded->uid;
+  const AdmissionResponse answer = path == "/mutate" ? mutate(*decoded, policy) : validate(*decoded, policy);
+  handled.result = !answer.allowed ? "denied" : answer.patch.empty() ? "allowed" : "patched";
+  handled.reason = answer.message;
+  handled.response = json_response(encode_review(decoded->uid, answer));
+  return handled;
+}
+
+}  // namespace ballast::admission

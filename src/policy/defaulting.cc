@@ -1,0 +1,314 @@
+#include "policy/defaulting.h"
+
+#include <set>
+
+namespace ballast::policy {
+namespace {
+
+using json = nlohmann::json;
+
+// Every lookup checks types first: nlohmann throws on a type mismatch, and request paths
+// must not throw. An unexpected shape means "not ours to touch", never an error.
+const json* child(const json& parent, const char* key) {
+  if (!parent.is_object()) return nullptr;
+  const auto it = parent.find(key);
+  return it == parent.end() || it->is_null() ? nullptr : &*it;
+}
+
+const json* path(const json& root, std::initializer_list<const char*> keys) {
+  const json* node = &root;
+  for (const char* key : keys) {
+    node = child(*node, key);
+    if (node == nullptr) return nullptr;
+  }
+  return node;
+}
+
+json* mutable_path(json& root, std::initializer_list<const char*> keys) {
+  return const_cast<json*>(path(root, keys));
+}
+
+std::string string_at(const json& root, std::initializer_list<const char*> keys) {
+  const json* node = path(root, keys);
+  return node != nullptr && node->is_string() ? node->get<std::string>() : std::string();
+}
+
+bool has_annotation(const json& metadata, const char* key) {
+  const json* annotations = child(metadata, "annotations");
+  return annotations != nullptr && annotations->is_object() && annotations->contains(key);
+}
+
+std::string annotation(const json& metadata, const char* key) {
+  const json* annotations = child(metadata, "annotations");
+  const json* value = annotations != nullptr ? child(*annotations, key) : nullptr;
+  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
+}
+
+bool has_controller_owner(const json& object) {
+  const json* owners = path(object, {"metadata", "ownerReferences"});
+  if (owners == nullptr || !owners->is_array()) return false;
+  for (const auto& owner : *owners) {
+    const json* controller = child(owner, "controller");
+    if (controller != nullptr && controller->is_boolean() && controller->get<bool>()) return true;
+  }
+  return false;
+}
+
+// The parts of the defaults `ballast.dev/skip` can switch off ("pdb" belongs to the guard).
+struct Skips {
+  bool spread = false;
+  bool priority = false;
+  bool affinity = false;
+  bool resources = false;
+};
+
+void read_skips(const std::string& list, Skips& skips, std::vector<std::string>& warnings) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string item = list.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (item == "spread") {
+      skips.spread = true;
+    } else if (item == "priority") {
+      skips.priority = true;
+    } else if (item == "affinity") {
+      skips.affinity = true;
+    } else if (item == "resources") {
+      skips.resources = true;
+    } else if (!item.empty() && item != "pdb") {
+      warnings.push_back("ballast: unknown entry \"" + item + "\" in " + kSkipAnnotation + " ignored");
+    }
+    start = end + 1;
+  }
+}
+
+bool selector_uses_key(const json& selector, const char* key) {
+  const json* labels = child(selector, "matchLabels");
+  if (labels != nullptr && labels->is_object() && labels->contains(key)) return true;
+  const json* expressions = child(selector, "matchExpressions");
+  if (expressions == nullptr || !expressions->is_array()) return false;
+  for (const auto& expression : *expressions) {
+    const json* expression_key = child(expression, "key");
+    if (expression_key != nullptr && *expression_key == key) return true;
+  }
+  return false;
+}
+
+// The selector that finds this workload's own pods: the workload's spec.selector (both
+// matchLabels and matchExpressions), or a bare Pod's own labels. Null when there is none.
+json pod_selector(const json& object, WorkloadKind kind) {
+  json selector = json::object();
+  if (kind == WorkloadKind::kPod) {
+    const json* labels = path(object, {"metadata", "labels"});
+    if (labels == nullptr || !labels->is_object() || labels->empty()) return nullptr;
+    selector["matchLabels"] = *labels;
+    return selector;
+  }
+  const json* source = path(object, {"spec", "selector"});
+  if (source == nullptr || !source->is_object()) return nullptr;
+  for (const char* key : {"matchLabels", "matchExpressions"}) {
+    const json* part = child(*source, key);
+    if (part != nullptr && !part->empty()) selector[key] = *part;
+  }
+  if (selector.empty()) return nullptr;
+  return selector;
+}
+
+void default_spread(json& pod_spec, const Tier& tier, const json& selector, WorkloadKind kind,
+                    std::vector<std::string>& warnings) {
+  const json* existing = child(pod_spec, "topologySpreadConstraints");
+  if (existing != nullptr) {
+    if (!existing->is_array()) return;
+    for (const auto& constraint : *existing) {
+      if (string_at(constraint, {"topologyKey"}) == kHostnameTopologyKey) return;
+    }
+  }
+  const SpreadRule& rule = *tier.spread;
+  json constraint = {{"maxSkew", rule.max_skew},
+                     {"topologyKey", kHostnameTopologyKey},
+                     {"whenUnsatisfiable", rule.when_unsatisfiable},
+                     {"labelSelector", selector}};
+  // Without it a rollout counts old and new ReplicaSets' pods together and skews (KEP-3243);
+  // validation requires the key to be absent from labelSelector.
+  if (kind == WorkloadKind::kDeployment && !selector_uses_key(selector, "pod-template-hash")) {
+    constraint["matchLabelKeys"] = json::array({"pod-template-hash"});
+  }
+  if (rule.honor_taints && rule.when_unsatisfiable == "DoNotSchedule") constraint["nodeTaintsPolicy"] = "Honor";
+  pod_spec["topologySpreadConstraints"].push_back(std::move(constraint));
+  warnings.push_back("ballast: added topology spread on " + std::string(kHostnameTopologyKey) + " (" +
+                     rule.when_unsatisfiable + ", tier " + tier.name + ")");
+}
+
+bool has_hostname_anti_affinity(const json& anti_affinity) {
+  const json* required = child(anti_affinity, "requiredDuringSchedulingIgnoredDuringExecution");
+  if (required != nullptr && required->is_array()) {
+    for (const auto& term : *required) {
+      if (string_at(term, {"topologyKey"}) == kHostnameTopologyKey) return true;
+    }
+  }
+  const json* preferred = child(anti_affinity, "preferredDuringSchedulingIgnoredDuringExecution");
+  if (preferred != nullptr && preferred->is_array()) {
+    for (const auto& term : *preferred) {
+      if (string_at(term, {"podAffinityTerm", "topologyKey"}) == kHostnameTopologyKey) return true;
+    }
+  }
+  return false;
+}
+
+void default_anti_affinity(json& pod_spec, const Tier& tier, const json& selector,
+                           std::vector<std::string>& warnings) {
+  // Descend to the deepest node that exists, never replacing one: a user's nodeAffinity
+  // or podAffinity next to it must survive.
+  const json* affinity = child(pod_spec, "affinity");
+  if (affinity != nullptr && !affinity->is_object()) return;
+  const json* anti = affinity != nullptr ? child(*affinity, "podAntiAffinity") : nullptr;
+  if (anti != nullptr && (!anti->is_object() || has_hostname_anti_affinity(*anti))) return;
+  const json* required = anti != nullptr ? child(*anti, "requiredDuringSchedulingIgnoredDuringExecution") : nullptr;
+  if (required != nullptr && !required->is_array()) return;
+  pod_spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"].push_back(
+      {{"labelSelector", selector}, {"topologyKey", kHostnameTopologyKey}});
+  warnings.push_back("ballast: added required pod anti-affinity on " + std::string(kHostnameTopologyKey) +
+                     " (tier " + tier.name + ")");
+}
+
+void default_priority(json& pod_spec, const Tier& tier, std::string_view ns, const TierPolicy& policy,
+                      std::vector<std::string>& warnings) {
+  if (tier.priority_class.empty()) return;
+  const json* current = child(pod_spec, "priorityClassName");
+  if (current != nullptr && !(current->is_string() && current->get<std::string>().empty())) return;
+  // An integer priority next to a class name is rejected by the Priority plugin.
+  if (child(pod_spec, "priority") != nullptr) return;
+  if (!policy.may_use_priority_class(ns, tier.priority_class)) {
+    warnings.push_back("ballast: priorityClassName " + tier.priority_class + " of tier " + tier.name +
+                       " is not allowed in namespace " + std::string(ns) + "; left unset");
+    return;
+  }
+  pod_spec["priorityClassName"] = tier.priority_class;
+  warnings.push_back("ballast: set priorityClassName " + tier.priority_class + " (tier " + tier.name + ")");
+}
+
+// Requests only for containers that set none, and never for a resource with a limit:
+// Kubernetes defaults such a request to the limit, and ours could exceed it.
+void default_requests(json& pod_spec, const Tier& tier, std::vector<std::string>& warnings) {
+  json* containers = mutable_path(pod_spec, {"containers"});
+  if (containers == nullptr || !containers->is_array()) return;
+  std::string names;
+  for (auto& container : *containers) {
+    if (!container.is_object()) continue;
+    const json* resources = child(container, "resources");
+    if (resources != nullptr && !resources->is_object()) continue;
+    const json* requests = resources != nullptr ? child(*resources, "requests") : nullptr;
+    if (requests != nullptr && (!requests->is_object() || !requests->empty())) continue;
+    const json* limits = resources != nullptr ? child(*resources, "limits") : nullptr;
+    if (limits != nullptr && !limits->is_object()) continue;
+    json added = json::object();
+    for (const auto& [resource, quantity] : {std::pair{"cpu", &tier.requests.cpu}, {"memory", &tier.requests.memory}}) {
+      if (quantity->empty() || (limits != nullptr && limits->contains(resource))) continue;
+      added[resource] = *quantity;
+    }
+    if (added.empty()) continue;
+    container["resources"]["requests"] = std::move(added);
+    names += (names.empty() ? "" : ",") + string_at(container, {"name"});
+  }
+  if (names.empty()) return;
+  if (names.size() > 40) names = names.substr(0, 37) + "...";
+  warnings.push_back("ballast: set starting requests for containers " + names + " (tier " + tier.name + ")");
+}
+
+}  // namespace
+
+WorkloadKind workload_kind(std::string_view group, std::string_view kind) {
+  if (group == "apps" && kind == "Deployment") return WorkloadKind::kDeployment;
+  if (group == "apps" && kind == "StatefulSet") return WorkloadKind::kStatefulSet;
+  if (group.empty() && kind == "Pod") return WorkloadKind::kPod;
+  return WorkloadKind::kOther;
+}
+
+TierChoice select_tier(const json& object, WorkloadKind kind, std::string_view ns, const TierPolicy& policy) {
+  TierChoice choice;
+  const auto from_label = [&](const json* labels, const char* source) {
+    const json* value = labels != nullptr ? child(*labels, kTierLabel) : nullptr;
+    if (value == nullptr) return false;
+    const std::string name = value->is_string() ? value->get<std::string>() : value->dump();
+    choice.tier = policy.find_tier(name);
+    if (choice.tier == nullptr) {
+      choice.warnings.push_back("ballast: unknown tier \"" + name.substr(0, 32) + "\" in " + source + " ignored");
+      return false;
+    }
+    choice.source = source;
+    return true;
+  };
+  if (from_label(path(object, {"metadata", "labels"}), "workload label")) return choice;
+  if (kind != WorkloadKind::kPod && from_label(path(object, {"spec", "template", "metadata", "labels"}),
+                                               "pod template label")) {
+    return choice;
+  }
+  if (const std::string* name = policy.namespace_tier(ns); name != nullptr) {
+    choice.tier = policy.find_tier(*name);
+    choice.source = "namespace rule";
+  } else if (kind == WorkloadKind::kStatefulSet) {
+    choice.tier = policy.find_tier(policy.statefulset_tier);
+    choice.source = "kind";
+  } else {
+    choice.tier = policy.find_tier(policy.default_tier);
+    choice.source = "default";
+  }
+  return choice;
+}
+
+Defaulted apply_defaults(const json& object, WorkloadKind kind, std::string_view ns, const TierPolicy& policy) {
+  Defaulted result{object, {}, {}};
+  if (kind == WorkloadKind::kOther || !object.is_object()) return result;
+  const json* metadata = child(object, "metadata");
+  if (metadata == nullptr || !metadata->is_object()) return result;
+  const bool is_pod = kind == WorkloadKind::kPod;
+  // Mirror pods are the kubelet's static pods: the apiserver copy cannot change them.
+  // Controller-owned pods follow their template; defaulting them makes them drift.
+  if (is_pod && (has_annotation(*metadata, "kubernetes.io/config.mirror") || has_controller_owner(object))) {
+    return result;
+  }
+  const json* template_metadata = is_pod ? nullptr : path(object, {"spec", "template", "metadata"});
+  for (const json* meta : {metadata, template_metadata}) {
+    if (meta != nullptr && annotation(*meta, kDefaultsAnnotation) == "off") return result;
+  }
+  json* pod_spec = is_pod ? mutable_path(result.object, {"spec"}) : mutable_path(result.object, {"spec", "template", "spec"});
+  if (pod_spec == nullptr || !pod_spec->is_object()) return result;
+
+  TierChoice choice = select_tier(object, kind, ns, policy);
+  result.warnings = std::move(choice.warnings);
+  const Tier& tier = *choice.tier;
+  Skips skips;
+  for (const json* meta : {metadata, template_metadata}) {
+    if (meta != nullptr && has_annotation(*meta, kSkipAnnotation)) {
+      read_skips(annotation(*meta, kSkipAnnotation), skips, result.warnings);
+    }
+  }
+
+  const json selector = pod_selector(object, kind);
+  if ((tier.spread && !skips.spread) || (tier.anti_affinity && !skips.affinity)) {
+    if (selector.is_null()) {
+      result.warnings.push_back("ballast: no selector or labels to spread by; spread and anti-affinity left unset");
+    } else {
+      if (tier.spread && !skips.spread) default_spread(*pod_spec, tier, selector, kind, result.warnings);
+      if (tier.anti_affinity && !skips.affinity) default_anti_affinity(*pod_spec, tier, selector, result.warnings);
+    }
+  }
+  // The Priority plugin has already resolved a Pod's priority; a class set now is rejected.
+  if (!is_pod && !skips.priority) default_priority(*pod_spec, tier, ns, policy, result.warnings);
+  if (!skips.resources) default_requests(*pod_spec, tier, result.warnings);
+
+  json& object_metadata = result.object["metadata"];
+  json* annotations = mutable_path(object_metadata, {"annotations"});
+  if (annotations == nullptr) {
+    object_metadata["annotations"] = json::object();
+    annotations = &object_metadata["annotations"];
+  }
+  if (annotations->is_object()) (*annotations)[kAppliedTierAnnotation] = tier.name;
+  result.tier = tier.name;
+  return result;
+}
+
+}  // namespace ballast::policy

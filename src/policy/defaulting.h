@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "policy/tier_policy.h"
+
+namespace ballast::policy {
+
+// The kinds the webhook defaults (group apps for workloads, core for Pods).
+enum class WorkloadKind { kDeployment, kStatefulSet, kPod, kOther };
+
+WorkloadKind workload_kind(std::string_view group, std::string_view kind);
+
+struct TierChoice {
+  const Tier* tier = nullptr;  // never null: the policy's default tier exists
+  std::string source;          // "workload label", "pod template label", "namespace rule", "kind", "default"
+  std::vector<std::string> warnings;
+};
+
+// Tier of an object: the `ballast.dev/tier` label on the object, then on its pod
+// template, then the policy's namespace rule, then the StatefulSet default, then the
+// policy default. A label naming an unknown tier is ignored with a warning.
+TierChoice select_tier(const nlohmann::json& object, WorkloadKind kind, std::string_view ns, const TierPolicy& policy);
+
+struct Defaulted {
+  nlohmann::json object;              // the defaulted object (equal to the input when untouched)
+  std::vector<std::string> warnings;  // what was defaulted, and what was not and why
+  std::string tier;                   // applied tier; empty when the object was left alone
+};
+
+// Pure: the object with the tier's defaults added where absent. Deployments and
+// StatefulSets get spread, anti-affinity, priorityClassName and requests on their pod
+// template; bare Pods (no controller owner, not mirror pods) get all of these except
+// priorityClassName. Explicit settings always win: any spread constraint or
+// anti-affinity term on kubernetes.io/hostname, any priorityClassName, any requests
+// leave that part alone, so a second pass over the result changes nothing. Honors
+// `ballast.dev/defaults: "off"` and `ballast.dev/skip` on the object or its template.
+Defaulted apply_defaults(const nlohmann::json& object, WorkloadKind kind, std::string_view ns,
+                         const TierPolicy& policy);
+
+}  // namespace ballast::policy

@@ -1,0 +1,343 @@
+#include "policy/tier_policy.h"
+
+#include <array>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace ballast::policy {
+namespace {
+
+Tier make_tier(std::string name, std::string priority_class, std::optional<SpreadRule> spread, bool anti_affinity,
+               PdbRule pdb, ResourceRequests requests) {
+  return Tier{std::move(name), std::move(priority_class), std::move(spread), anti_affinity, std::move(pdb),
+              std::move(requests)};
+}
+
+SpreadRule soft_spread() { return SpreadRule{1, "ScheduleAnyway", false}; }
+// Honor taints on hard constraints: otherwise tainted nodes the pods cannot use still
+// count as empty domains and DoNotSchedule leaves pods Pending (webhook.md §4.8).
+SpreadRule hard_spread() { return SpreadRule{1, "DoNotSchedule", true}; }
+
+bool is_dns_label_text(std::string_view text) {
+  if (text.empty() || text.size() > 253) return false;
+  for (char c : text) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
+          c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// yaml-cpp reports problems by exception; this file converts them to values at the edge.
+using Node = YAML::Node;
+
+Result<std::string> scalar(const Node& node, const std::string& where) {
+  if (!node.IsScalar()) return invalid_argument(where + ": expected a string");
+  return node.as<std::string>();
+}
+
+Status check_keys(const Node& map, const std::string& where, std::initializer_list<std::string_view> known) {
+  if (!map.IsMap()) return invalid_argument(where + ": expected a mapping");
+  for (const auto& entry : map) {
+    const auto key = entry.first.as<std::string>();
+    bool found = false;
+    for (auto k : known) found = found || k == key;
+    if (!found) return invalid_argument(where + ": unknown key \"" + key + "\"");
+  }
+  return Ok{};
+}
+
+Result<int> positive_int(const Node& node, const std::string& where) {
+  auto text = scalar(node, where);
+  if (!text) return text.error();
+  try {
+    size_t used = 0;
+    const int value = std::stoi(*text, &used);
+    if (used == text->size() && value >= 1) return value;
+  } catch (const std::exception&) {
+  }
+  return invalid_argument(where + ": expected a positive integer, got \"" + *text + "\"");
+}
+
+Status parse_spread(const Node& node, const std::string& where, Tier& tier) {
+  if (node.IsScalar() && node.as<std::string>() == "none") {
+    tier.spread.reset();
+    return Ok{};
+  }
+  if (auto keys = check_keys(node, where, {"maxSkew", "whenUnsatisfiable", "nodeTaintsPolicy"}); !keys) return keys;
+  SpreadRule rule = tier.spread.value_or(soft_spread());
+  if (node["maxSkew"]) {
+    auto skew = positive_int(node["maxSkew"], where + ".maxSkew");
+    if (!skew) return skew.error();
+    rule.max_skew = *skew;
+  }
+  if (node["whenUnsatisfiable"]) {
+    auto when = scalar(node["whenUnsatisfiable"], where + ".whenUnsatisfiable");
+    if (!when) return when.error();
+    if (*when != "ScheduleAnyway" && *when != "DoNotSchedule") {
+      return invalid_argument(where + ".whenUnsatisfiable: expected ScheduleAnyway or DoNotSchedule");
+    }
+    rule.when_unsatisfiable = *when;
+  }
+  if (node["nodeTaintsPolicy"]) {
+    auto taints = scalar(node["nodeTaintsPolicy"], where + ".nodeTaintsPolicy");
+    if (!taints) return taints.error();
+    if (*taints != "Honor" && *taints != "Ignore") {
+      return invalid_argument(where + ".nodeTaintsPolicy: expected Honor or Ignore");
+    }
+    rule.honor_taints = *taints == "Honor";
+  }
+  tier.spread = rule;
+  return Ok{};
+}
+
+Status parse_pdb(const Node& node, const std::string& where, Tier& tier) {
+  if (node.IsScalar() && node.as<std::string>() == "none") {
+    tier.pdb = PdbRule{};
+    return Ok{};
+  }
+  if (auto keys = check_keys(node, where, {"minAvailable", "maxUnavailable", "minReplicas"}); !keys) return keys;
+  if (node["minAvailable"] && node["maxUnavailable"]) {
+    return invalid_argument(where + ": set minAvailable or maxUnavailable, not both");
+  }
+  PdbRule rule;
+  const bool min = static_cast<bool>(node["minAvailable"]);
+  if (!min && !node["maxUnavailable"]) return invalid_argument(where + ": needs minAvailable or maxUnavailable");
+  auto value = scalar(min ? node["minAvailable"] : node["maxUnavailable"], where);
+  if (!value) return value.error();
+  if (min && *value == "quorum") {
+    rule.kind = PdbRule::Kind::kQuorum;
+  } else {
+    const std::string digits = value->ends_with('%') ? value->substr(0, value->size() - 1) : *value;
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+      return invalid_argument(where + ": expected an integer, a percentage or quorum, got \"" + *value + "\"");
+    }
+    rule.kind = min ? PdbRule::Kind::kMinAvailable : PdbRule::Kind::kMaxUnavailable;
+    rule.value = *value;
+  }
+  if (node["minReplicas"]) {
+    auto replicas = positive_int(node["minReplicas"], where + ".minReplicas");
+    if (!replicas) return replicas.error();
+    rule.min_replicas = *replicas;
+  }
+  tier.pdb = rule;
+  return Ok{};
+}
+
+Status parse_tier(const Node& node, const std::string& where, Tier& tier) {
+  if (auto keys = check_keys(node, where, {"priorityClassName", "spread", "antiAffinity", "pdb", "requests"}); !keys) {
+    return keys;
+  }
+  if (node["priorityClassName"]) {
+    auto name = scalar(node["priorityClassName"], where + ".priorityClassName");
+    if (!name) return name.error();
+    if (!name->empty() && !is_dns_label_text(*name)) {
+      return invalid_argument(where + ".priorityClassName: \"" + *name + "\" is not a valid object name");
+    }
+    tier.priority_class = *name;
+  }
+  if (node["spread"]) {
+    if (auto spread = parse_spread(node["spread"], where + ".spread", tier); !spread) return spread;
+  }
+  if (node["antiAffinity"]) {
+    auto mode = scalar(node["antiAffinity"], where + ".antiAffinity");
+    if (!mode) return mode.error();
+    if (*mode != "required" && *mode != "none") return invalid_argument(where + ".antiAffinity: expected required or none");
+    tier.anti_affinity = *mode == "required";
+  }
+  if (node["pdb"]) {
+    if (auto pdb = parse_pdb(node["pdb"], where + ".pdb", tier); !pdb) return pdb;
+  }
+  if (const Node requests = node["requests"]) {
+    if (auto keys = check_keys(requests, where + ".requests", {"cpu", "memory"}); !keys) return keys;
+    for (auto [key, field] : {std::pair{"cpu", &ResourceRequests::cpu}, std::pair{"memory", &ResourceRequests::memory}}) {
+      if (!requests[key]) continue;
+      auto quantity = scalar(requests[key], where + ".requests." + key);
+      if (!quantity) return quantity.error();
+      if (!quantity->empty() && !is_valid_quantity(*quantity)) {
+        return invalid_argument(where + ".requests." + key + ": \"" + *quantity + "\" is not a resource quantity");
+      }
+      tier.requests.*field = *quantity;
+    }
+  }
+  return Ok{};
+}
+
+Result<std::set<std::string>> string_set(const Node& node, const std::string& where) {
+  if (!node.IsSequence()) return invalid_argument(where + ": expected a list");
+  std::set<std::string> out;
+  for (const auto& item : node) {
+    auto text = scalar(item, where);
+    if (!text) return text.error();
+    out.insert(*text);
+  }
+  return out;
+}
+
+Status check_tier_exists(const TierPolicy& policy, const std::string& name, const std::string& where) {
+  if (policy.find_tier(name) == nullptr) return invalid_argument(where + ": unknown tier \"" + name + "\"");
+  return Ok{};
+}
+
+Result<TierPolicy> parse_root(const Node& root) {
+  TierPolicy policy = default_policy();
+  if (root.IsNull()) return policy;
+  if (auto keys = check_keys(root, "policy", {"tiers", "namespaces", "defaultTier", "statefulSetTier",
+                                              "privilegedNamespaces", "restrictedPriorityClasses", "scalerAddresses"});
+      !keys) {
+    return keys.error();
+  }
+  if (const Node tiers = root["tiers"]) {
+    if (!tiers.IsMap()) return invalid_argument("tiers: expected a mapping of tier name to settings");
+    for (const auto& entry : tiers) {
+      const auto name = entry.first.as<std::string>();
+      if (!is_dns_label_text(name)) return invalid_argument("tiers: \"" + name + "\" is not a valid tier name");
+      // A tier named like a built-in one starts from it, so a file may change one field.
+      Tier& tier = policy.tiers.try_emplace(name, Tier{name, "", std::nullopt, false, {}, {}}).first->second;
+      if (auto parsed = parse_tier(entry.second, "tiers." + name, tier); !parsed) return parsed.error();
+    }
+  }
+  if (const Node namespaces = root["namespaces"]) {
+    if (!namespaces.IsMap()) return invalid_argument("namespaces: expected a mapping of namespace to tier");
+    policy.namespace_tiers.clear();
+    for (const auto& entry : namespaces) {
+      const auto ns = entry.first.as<std::string>();
+      auto tier = scalar(entry.second, "namespaces." + ns);
+      if (!tier) return tier.error();
+      policy.namespace_tiers[ns] = *tier;
+    }
+  }
+  for (auto [key, field] : {std::pair{"defaultTier", &TierPolicy::default_tier},
+                            std::pair{"statefulSetTier", &TierPolicy::statefulset_tier}}) {
+    if (!root[key]) continue;
+    auto value = scalar(root[key], key);
+    if (!value) return value.error();
+    policy.*field = *value;
+  }
+  for (auto [key, field] : {std::pair{"privilegedNamespaces", &TierPolicy::privileged_namespaces},
+                            std::pair{"restrictedPriorityClasses", &TierPolicy::restricted_priority_classes},
+                            std::pair{"scalerAddresses", &TierPolicy::scaler_addresses}}) {
+    if (!root[key]) continue;
+    auto values = string_set(root[key], key);
+    if (!values) return values.error();
+    policy.*field = *values;
+  }
+
+  if (auto ok = check_tier_exists(policy, policy.default_tier, "defaultTier"); !ok) return ok.error();
+  if (auto ok = check_tier_exists(policy, policy.statefulset_tier, "statefulSetTier"); !ok) return ok.error();
+  for (const auto& [ns, tier] : policy.namespace_tiers) {
+    if (auto ok = check_tier_exists(policy, tier, "namespaces." + ns); !ok) return ok.error();
+  }
+  return policy;
+}
+
+}  // namespace
+
+const Tier* TierPolicy::find_tier(std::string_view name) const {
+  const auto it = tiers.find(std::string(name));
+  return it == tiers.end() ? nullptr : &it->second;
+}
+
+const std::string* TierPolicy::namespace_tier(std::string_view ns) const {
+  if (const auto exact = namespace_tiers.find(std::string(ns)); exact != namespace_tiers.end()) return &exact->second;
+  const std::string* best = nullptr;
+  size_t best_length = 0;
+  for (const auto& [pattern, tier] : namespace_tiers) {
+    if (!pattern.ends_with('*')) continue;
+    const std::string_view prefix(pattern.data(), pattern.size() - 1);
+    if (ns.starts_with(prefix) && (best == nullptr || prefix.size() > best_length)) {
+      best = &tier;
+      best_length = prefix.size();
+    }
+  }
+  return best;
+}
+
+bool TierPolicy::is_restricted_priority_class(std::string_view name) const {
+  // Kubernetes reserves the `system-` prefix for its built-in classes, so every such name
+  // is one of them (or will be).
+  return name.starts_with("system-") || restricted_priority_classes.count(std::string(name)) > 0;
+}
+
+bool TierPolicy::may_use_priority_class(std::string_view ns, std::string_view name) const {
+  return !is_restricted_priority_class(name) || privileged_namespaces.count(std::string(ns)) > 0;
+}
+
+TierPolicy default_policy() {
+  using Kind = PdbRule::Kind;
+  TierPolicy policy;
+  for (auto tier : {
+           make_tier("infra", "platform-infra-critical", hard_spread(), true, {Kind::kMinAvailable, "2", 3},
+                     {"100m", "128Mi"}),
+           make_tier("critical", "platform-critical", soft_spread(), false, {Kind::kMinAvailable, "1", 2},
+                     {"100m", "128Mi"}),
+           make_tier("standard", "platform-normal", soft_spread(), false, {Kind::kMinAvailable, "1", 2},
+                     {"50m", "64Mi"}),
+           make_tier("stateful", "platform-critical", hard_spread(), true, {Kind::kQuorum, "", 3}, {"250m", "256Mi"}),
+           make_tier("scale-to-zero", "platform-normal", soft_spread(), false, {Kind::kMaxUnavailable, "1", 0},
+                     {"50m", "64Mi"}),
+           make_tier("batch", "batch-low", std::nullopt, false, {}, {"100m", "128Mi"}),
+       }) {
+    policy.tiers.emplace(tier.name, tier);
+  }
+  policy.namespace_tiers = {{"ai-services", "scale-to-zero"},
+                            {"databases", "stateful"},
+                            {"istio-system", "infra"},
+                            {"monitoring", "infra"}};
+  policy.privileged_namespaces = {"kube-system", "istio-system", "monitoring", "ballast-system"};
+  policy.restricted_priority_classes = {"platform-infra-critical"};
+  policy.scaler_addresses = {"ballast.ballast-system.svc:9090", "ballast.ballast-system.svc.cluster.local:9090",
+                             "ballast.ballast-system:9090"};
+  return policy;
+}
+
+Result<TierPolicy> parse_policy(std::string_view yaml_text) {
+  try {
+    return parse_root(YAML::Load(std::string(yaml_text)));
+  } catch (const YAML::Exception& e) {
+    return invalid_argument(std::string("policy: ") + e.what());
+  }
+}
+
+Result<TierPolicy> load_policy(const std::string& path) {
+  std::ifstream file(path);
+  if (!file.is_open()) return io_error("cannot read policy file " + path);
+  std::stringstream text;
+  text << file.rdbuf();
+  auto policy = parse_policy(text.str());
+  if (!policy) return Error{policy.error().code, path + ": " + policy.error().message};
+  return policy;
+}
+
+bool is_valid_quantity(std::string_view text) {
+  // <number><suffix>: number = digits with an optional fraction; suffix = a binary or
+  // decimal SI suffix, or a decimal exponent (resource.Quantity's grammar, unsigned).
+  size_t i = 0;
+  size_t digits = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  const std::string_view suffix = text.substr(i);
+  static constexpr std::array<std::string_view, 16> kSuffixes = {"",  "n", "u", "m",  "k",  "M",  "G",  "T",
+                                                                 "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  for (auto s : kSuffixes) {
+    if (suffix == s) return true;
+  }
+  if (suffix.size() < 2 || (suffix[0] != 'e' && suffix[0] != 'E')) return false;
+  size_t j = 1;
+  if (suffix[j] == '+' || suffix[j] == '-') ++j;
+  if (j == suffix.size()) return false;
+  for (; j < suffix.size(); ++j) {
+    if (!std::isdigit(static_cast<unsigned char>(suffix[j]))) return false;
+  }
+  return true;
+}
+
+}  // namespace ballast::policy

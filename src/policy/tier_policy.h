@@ -1,0 +1,89 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace ballast::policy {
+
+// Names fixed by CONTRACT.md.
+inline constexpr const char* kTierLabel = "ballast.dev/tier";
+inline constexpr const char* kDefaultsAnnotation = "ballast.dev/defaults";
+inline constexpr const char* kSkipAnnotation = "ballast.dev/skip";
+inline constexpr const char* kAppliedTierAnnotation = "ballast.dev/applied-tier";
+inline constexpr const char* kHostnameTopologyKey = "kubernetes.io/hostname";
+
+// Hostname topology spread of a tier's pods.
+struct SpreadRule {
+  int max_skew = 1;
+  std::string when_unsatisfiable = "ScheduleAnyway";  // or DoNotSchedule
+  bool honor_taints = false;                           // nodeTaintsPolicy: Honor (hard constraints)
+};
+
+// The PodDisruptionBudget the guard makes for a tier. Read by the guard, carried here so
+// one document stays the single source of truth.
+struct PdbRule {
+  enum class Kind { kNone, kMinAvailable, kMaxUnavailable, kQuorum };
+  Kind kind = Kind::kNone;
+  std::string value;     // int or percentage for kMinAvailable / kMaxUnavailable
+  int min_replicas = 0;  // the rule holds from this replica count; below it, maxUnavailable: 1
+};
+
+// Starting requests for containers that set none; empty = leave that resource alone.
+struct ResourceRequests {
+  std::string cpu;
+  std::string memory;
+};
+
+struct Tier {
+  std::string name;
+  std::string priority_class;       // empty = no priorityClassName default
+  std::optional<SpreadRule> spread;  // none = no topology spread
+  bool anti_affinity = false;        // required podAntiAffinity on kubernetes.io/hostname
+  PdbRule pdb;
+  ResourceRequests requests;
+};
+
+// The tier policy: immutable after loading, shared as shared_ptr<const TierPolicy> by the
+// admission webhook and the PDB guard.
+struct TierPolicy {
+  std::map<std::string, Tier> tiers;
+  // Namespace name → tier. A key ending in '*' is a prefix pattern; an exact name wins
+  // over patterns, and a longer pattern over a shorter one.
+  std::map<std::string, std::string> namespace_tiers;
+  std::string default_tier = "standard";
+  std::string statefulset_tier = "stateful";
+  // Namespaces allowed to use the restricted priority classes.
+  std::set<std::string> privileged_namespaces;
+  // Restricted besides every built-in `system-*` class.
+  std::set<std::string> restricted_priority_classes;
+  // scalerAddress values that mean "this ScaledObject trigger is served by ballast".
+  std::set<std::string> scaler_addresses;
+
+  const Tier* find_tier(std::string_view name) const;
+  // The namespace rule for `ns`, or nullptr when none matches.
+  const std::string* namespace_tier(std::string_view ns) const;
+  bool is_restricted_priority_class(std::string_view name) const;
+  bool may_use_priority_class(std::string_view ns, std::string_view name) const;
+};
+
+// The built-in policy: CONTRACT.md's tier table and namespace map.
+TierPolicy default_policy();
+
+// Parses a policy YAML document over the built-in default (see README.md for the format).
+// Unknown keys, unknown tiers and malformed quantities are errors: a bad policy must fail
+// at start-up, never produce patches the apiserver cannot decode.
+Result<TierPolicy> parse_policy(std::string_view yaml_text);
+
+// Reads and parses the policy file. Blocking: start-up only.
+Result<TierPolicy> load_policy(const std::string& path);
+
+// A Kubernetes resource quantity ("100m", "128Mi", "1.5", "2e3").
+bool is_valid_quantity(std::string_view text);
+
+}  // namespace ballast::policy

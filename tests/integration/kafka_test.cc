@@ -1,0 +1,250 @@
+// The kafka source against librdkafka's mock cluster (real Kafka protocol on loopback),
+// read through the real ExternalScaler gRPC service the way KEDA reads it.
+#include <catch2/catch.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include <thread>
+
+#include "core/metrics.h"
+#include "externalscaler.grpc.pb.h"
+#include "scaler/grpc_server.h"
+#include "scaler/metric_hub.h"
+#include "sources/kafka/kafka_source.h"
+#include "sources/kafka/mock_cluster.h"
+
+using namespace ballast;
+using namespace std::chrono_literals;
+using externalscaler::ExternalScaler;
+
+namespace {
+
+struct Harness {
+  explicit Harness(std::map<std::string, AuthProfile> auth_profiles = {})
+      : cluster(start_cluster()), hub(clock), source(hub, auth_profiles, metrics, clock) {
+    ScalerConfig config;
+    config.grpc_address = "127.0.0.1:0";
+    auto started = scaler::GrpcServer::start(config, hub, scaler::Sources{{scaler::SourceKind::kKafka, &source}}, metrics);
+    INFO((started.ok() ? "" : started.error().message));
+    REQUIRE(started.ok());
+    server = std::move(*started);
+    stub = ExternalScaler::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+  }
+  ~Harness() {
+    server->shutdown(1s);
+    source.stop();
+  }
+  static std::unique_ptr<kafka::MockCluster> start_cluster() {
+    auto started = kafka::MockCluster::start(3);
+    REQUIRE(started.ok());
+    return std::move(*started);
+  }
+
+  externalscaler::ScaledObjectRef ref(const std::string& group, const std::string& topic,
+                                      std::map<std::string, std::string> extra = {}) const {
+    externalscaler::ScaledObjectRef out;
+    out.set_name(group);
+    out.set_namespace_("ai-services");
+    auto& metadata = *out.mutable_scalermetadata();
+    metadata["scalerAddress"] = "ballast.ballast-system.svc:9090";
+    metadata["source"] = "kafka";
+    metadata["bootstrapServers"] = cluster->bootstrap_servers();
+    metadata["consumerGroup"] = group;
+    metadata["topic"] = topic;
+    for (auto& [key, value] : extra) metadata[key] = value;
+    return out;
+  }
+
+  std::unique_ptr<kafka::MockCluster> cluster;
+  SteadyClock clock;
+  scaler::MetricHub hub;
+  MetricsRegistry metrics;
+  kafka::KafkaSource source;
+  std::unique_ptr<scaler::GrpcServer> server;
+  std::unique_ptr<ExternalScaler::Stub> stub;
+};
+
+struct Polled {
+  grpc::Status metrics_status, active_status;
+  double value = -1;
+  bool active = false;
+};
+
+// One KEDA poll: GetMetricSpec for the name, GetMetrics, then IsActive.
+Polled keda_poll(ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref) {
+  Polled out;
+  grpc::ClientContext spec_context;
+  spec_context.set_deadline(std::chrono::system_clock::now() + 3s);
+  externalscaler::GetMetricSpecResponse spec;
+  REQUIRE(stub.GetMetricSpec(&spec_context, ref, &spec).ok());
+  REQUIRE(spec.metricspecs_size() == 1);
+
+  grpc::ClientContext metrics_context;
+  metrics_context.set_deadline(std::chrono::system_clock::now() + 3s);
+  externalscaler::GetMetricsRequest request;
+  *request.mutable_scaledobjectref() = ref;
+  request.set_metricname(spec.metricspecs(0).metricname());
+  externalscaler::GetMetricsResponse metrics;
+  out.metrics_status = stub.GetMetrics(&metrics_context, request, &metrics);
+  if (out.metrics_status.ok() && metrics.metricvalues_size() == 1) out.value = metrics.metricvalues(0).metricvaluefloat();
+
+  grpc::ClientContext active_context;
+  active_context.set_deadline(std::chrono::system_clock::now() + 3s);
+  externalscaler::IsActiveResponse active;
+  out.active_status = stub.IsActive(&active_context, ref, &active);
+  out.active = active.result();
+  return out;
+}
+
+// Polls until `done` holds or `limit` passes.
+template <typename Predicate>
+Polled poll_until(ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref, Predicate done,
+                  std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  Polled polled = keda_poll(stub, ref);
+  while (!done(polled) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    polled = keda_poll(stub, ref);
+  }
+  return polled;
+}
+
+void commit_all(kafka::MockCluster& cluster, const std::string& group, const std::string& topic, int partitions,
+                int64_t offset) {
+  for (int p = 0; p < partitions; ++p) REQUIRE(cluster.commit(group, topic, p, offset).ok());
+}
+
+}  // namespace
+
+TEST_CASE("KEDA's poll sees consumer-group lag as messages are produced and committed", "[kafka][integration]") {
+  Harness harness;
+  auto& cluster = *harness.cluster;
+  REQUIRE(cluster.create_topic("speech-requests", 4).ok());
+  REQUIRE(cluster.produce("speech-requests", 0, 30).ok());
+  REQUIRE(cluster.commit("stt-workers", "speech-requests", 0, 10).ok());
+  const auto ref = harness.ref("stt-workers", "speech-requests");
+
+  // Partition 0: 30 − 10 = 20; partitions 1-3 never committed: 1 each under `latest`.
+  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 23; });
+  REQUIRE(polled.metrics_status.ok());
+  CHECK(polled.value == 23);
+  CHECK(polled.active);
+
+  REQUIRE(cluster.commit("stt-workers", "speech-requests", 0, 30).ok());
+  commit_all(cluster, "stt-workers", "speech-requests", 4, 0);
+  REQUIRE(cluster.commit("stt-workers", "speech-requests", 0, 30).ok());
+  polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 0; });
+  CHECK(polled.value == 0);
+  CHECK_FALSE(polled.active);
+}
+
+TEST_CASE("the partition cap and earliest policy hold on a real cluster", "[kafka][integration]") {
+  Harness harness;
+  auto& cluster = *harness.cluster;
+  REQUIRE(cluster.create_topic("tts-requests", 2).ok());
+  REQUIRE(cluster.produce("tts-requests", 0, 100).ok());
+  REQUIRE(cluster.produce("tts-requests", 1, 5).ok());
+
+  // earliest, nothing committed: the whole log (105), capped at 2 partitions × 10.
+  const auto capped = harness.ref("tts-workers", "tts-requests", {{"offsetResetPolicy", "earliest"}});
+  auto polled = poll_until(*harness.stub, capped, [](const Polled& p) { return p.value == 20; });
+  CHECK(polled.value == 20);
+  CHECK(polled.active);
+  const auto uncapped = harness.ref("tts-workers", "tts-requests",
+                                    {{"offsetResetPolicy", "earliest"}, {"allowIdleConsumers", "true"}});
+  polled = poll_until(*harness.stub, uncapped, [](const Polled& p) { return p.value == 105; });
+  CHECK(polled.value == 105);
+  // partitionLimitation picks partition 1 only.
+  const auto limited = harness.ref("tts-workers", "tts-requests",
+                                   {{"offsetResetPolicy", "earliest"}, {"partitionLimitation", "1"}});
+  polled = poll_until(*harness.stub, limited, [](const Polled& p) { return p.value == 5; });
+  CHECK(polled.value == 5);
+}
+
+TEST_CASE("StreamIsActive sends true as soon as lag appears", "[kafka][integration]") {
+  Harness harness;
+  auto& cluster = *harness.cluster;
+  REQUIRE(cluster.create_topic("notifications", 2).ok());
+  commit_all(cluster, "notifiers", "notifications", 2, 0);
+  const auto ref = harness.ref("notifiers", "notifications", {{"pollInterval", "200ms"}});
+  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.metrics_status.ok(); });
+  REQUIRE(polled.value == 0);
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 15s);
+  auto reader = harness.stub->StreamIsActive(&context, ref);
+  externalscaler::IsActiveResponse response;
+  REQUIRE(reader->Read(&response));
+  CHECK_FALSE(response.result());
+
+  REQUIRE(cluster.produce("notifications", 1, 1).ok());
+  REQUIRE(reader->Read(&response));
+  CHECK(response.result());
+  context.TryCancel();
+  reader->Finish();
+}
+
+TEST_CASE("brokers down: last good value until maxStaleness, then UNAVAILABLE, then recovery",
+          "[kafka][integration]") {
+  Harness harness;
+  auto& cluster = *harness.cluster;
+  REQUIRE(cluster.create_topic("llm-requests", 3).ok());
+  REQUIRE(cluster.produce("llm-requests", 0, 7).ok());
+  commit_all(cluster, "llm-gateway", "llm-requests", 3, 0);
+  const auto ref = harness.ref("llm-gateway", "llm-requests", {{"pollInterval", "200ms"}, {"maxStaleness", "2s"}});
+  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 7; });
+  REQUIRE(polled.value == 7);
+
+  for (int broker = 1; broker <= cluster.broker_count(); ++broker) REQUIRE(cluster.set_broker_down(broker).ok());
+  const auto down_at = std::chrono::steady_clock::now();
+  polled = keda_poll(*harness.stub, ref);
+  if (std::chrono::steady_clock::now() - down_at < 1500ms) {
+    // Within maxStaleness the last good value is served, never a zero.
+    REQUIRE(polled.metrics_status.ok());
+    CHECK(polled.value == 7);
+    CHECK(polled.active);
+  }
+  polled = poll_until(*harness.stub, ref, [](const Polled& p) { return !p.metrics_status.ok(); }, 15s);
+  CHECK(polled.metrics_status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(polled.active_status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  // Staleness counts from the last good poll, at most one pollInterval (200ms) before the
+  // brokers went down.
+  CHECK(std::chrono::steady_clock::now() - down_at >= 2s - 300ms);
+
+  for (int broker = 1; broker <= cluster.broker_count(); ++broker) REQUIRE(cluster.set_broker_up(broker).ok());
+  polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.metrics_status.ok(); }, 30s);
+  REQUIRE(polled.metrics_status.ok());
+  CHECK(polled.value == 7);
+}
+
+TEST_CASE("many triggers on one cluster share one client handle", "[kafka][integration]") {
+  Harness harness;
+  auto& cluster = *harness.cluster;
+  REQUIRE(cluster.create_topic("jobs", 2).ok());
+  constexpr int kGroups = 12;
+  for (int g = 0; g < kGroups; ++g) {
+    const std::string group = "group-" + std::to_string(g);
+    REQUIRE(cluster.commit(group, "jobs", 0, 0).ok());
+    REQUIRE(cluster.commit(group, "jobs", 1, 0).ok());
+  }
+  REQUIRE(cluster.produce("jobs", 0, 3).ok());
+  for (int g = 0; g < kGroups; ++g) {
+    const auto ref = harness.ref("group-" + std::to_string(g), "jobs", {{"activationLagThreshold", std::to_string(g)}});
+    auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 3; });
+    CHECK(polled.value == 3);
+    CHECK(polled.active == (3 > g));
+  }
+  CHECK(harness.source.cluster_handle_count() == 1);
+}
+
+TEST_CASE("an auth profile that is not configured is UNAVAILABLE naming it, never zero", "[kafka][integration]") {
+  Harness harness;
+  REQUIRE(harness.cluster->create_topic("secure", 1).ok());
+  const auto ref = harness.ref("secure-workers", "secure", {{"auth", "missing-profile"}});
+  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) {
+    return p.metrics_status.error_message().find("missing-profile") != std::string::npos;
+  });
+  CHECK(polled.metrics_status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(polled.metrics_status.error_message().find("missing-profile") != std::string::npos);
+  CHECK(harness.source.cluster_handle_count() == 0);
+}

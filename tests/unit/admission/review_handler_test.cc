@@ -1,0 +1,279 @@
+#include "admission/review_handler.h"
+
+#include <boost/beast/core/detail/base64.hpp>
+#include <catch2/catch.hpp>
+
+#include "policy/defaulting.h"
+
+using namespace ballast;
+using namespace ballast::admission;
+using json = nlohmann::json;
+
+namespace {
+
+const policy::TierPolicy& test_policy() {
+  static const policy::TierPolicy policy = policy::default_policy();
+  return policy;
+}
+
+json deployment() {
+  return json::parse(R"json({
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "web", "namespace": "shop", "labels": {"app.kubernetes.io/name": "web"},
+                 "managedFields": [{"manager": "kubectl-client-side-apply", "operation": "Update"}]},
+    "spec": {
+      "replicas": 3,
+      "selector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
+      "template": {
+        "metadata": {"labels": {"app.kubernetes.io/name": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "resources": {}}]}
+      }
+    }
+  })json");
+}
+
+json statefulset() {
+  return json::parse(R"json({
+    "apiVersion": "apps/v1", "kind": "StatefulSet",
+    "metadata": {"name": "pg", "namespace": "databases", "annotations": {"team": "data"}},
+    "spec": {
+      "replicas": 3, "serviceName": "pg",
+      "selector": {"matchLabels": {"app": "pg"}},
+      "template": {
+        "metadata": {"labels": {"app": "pg"}},
+        "spec": {
+          "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "workload-type", "operator": "In", "values": ["db"]}]}]}}},
+          "containers": [{"name": "pg", "image": "postgres:16"}]
+        }
+      },
+      "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}}]
+    }
+  })json");
+}
+
+json replicaset_pod() {
+  return json::parse(R"json({
+    "apiVersion": "v1", "kind": "Pod",
+    "metadata": {"generateName": "web-7d4b9c8f5-", "namespace": "shop",
+                 "labels": {"app.kubernetes.io/name": "web", "pod-template-hash": "7d4b9c8f5"},
+                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d4b9c8f5",
+                                      "uid": "6f1c", "controller": true, "blockOwnerDeletion": true}]},
+    "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "resources": {}}],
+             "priority": 10000, "priorityClassName": "platform-normal"},
+    "status": {}
+  })json");
+}
+
+json review(const std::string& group, const std::string& kind, const std::string& operation, const json& object,
+            const json& old_object = nullptr, const std::string& sub_resource = "", bool dry_run = false) {
+  json request = {{"uid", "e911857d-c318-11e8-bbad-025000000001"},
+                  {"kind", {{"group", group}, {"version", "v1"}, {"kind", kind}}},
+                  {"namespace", "shop"},
+                  {"operation", operation},
+                  {"userInfo", {{"username", "admin"}, {"groups", {"system:masters", "system:authenticated"}}}},
+                  {"object", object},
+                  {"oldObject", old_object},
+                  {"dryRun", dry_run}};
+  if (object.is_object() && object.contains("metadata") && object["metadata"].contains("namespace")) {
+    request["namespace"] = object["metadata"]["namespace"];
+  }
+  if (!sub_resource.empty()) request["subResource"] = sub_resource;
+  if (dry_run) request["options"] = {{"kind", "CreateOptions"}, {"apiVersion", "meta.k8s.io/v1"}, {"dryRun", {"All"}}};
+  return {{"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"request", request}};
+}
+
+struct Answer {
+  int status = 0;
+  json response;  // the AdmissionReview's response
+  json patch;     // decoded JSONPatch operations, null when none
+};
+
+Answer call(const std::string& target, const json& body) {
+  net::HttpRequest request{"POST", target, {{"content-type", "application/json"}}, body.dump()};
+  const HandledRequest handled = handle_request(request, test_policy());
+  Answer answer;
+  answer.status = handled.response.status;
+  if (answer.status != 200) return answer;
+  answer.response = json::parse(handled.response.body)["response"];
+  if (answer.response.contains("patch")) {
+    const std::string encoded = answer.response["patch"];
+    std::string decoded(boost::beast::detail::base64::decoded_size(encoded.size()), '\0');
+    const auto sizes = boost::beast::detail::base64::decode(decoded.data(), encoded.data(), encoded.size());
+    decoded.resize(sizes.first);
+    answer.patch = json::parse(decoded);
+  }
+  return answer;
+}
+
+// Applies the answer's patch with nlohmann's RFC 6902 implementation, which like the
+// apiserver's refuses an add whose parent is missing.
+json apply_patch(const json& object, const Answer& answer) {
+  return answer.patch.is_null() ? object : object.patch(answer.patch);
+}
+
+bool has_op(const json& patch, const std::string& op, const std::string& path) {
+  for (const auto& operation : patch) {
+    if (operation["op"] == op && operation["path"] == path) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a deployment CREATE is patched to the defaulted object, and a second pass adds nothing", "[mutate]") {
+  const json object = deployment();
+  const Answer answer = call("/mutate?timeout=10s", review("apps", "Deployment", "CREATE", object));
+  REQUIRE(answer.status == 200);
+  CHECK(answer.response["uid"] == "e911857d-c318-11e8-bbad-025000000001");
+  CHECK(answer.response["allowed"] == true);
+  CHECK(answer.response["patchType"] == "JSONPatch");
+  const json patched = apply_patch(object, answer);
+  CHECK(patched == policy::apply_defaults(object, policy::WorkloadKind::kDeployment, "shop", test_policy()).object);
+  CHECK(patched["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname");
+  CHECK_FALSE(answer.response["warnings"].empty());
+
+  const Answer again = call("/mutate", review("apps", "Deployment", "CREATE", patched));
+  CHECK(again.response["allowed"] == true);
+  CHECK_FALSE(again.response.contains("patch"));
+  CHECK_FALSE(again.response.contains("patchType"));
+}
+
+TEST_CASE("missing parents are created whole and existing ones are descended into", "[mutate]") {
+  const Answer deployment_answer = call("/mutate", review("apps", "Deployment", "CREATE", deployment()));
+  // No annotations on the object: the whole map is added, never a child of a missing parent.
+  CHECK(has_op(deployment_answer.patch, "add", "/metadata/annotations"));
+  CHECK(has_op(deployment_answer.patch, "add", "/spec/template/spec/topologySpreadConstraints"));
+  CHECK(has_op(deployment_answer.patch, "add", "/spec/template/spec/containers/0/resources/requests"));
+
+  const json object = statefulset();
+  const Answer answer = call("/mutate", review("apps", "StatefulSet", "CREATE", object));
+  // Existing annotations: one key added, its '/' escaped as ~1 (RFC 6901).
+  CHECK(has_op(answer.patch, "add", "/metadata/annotations/ballast.dev~1applied-tier"));
+  // nodeAffinity exists, so anti-affinity goes beside it rather than replacing `affinity`.
+  CHECK(has_op(answer.patch, "add", "/spec/template/spec/affinity/podAntiAffinity"));
+  CHECK(has_op(answer.patch, "add", "/spec/template/spec/containers/0/resources"));
+  const json patched = apply_patch(object, answer);
+  CHECK(patched["spec"]["template"]["spec"]["affinity"]["nodeAffinity"] ==
+        object["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]);
+  CHECK(patched["spec"]["volumeClaimTemplates"] == object["spec"]["volumeClaimTemplates"]);
+  CHECK(patched["metadata"]["annotations"]["ballast.dev/applied-tier"] == "stateful");
+  CHECK_FALSE(call("/mutate", review("apps", "StatefulSet", "CREATE", patched)).response.contains("patch"));
+}
+
+TEST_CASE("a stale applied-tier annotation is replaced through an escaped path", "[mutate]") {
+  json object = statefulset();
+  object["metadata"]["annotations"]["ballast.dev/applied-tier"] = "standard";
+  object["metadata"]["annotations"]["example.com~odd/key"] = "kept";
+  const Answer answer = call("/mutate", review("apps", "StatefulSet", "CREATE", object));
+  CHECK(has_op(answer.patch, "replace", "/metadata/annotations/ballast.dev~1applied-tier"));
+  const json patched = apply_patch(object, answer);
+  CHECK(patched["metadata"]["annotations"]["example.com~odd/key"] == "kept");
+}
+
+TEST_CASE("spread constraints are appended to an existing list", "[mutate]") {
+  json object = deployment();
+  object["spec"]["template"]["spec"]["topologySpreadConstraints"] = json::parse(R"json([{"maxSkew": 1,
+      "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+      "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "web"}}}])json");
+  const Answer answer = call("/mutate", review("apps", "Deployment", "CREATE", object));
+  const json patched = apply_patch(object, answer);
+  CHECK(patched["spec"]["template"]["spec"]["topologySpreadConstraints"].size() == 2);
+  CHECK(patched["spec"]["template"]["spec"]["topologySpreadConstraints"][0] ==
+        object["spec"]["template"]["spec"]["topologySpreadConstraints"][0]);
+}
+
+TEST_CASE("a dry run gets the same patch as the real request", "[mutate]") {
+  const Answer real = call("/mutate", review("apps", "Deployment", "CREATE", deployment()));
+  const Answer dry = call("/mutate", review("apps", "Deployment", "CREATE", deployment(), nullptr, "", true));
+  CHECK(dry.patch == real.patch);
+  CHECK_FALSE(dry.patch.is_null());
+}
+
+TEST_CASE("requests that must not be mutated are allowed without a patch", "[mutate]") {
+  const json scale = json::parse(R"json({"kind": "Scale", "apiVersion": "autoscaling/v1",
+      "metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": 5}, "status": {"replicas": 3}})json");
+  json scale_review = review("autoscaling", "Scale", "UPDATE", scale, scale, "scale");
+  scale_review["request"]["resource"] = {{"group", "apps"}, {"version", "v1"}, {"resource", "deployments"}};
+  json template_unchanged = deployment();
+  template_unchanged["spec"]["replicas"] = 7;
+  json annotated = deployment();
+  annotated["metadata"]["annotations"] = {{"note", "x"}};
+  json pod = replicaset_pod();
+  json bare_pod_update = replicaset_pod();
+  bare_pod_update["metadata"].erase("ownerReferences");
+  struct Row {
+    const char* name;
+    json body;
+  };
+  const Row rows[] = {
+      {"/scale subresource", scale_review},
+      {"deployment UPDATE with an unchanged template",
+       review("apps", "Deployment", "UPDATE", template_unchanged, deployment())},
+      {"metadata-only UPDATE", review("apps", "Deployment", "UPDATE", annotated, deployment())},
+      {"pod created by a ReplicaSet", review("", "Pod", "CREATE", pod)},
+      {"pod UPDATE", review("", "Pod", "UPDATE", bare_pod_update, bare_pod_update)},
+      {"DELETE", review("apps", "Deployment", "DELETE", nullptr, deployment())},
+      {"a kind ballast does not default", review("apps", "DaemonSet", "CREATE", deployment())},
+      {"status subresource", review("apps", "Deployment", "UPDATE", deployment(), deployment(), "status")},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    const Answer answer = call("/mutate", row.body);
+    REQUIRE(answer.status == 200);
+    CHECK(answer.response["allowed"] == true);
+    CHECK_FALSE(answer.response.contains("patch"));
+    CHECK_FALSE(answer.response.contains("patchType"));
+  }
+}
+
+TEST_CASE("a deployment UPDATE that changes the template is defaulted", "[mutate]") {
+  json changed = deployment();
+  changed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28";
+  const Answer answer = call("/mutate", review("apps", "Deployment", "UPDATE", changed, deployment()));
+  CHECK(answer.response["patchType"] == "JSONPatch");
+  CHECK(apply_patch(changed, answer)["spec"]["template"]["spec"].contains("topologySpreadConstraints"));
+
+  // Re-applying a manifest without the defaults restores them exactly: no rollout.
+  const json live = apply_patch(deployment(), call("/mutate", review("apps", "Deployment", "CREATE", deployment())));
+  const Answer reapplied = call("/mutate", review("apps", "Deployment", "UPDATE", deployment(), live));
+  CHECK(apply_patch(deployment(), reapplied)["spec"]["template"] == live["spec"]["template"]);
+}
+
+TEST_CASE("validation denies escalation with the reason and allows the rest", "[validate]") {
+  json escalating = deployment();
+  escalating["spec"]["template"]["spec"]["priorityClassName"] = "system-cluster-critical";
+  const Answer denied = call("/validate", review("apps", "Deployment", "CREATE", escalating));
+  REQUIRE(denied.status == 200);
+  CHECK(denied.response["uid"] == "e911857d-c318-11e8-bbad-025000000001");
+  CHECK(denied.response["allowed"] == false);
+  CHECK(denied.response["status"]["code"] == 403);
+  CHECK_THAT(denied.response["status"]["message"].get<std::string>(), Catch::Contains("system-cluster-critical"));
+  CHECK_FALSE(denied.response.contains("patchType"));
+
+  const Answer allowed = call("/validate", review("apps", "Deployment", "CREATE", deployment()));
+  CHECK(allowed.response["allowed"] == true);
+  CHECK_FALSE(allowed.response.contains("patch"));
+  const Answer deleted = call("/validate", review("apps", "Deployment", "DELETE", nullptr, escalating));
+  CHECK(deleted.response["allowed"] == true);
+}
+
+TEST_CASE("routes, methods and bodies that are not reviews get HTTP errors", "[routes]") {
+  const auto status = [](const std::string& method, const std::string& target, const std::string& body) {
+    return handle_request(net::HttpRequest{method, target, {}, body}, test_policy());
+  };
+  CHECK(status("GET", "/healthz", "").response.status == 200);
+  CHECK(status("GET", "/mutate", "").response.status == 405);
+  CHECK(status("POST", "/nothing", "{}").response.status == 404);
+  const auto bad = status("POST", "/validate?timeout=3s", "{not json");
+  CHECK(bad.response.status == 400);
+  CHECK(bad.route == "validate");
+  CHECK(bad.result == "bad_request");
+  CHECK_THAT(bad.response.body, Catch::Contains("not valid JSON"));
+  const auto wrong_version = status("POST", "/mutate",
+                                    R"({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview",
+                                        "request": {"uid": "u"}})");
+  CHECK(wrong_version.response.status == 400);
+  CHECK_THAT(wrong_version.response.body, Catch::Contains("apiVersion"));
+}

@@ -1,0 +1,191 @@
+#include "policy/tier_policy.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+using namespace ballast;
+using namespace ballast::policy;
+
+TEST_CASE("the built-in policy is CONTRACT.md's tier table", "[policy]") {
+  struct Row {
+    const char* tier;
+    const char* priority_class;
+    const char* when_unsatisfiable;  // nullptr = no spread
+    bool honor_taints;
+    bool anti_affinity;
+    PdbRule::Kind pdb;
+    const char* pdb_value;
+  };
+  using Kind = PdbRule::Kind;
+  const Row rows[] = {
+      {"infra", "platform-infra-critical", "DoNotSchedule", true, true, Kind::kMinAvailable, "2"},
+      {"critical", "platform-critical", "ScheduleAnyway", false, false, Kind::kMinAvailable, "1"},
+      {"standard", "platform-normal", "ScheduleAnyway", false, false, Kind::kMinAvailable, "1"},
+      {"stateful", "platform-critical", "DoNotSchedule", true, true, Kind::kQuorum, ""},
+      {"scale-to-zero", "platform-normal", "ScheduleAnyway", false, false, Kind::kMaxUnavailable, "1"},
+      {"batch", "batch-low", nullptr, false, false, Kind::kNone, ""},
+  };
+  const TierPolicy policy = default_policy();
+  CHECK(policy.tiers.size() == std::size(rows));
+  for (const auto& row : rows) {
+    INFO(row.tier);
+    const Tier* tier = policy.find_tier(row.tier);
+    REQUIRE(tier != nullptr);
+    CHECK(tier->priority_class == row.priority_class);
+    CHECK(tier->spread.has_value() == (row.when_unsatisfiable != nullptr));
+    if (tier->spread) {
+      CHECK(tier->spread->max_skew == 1);
+      CHECK(tier->spread->when_unsatisfiable == row.when_unsatisfiable);
+      CHECK(tier->spread->honor_taints == row.honor_taints);
+    }
+    CHECK(tier->anti_affinity == row.anti_affinity);
+    CHECK(tier->pdb.kind == row.pdb);
+    CHECK(tier->pdb.value == row.pdb_value);
+    CHECK(is_valid_quantity(tier->requests.cpu));
+    CHECK(is_valid_quantity(tier->requests.memory));
+  }
+  CHECK(*policy.namespace_tier("ai-services") == "scale-to-zero");
+  CHECK(*policy.namespace_tier("databases") == "stateful");
+  CHECK(*policy.namespace_tier("istio-system") == "infra");
+  CHECK(*policy.namespace_tier("monitoring") == "infra");
+  CHECK(policy.namespace_tier("shop") == nullptr);
+  CHECK(policy.default_tier == "standard");
+  CHECK(policy.statefulset_tier == "stateful");
+}
+
+TEST_CASE("restricted priority classes are usable only in privileged namespaces", "[policy]") {
+  const TierPolicy policy = default_policy();
+  struct Row {
+    const char* ns;
+    const char* priority_class;
+    bool allowed;
+  };
+  const Row rows[] = {
+      {"shop", "platform-normal", true},
+      {"shop", "platform-critical", true},
+      {"shop", "platform-infra-critical", false},
+      {"shop", "system-cluster-critical", false},
+      {"shop", "system-node-critical", false},
+      {"monitoring", "platform-infra-critical", true},
+      {"kube-system", "system-node-critical", true},
+      {"ballast-system", "system-cluster-critical", true},
+  };
+  for (const auto& row : rows) {
+    INFO(row.ns << " " << row.priority_class);
+    CHECK(policy.may_use_priority_class(row.ns, row.priority_class) == row.allowed);
+  }
+}
+
+TEST_CASE("a policy file changes single fields of built-in tiers and adds new ones", "[policy]") {
+  auto policy = parse_policy(R"yaml(
+tiers:
+  standard:
+    requests: {cpu: 20m}
+  edge:
+    priorityClassName: platform-critical
+    spread: {maxSkew: 2, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor}
+    antiAffinity: required
+    pdb: {maxUnavailable: "25%"}
+    requests: {cpu: 200m, memory: 1Gi}
+  batch:
+    spread: {}
+namespaces:
+  edge-*: edge
+  edge-special: batch
+  databases: stateful
+defaultTier: standard
+privilegedNamespaces: [kube-system, platform]
+restrictedPriorityClasses: [platform-infra-critical, platform-critical]
+scalerAddresses: [ballast.ops.svc:9090]
+)yaml");
+  REQUIRE(policy.ok());
+  const Tier& standard = *policy->find_tier("standard");
+  CHECK(standard.requests.cpu == "20m");
+  CHECK(standard.requests.memory == "64Mi");  // kept from the built-in tier
+  CHECK(standard.priority_class == "platform-normal");
+  const Tier& edge = *policy->find_tier("edge");
+  CHECK(edge.spread->max_skew == 2);
+  CHECK(edge.spread->honor_taints);
+  CHECK(edge.anti_affinity);
+  CHECK(edge.pdb.kind == PdbRule::Kind::kMaxUnavailable);
+  CHECK(edge.pdb.value == "25%");
+  CHECK(policy->find_tier("batch")->spread->when_unsatisfiable == "ScheduleAnyway");
+  CHECK(*policy->namespace_tier("edge-eu") == "edge");
+  CHECK(*policy->namespace_tier("edge-special") == "batch");  // exact beats pattern
+  CHECK(policy->namespace_tier("ai-services") == nullptr);     // the map is replaced whole
+  CHECK_FALSE(policy->may_use_priority_class("shop", "platform-critical"));
+  CHECK(policy->may_use_priority_class("platform", "platform-critical"));
+  CHECK(policy->scaler_addresses == std::set<std::string>{"ballast.ops.svc:9090"});
+}
+
+TEST_CASE("an empty policy document is the built-in policy", "[policy]") {
+  auto policy = parse_policy("");
+  REQUIRE(policy.ok());
+  CHECK(policy->tiers.size() == default_policy().tiers.size());
+}
+
+TEST_CASE("a bad policy names what is wrong", "[policy]") {
+  struct Row {
+    const char* yaml;
+    const char* expected;
+  };
+  const Row rows[] = {
+      {"tier: {}", "unknown key \"tier\""},
+      {"tiers: {standard: {requests: {cpu: lots}}}", "tiers.standard.requests.cpu"},
+      {"tiers: {standard: {spread: {whenUnsatisfiable: Sometimes}}}", "whenUnsatisfiable"},
+      {"tiers: {standard: {spread: {maxSkew: 0}}}", "maxSkew"},
+      {"tiers: {standard: {antiAffinity: preferred}}", "antiAffinity"},
+      {"tiers: {standard: {pdb: {minAvailable: 1, maxUnavailable: 1}}}", "not both"},
+      {"tiers: {standard: {pdb: {minAvailable: half}}}", "tiers.standard.pdb"},
+      {"tiers: {standard: {priorityClassName: Platform_Normal}}", "priorityClassName"},
+      {"tiers: {standard: {colour: blue}}", "unknown key \"colour\""},
+      {"namespaces: {shop: gold}", "unknown tier \"gold\""},
+      {"defaultTier: gold", "defaultTier"},
+      {"privilegedNamespaces: kube-system", "expected a list"},
+      {"tiers: [", "policy"},
+  };
+  for (const auto& row : rows) {
+    INFO(row.yaml);
+    auto policy = parse_policy(row.yaml);
+    REQUIRE_FALSE(policy.ok());
+    CHECK(policy.error().code == ErrorCode::kInvalidArgument);
+    CHECK_THAT(policy.error().message, Catch::Contains(row.expected));
+  }
+}
+
+TEST_CASE("load_policy reads a file and names it in errors", "[policy]") {
+  char path[] = "/tmp/ballast-policy-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  {
+    std::ofstream out(path);
+    out << "defaultTier: critical\n";
+  }
+  auto policy = load_policy(path);
+  REQUIRE(policy.ok());
+  CHECK(policy->default_tier == "critical");
+  {
+    std::ofstream out(path);
+    out << "defaultTier: gold\n";
+  }
+  auto bad = load_policy(path);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::StartsWith(path));
+  std::remove(path);
+  auto missing = load_policy(path);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == ErrorCode::kIo);
+}
+
+TEST_CASE("resource quantities follow Kubernetes' grammar", "[policy]") {
+  for (const char* good : {"100m", "1", "0.5", "128Mi", "1Gi", "2e3", "1.5G", "500k", ".5"}) {
+    INFO(good);
+    CHECK(is_valid_quantity(good));
+  }
+  for (const char* bad : {"", "m", "1.5.5", "12MB", "1e", "1mi", "-1", "lots"}) {
+    INFO(bad);
+    CHECK_FALSE(is_valid_quantity(bad));
+  }
+}
