@@ -4,6 +4,9 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 UNIT_TARGETS := $(patsubst tests/unit/%,unit_%,$(wildcard tests/unit/*))
+# ccache (when installed) shares objects between checkouts at different paths.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: run test deps build test-unit-asan bench image clean
 
