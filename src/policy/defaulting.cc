@@ -2,27 +2,12 @@
 
 #include <set>
 
+#include "policy/json_lookup.h"
+
 namespace ballast::policy {
 namespace {
 
 using json = nlohmann::json;
-
-// Every lookup checks types first: nlohmann throws on a type mismatch, and request paths
-// must not throw. An unexpected shape means "not ours to touch", never an error.
-const json* child(const json& parent, const char* key) {
-  if (!parent.is_object()) return nullptr;
-  const auto it = parent.find(key);
-  return it == parent.end() || it->is_null() ? nullptr : &*it;
-}
-
-const json* path(const json& root, std::initializer_list<const char*> keys) {
-  const json* node = &root;
-  for (const char* key : keys) {
-    node = child(*node, key);
-    if (node == nullptr) return nullptr;
-  }
-  return node;
-}
 
 json* mutable_path(json& root, std::initializer_list<const char*> keys) {
   return const_cast<json*>(path(root, keys));

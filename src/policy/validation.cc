@@ -2,27 +2,13 @@
 
 #include <cctype>
 
+#include "policy/json_lookup.h"
 #include "scaler/trigger_spec.h"
 
 namespace ballast::policy {
 namespace {
 
 using json = nlohmann::json;
-
-const json* child(const json& parent, const char* key) {
-  if (!parent.is_object()) return nullptr;
-  const auto it = parent.find(key);
-  return it == parent.end() || it->is_null() ? nullptr : &*it;
-}
-
-const json* path(const json& root, std::initializer_list<const char*> keys) {
-  const json* node = &root;
-  for (const char* key : keys) {
-    node = child(*node, key);
-    if (node == nullptr) return nullptr;
-  }
-  return node;
-}
 
 // Where a kind keeps the pod spec whose priorityClassName the scheduler will honor.
 const json* pod_spec(const json& object, std::string_view group, std::string_view kind) {
