@@ -2,10 +2,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "fakes/metadata_edits.h"
+
 #include "scaler/trigger_spec.h"
 
 using namespace ballast;
 using namespace ballast::scaler;
+using ballast::testing::with;
+using ballast::testing::without;
 using namespace std::chrono_literals;
 
 namespace {
@@ -13,16 +17,6 @@ namespace {
 Metadata kafka_metadata() {
   return {{"source", "kafka"}, {"bootstrapServers", "redpanda-0:9092"}, {"consumerGroup", "stt-workers"},
           {"topic", "speech-requests"}};
-}
-
-Metadata with(Metadata metadata, const std::string& key, const std::string& value) {
-  metadata[key] = value;
-  return metadata;
-}
-
-Metadata without(Metadata metadata, const std::string& key) {
-  metadata.erase(key);
-  return metadata;
 }
 
 std::string key_of(const Metadata& metadata) {

@@ -2,10 +2,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "fakes/metadata_edits.h"
+
 #include "scaler/trigger_spec.h"
 
 using namespace ballast;
 using namespace ballast::scaler;
+using ballast::testing::with;
+using ballast::testing::without;
 using namespace std::chrono_literals;
 
 namespace {
@@ -15,16 +19,6 @@ Metadata prom_metadata() {
           {"serverAddress", "http://mimir.monitoring:8080/prometheus"},
           {"query", "sum(interviews_active)"},
           {"threshold", "5"}};
-}
-
-Metadata with(Metadata metadata, const std::string& key, const std::string& value) {
-  metadata[key] = value;
-  return metadata;
-}
-
-Metadata without(Metadata metadata, const std::string& key) {
-  metadata.erase(key);
-  return metadata;
 }
 
 std::string error_of(const Metadata& metadata) {

@@ -2,24 +2,18 @@
 
 #include <catch2/catch.hpp>
 
+#include "fakes/metadata_edits.h"
+
 using namespace ballast;
 using namespace ballast::scaler;
+using ballast::testing::with;
+using ballast::testing::without;
 using namespace std::chrono_literals;
 
 namespace {
 
 Metadata sessions_metadata() {
   return {{"source", "sessions"}, {"counter", "active_interviews"}, {"threshold", "2"}};
-}
-
-Metadata with(Metadata metadata, const std::string& key, const std::string& value) {
-  metadata[key] = value;
-  return metadata;
-}
-
-Metadata without(Metadata metadata, const std::string& key) {
-  metadata.erase(key);
-  return metadata;
 }
 
 }  // namespace
