@@ -7,6 +7,7 @@
 
 #include "core/metrics.h"
 #include "externalscaler.grpc.pb.h"
+#include "fakes/keda_client.h"
 #include "scaler/grpc_server.h"
 #include "scaler/metric_hub.h"
 #include "sources/kafka/kafka_source.h"
@@ -15,6 +16,12 @@
 using namespace ballast;
 using namespace std::chrono_literals;
 using externalscaler::ExternalScaler;
+using Polled = testing::KedaPoll;
+using testing::keda_poll;
+using testing::poll_until;
+
+// A poll round trips through the mock brokers before the hub has a value.
+constexpr auto kBrokerWait = 10s;
 
 namespace {
 
@@ -64,51 +71,6 @@ struct Harness {
   std::unique_ptr<ExternalScaler::Stub> stub;
 };
 
-struct Polled {
-  grpc::Status metrics_status, active_status;
-  double value = -1;
-  bool active = false;
-};
-
-// One KEDA poll: GetMetricSpec for the name, GetMetrics, then IsActive.
-Polled keda_poll(ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref) {
-  Polled out;
-  grpc::ClientContext spec_context;
-  spec_context.set_deadline(std::chrono::system_clock::now() + 3s);
-  externalscaler::GetMetricSpecResponse spec;
-  REQUIRE(stub.GetMetricSpec(&spec_context, ref, &spec).ok());
-  REQUIRE(spec.metricspecs_size() == 1);
-
-  grpc::ClientContext metrics_context;
-  metrics_context.set_deadline(std::chrono::system_clock::now() + 3s);
-  externalscaler::GetMetricsRequest request;
-  *request.mutable_scaledobjectref() = ref;
-  request.set_metricname(spec.metricspecs(0).metricname());
-  externalscaler::GetMetricsResponse metrics;
-  out.metrics_status = stub.GetMetrics(&metrics_context, request, &metrics);
-  if (out.metrics_status.ok() && metrics.metricvalues_size() == 1) out.value = metrics.metricvalues(0).metricvaluefloat();
-
-  grpc::ClientContext active_context;
-  active_context.set_deadline(std::chrono::system_clock::now() + 3s);
-  externalscaler::IsActiveResponse active;
-  out.active_status = stub.IsActive(&active_context, ref, &active);
-  out.active = active.result();
-  return out;
-}
-
-// Polls until `done` holds or `limit` passes.
-template <typename Predicate>
-Polled poll_until(ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref, Predicate done,
-                  std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  Polled polled = keda_poll(stub, ref);
-  while (!done(polled) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-    polled = keda_poll(stub, ref);
-  }
-  return polled;
-}
-
 void commit_all(kafka::MockCluster& cluster, const std::string& group, const std::string& topic, int partitions,
                 int64_t offset) {
   for (int p = 0; p < partitions; ++p) REQUIRE(cluster.commit(group, topic, p, offset).ok());
@@ -125,7 +87,7 @@ TEST_CASE("KEDA's poll sees consumer-group lag as messages are produced and comm
   const auto ref = harness.ref("stt-workers", "speech-requests");
 
   // Partition 0: 30 − 10 = 20; partitions 1-3 never committed: 1 each under `latest`.
-  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 23; });
+  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 23; }, kBrokerWait);
   REQUIRE(polled.metrics_status.ok());
   CHECK(polled.value == 23);
   CHECK(polled.active);
@@ -133,7 +95,7 @@ TEST_CASE("KEDA's poll sees consumer-group lag as messages are produced and comm
   REQUIRE(cluster.commit("stt-workers", "speech-requests", 0, 30).ok());
   commit_all(cluster, "stt-workers", "speech-requests", 4, 0);
   REQUIRE(cluster.commit("stt-workers", "speech-requests", 0, 30).ok());
-  polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 0; });
+  polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 0; }, kBrokerWait);
   CHECK(polled.value == 0);
   CHECK_FALSE(polled.active);
 }
@@ -147,17 +109,17 @@ TEST_CASE("the partition cap and earliest policy hold on a real cluster", "[kafk
 
   // earliest, nothing committed: the whole log (105), capped at 2 partitions × 10.
   const auto capped = harness.ref("tts-workers", "tts-requests", {{"offsetResetPolicy", "earliest"}});
-  auto polled = poll_until(*harness.stub, capped, [](const Polled& p) { return p.value == 20; });
+  auto polled = poll_until(*harness.stub, capped, [](const Polled& p) { return p.value == 20; }, kBrokerWait);
   CHECK(polled.value == 20);
   CHECK(polled.active);
   const auto uncapped = harness.ref("tts-workers", "tts-requests",
                                     {{"offsetResetPolicy", "earliest"}, {"allowIdleConsumers", "true"}});
-  polled = poll_until(*harness.stub, uncapped, [](const Polled& p) { return p.value == 105; });
+  polled = poll_until(*harness.stub, uncapped, [](const Polled& p) { return p.value == 105; }, kBrokerWait);
   CHECK(polled.value == 105);
   // partitionLimitation picks partition 1 only.
   const auto limited = harness.ref("tts-workers", "tts-requests",
                                    {{"offsetResetPolicy", "earliest"}, {"partitionLimitation", "1"}});
-  polled = poll_until(*harness.stub, limited, [](const Polled& p) { return p.value == 5; });
+  polled = poll_until(*harness.stub, limited, [](const Polled& p) { return p.value == 5; }, kBrokerWait);
   CHECK(polled.value == 5);
 }
 
@@ -167,7 +129,7 @@ TEST_CASE("StreamIsActive sends true as soon as lag appears", "[kafka][integrati
   REQUIRE(cluster.create_topic("notifications", 2).ok());
   commit_all(cluster, "notifiers", "notifications", 2, 0);
   const auto ref = harness.ref("notifiers", "notifications", {{"pollInterval", "200ms"}});
-  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.metrics_status.ok(); });
+  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.metrics_status.ok(); }, kBrokerWait);
   REQUIRE(polled.value == 0);
 
   grpc::ClientContext context;
@@ -192,7 +154,7 @@ TEST_CASE("brokers down: last good value until maxStaleness, then UNAVAILABLE, t
   REQUIRE(cluster.produce("llm-requests", 0, 7).ok());
   commit_all(cluster, "llm-gateway", "llm-requests", 3, 0);
   const auto ref = harness.ref("llm-gateway", "llm-requests", {{"pollInterval", "200ms"}, {"maxStaleness", "2s"}});
-  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 7; });
+  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 7; }, kBrokerWait);
   REQUIRE(polled.value == 7);
 
   for (int broker = 1; broker <= cluster.broker_count(); ++broker) REQUIRE(cluster.set_broker_down(broker).ok());
@@ -230,7 +192,7 @@ TEST_CASE("many triggers on one cluster share one client handle", "[kafka][integ
   REQUIRE(cluster.produce("jobs", 0, 3).ok());
   for (int g = 0; g < kGroups; ++g) {
     const auto ref = harness.ref("group-" + std::to_string(g), "jobs", {{"activationLagThreshold", std::to_string(g)}});
-    auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 3; });
+    auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 3; }, kBrokerWait);
     CHECK(polled.value == 3);
     CHECK(polled.active == (3 > g));
   }
@@ -243,7 +205,7 @@ TEST_CASE("an auth profile that is not configured is UNAVAILABLE naming it, neve
   const auto ref = harness.ref("secure-workers", "secure", {{"auth", "missing-profile"}});
   auto polled = poll_until(*harness.stub, ref, [](const Polled& p) {
     return p.metrics_status.error_message().find("missing-profile") != std::string::npos;
-  });
+  }, kBrokerWait);
   CHECK(polled.metrics_status.error_code() == grpc::StatusCode::UNAVAILABLE);
   CHECK(polled.metrics_status.error_message().find("missing-profile") != std::string::npos);
   CHECK(harness.source.cluster_handle_count() == 0);

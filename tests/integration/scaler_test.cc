@@ -7,12 +7,19 @@
 
 #include "app/application.h"
 #include "externalscaler.grpc.pb.h"
+#include "fakes/keda_client.h"
 #include "fakes/test_certs.h"
 #include "sources/sessions/session_publisher.h"
 
 using namespace ballast;
 using namespace std::chrono_literals;
 using externalscaler::ExternalScaler;
+using Polled = testing::KedaPoll;
+using testing::keda_poll;
+using testing::poll_until;
+
+// Publishes cross a real WebSocket and the hub before a poll sees them.
+constexpr auto kPublishWait = 5s;
 
 namespace {
 
@@ -63,60 +70,6 @@ struct Scaler {
   std::unique_ptr<ExternalScaler::Stub> stub;
 };
 
-struct Polled {
-  grpc::Status spec_status, metrics_status, active_status;
-  std::string metric_name;
-  double target = 0;
-  double value = -1;
-  int64_t int_value = -1;
-  bool active = false;
-};
-
-// One KEDA poll of one trigger: GetMetricSpec, then GetMetrics for its metric, then IsActive.
-Polled keda_poll(ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref) {
-  Polled out;
-  grpc::ClientContext spec_context;
-  spec_context.set_deadline(std::chrono::system_clock::now() + 3s);
-  externalscaler::GetMetricSpecResponse spec;
-  out.spec_status = stub.GetMetricSpec(&spec_context, ref, &spec);
-  if (!out.spec_status.ok()) return out;
-  REQUIRE(spec.metricspecs_size() == 1);
-  out.metric_name = spec.metricspecs(0).metricname();
-  out.target = spec.metricspecs(0).targetsizefloat();
-  CHECK(spec.metricspecs(0).targetsize() == 2);
-
-  grpc::ClientContext metrics_context;
-  metrics_context.set_deadline(std::chrono::system_clock::now() + 3s);
-  externalscaler::GetMetricsRequest request;
-  *request.mutable_scaledobjectref() = ref;
-  request.set_metricname(out.metric_name);
-  externalscaler::GetMetricsResponse metrics;
-  out.metrics_status = stub.GetMetrics(&metrics_context, request, &metrics);
-  if (out.metrics_status.ok()) {
-    REQUIRE(metrics.metricvalues_size() == 1);
-    out.value = metrics.metricvalues(0).metricvaluefloat();
-    out.int_value = metrics.metricvalues(0).metricvalue();
-  }
-  grpc::ClientContext active_context;
-  active_context.set_deadline(std::chrono::system_clock::now() + 3s);
-  externalscaler::IsActiveResponse active;
-  out.active_status = stub.IsActive(&active_context, ref, &active);
-  out.active = active.result();
-  return out;
-}
-
-// Polls until `done` holds or 5 s pass (publishes travel over a real socket).
-template <typename Predicate>
-Polled poll_until(ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref, Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  Polled polled = keda_poll(stub, ref);
-  while (!done(polled) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-    polled = keda_poll(stub, ref);
-  }
-  return polled;
-}
-
 }  // namespace
 
 TEST_CASE("KEDA's poll sees session counters as they are published", "[scaler][integration]") {
@@ -125,19 +78,20 @@ TEST_CASE("KEDA's poll sees session counters as they are published", "[scaler][i
   REQUIRE(first.spec_status.ok());
   CHECK(first.metric_name == "sessions-active-interviews-interview");
   CHECK(first.target == 2);
+  CHECK(first.int_target == 2);
   REQUIRE(first.metrics_status.ok());
   CHECK(first.value == 0);  // no publisher yet: a true zero, the source is up
   CHECK_FALSE(first.active);
 
   auto publisher = scaler.publisher();
   REQUIRE(publisher->send(frame(5)).ok());
-  auto polled = poll_until(*scaler.stub, interviews_ref(), [](const Polled& p) { return p.value == 5; });
+  auto polled = poll_until(*scaler.stub, interviews_ref(), [](const Polled& p) { return p.value == 5; }, kPublishWait);
   CHECK(polled.value == 5);
   CHECK(polled.int_value == 5);
   CHECK(polled.active);
 
   publisher->close();
-  polled = poll_until(*scaler.stub, interviews_ref(), [](const Polled& p) { return p.value == 0; });
+  polled = poll_until(*scaler.stub, interviews_ref(), [](const Polled& p) { return p.value == 0; }, kPublishWait);
   CHECK(polled.value == 0);
   CHECK_FALSE(polled.active);
 }
@@ -146,7 +100,7 @@ TEST_CASE("triggers with different activation thresholds share one source", "[sc
   Scaler scaler;
   auto publisher = scaler.publisher();
   REQUIRE(publisher->send(frame(3)).ok());
-  auto low = poll_until(*scaler.stub, interviews_ref("0"), [](const Polled& p) { return p.value == 3; });
+  auto low = poll_until(*scaler.stub, interviews_ref("0"), [](const Polled& p) { return p.value == 3; }, kPublishWait);
   auto high = keda_poll(*scaler.stub, interviews_ref("10"));
   CHECK(low.active);
   CHECK(high.value == 3);
@@ -235,7 +189,7 @@ TEST_CASE("a client that cancels its stream frees it", "[scaler][integration]") 
   }
   auto publisher = scaler.publisher();
   REQUIRE(publisher->send(frame(4)).ok());  // publishing after the cancel must not touch the dead stream
-  auto polled = poll_until(*scaler.stub, interviews_ref(), [](const Polled& p) { return p.value == 4; });
+  auto polled = poll_until(*scaler.stub, interviews_ref(), [](const Polled& p) { return p.value == 4; }, kPublishWait);
   CHECK(polled.value == 4);
 }
 
