@@ -12,6 +12,10 @@ enum class ErrorCode {
   kInvalidArgument,  // bad input from a caller (metadata, frames, config)
   kUnavailable,      // no fresh data, backend down, not ready yet
   kNotFound,
+  kAlreadyExists,    // create of a name that exists (HTTP 409 AlreadyExists)
+  kConflict,         // stale resourceVersion on update (HTTP 409 Conflict)
+  kExpired,          // resourceVersion too old to list or watch from (HTTP 410 Gone)
+  kTooManyRequests,  // throttled, or an eviction a PodDisruptionBudget forbids (HTTP 429)
   kIo,               // files, sockets
   kInternal,
 };

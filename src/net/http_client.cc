@@ -250,12 +250,13 @@ struct ClientState {
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
   Exchange(std::shared_ptr<ClientState> impl, HttpClientRequest request, Url url,
-           std::shared_ptr<ssl::context> tls, HttpClient::Callback callback)
+           std::shared_ptr<ssl::context> tls, HttpClient::Callback callback, HttpClient::DataCallback on_data = nullptr)
       : impl_(std::move(impl)),
         request_(std::move(request)),
         url_(std::move(url)),
         tls_(std::move(tls)),
         callback_(std::move(callback)),
+        on_data_(std::move(on_data)),
         started_(std::chrono::steady_clock::now()),
         deadline_(started_ + request_.timeout) {
     key_ = url_.scheme + "://" + host_header(url_);
@@ -275,6 +276,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void start() {
+    // A stream holds its connection for minutes: it never borrows a pooled one.
+    if (on_data_) return connect();
     connection_ = impl_->checkout(key_, tls_);
     if (connection_) {
       auto executor = connection_->lowest().get_executor();
@@ -285,9 +288,19 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     }
   }
 
+  // Ends a stream from any thread: on its strand, closing the socket fails the pending read.
+  void cancel() {
+    asio::post(*strand_, [self = shared_from_this()] {
+      self->cancelled_ = true;
+      if (self->resolver_) self->resolver_->cancel();
+      if (self->connection_) self->connection_->close();
+    });
+  }
+
  private:
   void connect() {
     Strand strand = asio::make_strand(impl_->context);
+    strand_.emplace(strand);
     timer_.emplace(strand);
     resolver_.emplace(strand);
     connection_ = std::make_unique<Connection>();
@@ -368,6 +381,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void on_header(beast::error_code ec) {
     if (ec) return on_failed_exchange(ec);
     const auto declared = parser_->content_length();
+    const auto status = parser_->get().result_int();
+    if (on_data_ && status >= 200 && status < 300) {
+      parser_->body_limit(boost::none);
+      return read_stream_piece();
+    }
     if (declared && *declared > request_.body_limit) return on_failed_exchange(http::error::body_limit);
     auto on_read = [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); };
     if (connection_->tls) {
@@ -375,6 +393,28 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     } else {
       http::async_read(*connection_->plain, connection_->buffer, *parser_, std::move(on_read));
     }
+  }
+
+  void read_stream_piece() {
+    auto on_piece = [self = shared_from_this()](beast::error_code ec, size_t) { self->on_stream_piece(ec); };
+    if (connection_->tls) {
+      http::async_read_some(*connection_->tls, connection_->buffer, *parser_, std::move(on_piece));
+    } else {
+      http::async_read_some(*connection_->plain, connection_->buffer, *parser_, std::move(on_piece));
+    }
+  }
+
+  void on_stream_piece(beast::error_code ec) {
+    std::string piece;
+    piece.swap(parser_->get().body());
+    if (!piece.empty() && !cancelled_ && !on_data_(piece)) cancelled_ = true;
+    if (cancelled_) return finish(unavailable("stream from " + host_header(url_) + " cancelled"));
+    if (ec) return fail_transport(ec, "streaming from " + host_header(url_));
+    if (!parser_->is_done()) return read_stream_piece();
+    HttpClientResponse response;
+    response.status = static_cast<int>(parser_->get().result_int());
+    for (const auto& field : parser_->get()) response.headers[lowercase(field.name_string())] = std::string(field.value());
+    finish(std::move(response));
   }
 
   void on_failed_exchange(beast::error_code ec) {
@@ -436,6 +476,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void fail_transport(beast::error_code ec, const std::string& what) {
+    if (cancelled_) return finish(unavailable("stream from " + host_header(url_) + " cancelled"));
     if (timed_out_) {
       const auto budget = phase_ == std::string_view("connecting")
                               ? std::min(request_.connect_timeout, request_.timeout)
@@ -460,6 +501,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   Url url_;
   std::shared_ptr<ssl::context> tls_;
   HttpClient::Callback callback_;
+  HttpClient::DataCallback on_data_;  // set for streams
+  std::optional<Strand> strand_;      // set once connecting; streams are cancelled on it
   SteadyTime started_;
   SteadyTime deadline_;
   std::string key_;
@@ -472,7 +515,28 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   const char* phase_ = "connecting";
   bool timed_out_ = false;
   bool reused_ = false;
+  bool cancelled_ = false;
 };
+
+// An exchange ready to start, or nullptr once `callback` has been posted the error (bad
+// URL, unreadable TLS files).
+std::shared_ptr<Exchange> prepare_exchange(const std::shared_ptr<ClientState>& state, HttpClientRequest request,
+                                           HttpClient::Callback callback, HttpClient::DataCallback on_data) {
+  auto fail = [&state, &callback](Error error) -> std::shared_ptr<Exchange> {
+    asio::post(state->context, [callback = std::move(callback), error = std::move(error)] { callback(error); });
+    return nullptr;
+  };
+  auto url = parse_url(request.url);
+  if (!url) return fail(url.error());
+  std::shared_ptr<ssl::context> tls;
+  if (url->scheme == "https") {
+    auto context = state->tls_context(request.tls);
+    if (!context) return fail(context.error());
+    tls = std::move(*context);
+  }
+  return std::make_shared<Exchange>(state, std::move(request), std::move(*url), std::move(tls), std::move(callback),
+                                    std::move(on_data));
+}
 
 }  // namespace
 
@@ -495,18 +559,16 @@ HttpClient::~HttpClient() {
 }
 
 void HttpClient::request(HttpClientRequest request, Callback callback) {
-  auto fail = [this, &callback](Error error) {
-    asio::post(impl_->context, [callback = std::move(callback), error = std::move(error)] { callback(error); });
+  if (auto exchange = prepare_exchange(impl_, std::move(request), std::move(callback), nullptr)) exchange->start();
+}
+
+std::function<void()> HttpClient::stream(HttpClientRequest request, DataCallback on_data, Callback callback) {
+  auto exchange = prepare_exchange(impl_, std::move(request), std::move(callback), std::move(on_data));
+  if (!exchange) return [] {};
+  exchange->start();
+  return [weak = std::weak_ptr<Exchange>(exchange)] {
+    if (auto live = weak.lock()) live->cancel();
   };
-  auto url = parse_url(request.url);
-  if (!url) return fail(url.error());
-  std::shared_ptr<ssl::context> tls;
-  if (url->scheme == "https") {
-    auto context = impl_->tls_context(request.tls);
-    if (!context) return fail(context.error());
-    tls = std::move(*context);
-  }
-  std::make_shared<Exchange>(impl_, std::move(request), std::move(*url), std::move(tls), std::move(callback))->start();
 }
 
 Result<HttpClientResponse> HttpClient::request_sync(HttpClientRequest request) {

@@ -79,6 +79,8 @@ class HttpClient {
     std::chrono::milliseconds idle_timeout{30'000};  // older idle connections are not reused
   };
   using Callback = std::function<void(Result<HttpClientResponse>)>;
+  // Receives a streamed body piece by piece, in order; returning false ends the stream.
+  using DataCallback = std::function<bool(std::string_view piece)>;
 
   explicit HttpClient(IoPool& pool);
   HttpClient(IoPool& pool, Options options);
@@ -89,6 +91,15 @@ class HttpClient {
   // Starts the request and returns at once; `callback` is called exactly once while the
   // IoPool runs.
   void request(HttpClientRequest request, Callback callback);
+
+  // Streams a long response (a Kubernetes watch) on a connection of its own. A 2xx body
+  // goes to `on_data` as it arrives, and `callback` then gets the status and headers with
+  // an empty body when the server ends the response; any other status is read whole and
+  // given to `callback` like request() does. The stream ends with kUnavailable when the
+  // connection drops, `request.timeout` passes, or the returned canceller is called (safe
+  // from any thread, any number of times, also after the end). `request.body_limit` does
+  // not apply to a streamed body: the consumer bounds what it buffers.
+  std::function<void()> stream(HttpClientRequest request, DataCallback on_data, Callback callback);
 
   // Blocking facade for tests and tools. Never call it from an IoPool thread.
   Result<HttpClientResponse> request_sync(HttpClientRequest request);

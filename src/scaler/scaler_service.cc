@@ -161,6 +161,10 @@ grpc::Status to_grpc_status(const Error& error) {
     case ErrorCode::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, error.message};
     case ErrorCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, error.message};
     case ErrorCode::kNotFound: return {grpc::StatusCode::NOT_FOUND, error.message};
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kConflict:
+    case ErrorCode::kExpired:
+    case ErrorCode::kTooManyRequests:
     case ErrorCode::kIo:
     case ErrorCode::kInternal: return {grpc::StatusCode::INTERNAL, error.message};
   }

@@ -1,0 +1,185 @@
+#include "kube/informer.h"
+
+#include <algorithm>
+
+namespace ballast::kube {
+namespace {
+
+using nlohmann::json;
+
+std::string object_key(const json& object) {
+  const json& metadata = object.contains("metadata") ? object["metadata"] : json::object();
+  return metadata.value("namespace", std::string()) + "/" + metadata.value("name", std::string());
+}
+
+std::string object_version(const json& object) {
+  if (!object.contains("metadata") || !object["metadata"].is_object()) return {};
+  return object["metadata"].value("resourceVersion", std::string());
+}
+
+}  // namespace
+
+Informer::Informer(KubeApi& api, Resource resource, Options options, std::function<void()> on_change)
+    : api_(api),
+      resource_(std::move(resource)),
+      options_(std::move(options)),
+      on_change_(std::move(on_change)),
+      log_("kube") {}
+
+Informer::~Informer() { stop(); }
+
+void Informer::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Informer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Informer::synced() const {
+  std::lock_guard lock(mutex_);
+  return synced_;
+}
+
+std::vector<json> Informer::objects() const {
+  std::lock_guard lock(mutex_);
+  std::vector<json> copy;
+  copy.reserve(objects_.size());
+  for (const auto& [key, object] : objects_) copy.push_back(object);
+  return copy;
+}
+
+uint64_t Informer::list_count() const {
+  std::lock_guard lock(mutex_);
+  return list_count_;
+}
+
+void Informer::wait_for(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, delay, [this] { return stopping_; });
+}
+
+bool Informer::relist() {
+  ListOptions list_options;
+  list_options.label_selector = options_.label_selector;
+  auto list = api_.list(resource_, options_.ns, list_options);
+  if (!list) {
+    log_.warn("list failed", {{"resource", resource_.plural}, {"error", list.error().message}});
+    return false;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    objects_.clear();
+    for (auto& item : list->items) {
+      // The key first: json's by-value operator= would move the object out before it is read.
+      std::string key = object_key(item);
+      objects_[std::move(key)] = std::move(item);
+    }
+    resource_version_ = list->resource_version;
+    synced_ = true;
+    ++list_count_;
+  }
+  on_change_();
+  return true;
+}
+
+void Informer::apply(const WatchEvent& event) {
+  if (log_.enabled(LogLevel::kDebug)) {
+    log_.debug("watch event", {{"resource", resource_.plural}, {"type", event.type},
+                               {"object", object_key(event.object)}, {"resourceVersion", object_version(event.object)}});
+  }
+  bool changed = true;
+  {
+    std::lock_guard lock(mutex_);
+    if (const std::string version = object_version(event.object); !version.empty()) resource_version_ = version;
+    if (event.type == "BOOKMARK") {
+      changed = false;
+    } else if (event.type == "DELETED") {
+      objects_.erase(object_key(event.object));
+    } else {
+      json object = event.object;
+      object["kind"] = resource_.kind;
+      object["apiVersion"] = resource_.api_version();
+      std::string key = object_key(object);
+      objects_[std::move(key)] = std::move(object);
+    }
+  }
+  if (changed) on_change_();
+}
+
+void Informer::run() {
+  auto backoff = options_.retry_backoff;
+  const auto next_backoff = [&backoff] { backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(30)); };
+  bool need_list = true;
+  auto resync_at = std::chrono::steady_clock::now() + options_.resync;
+  while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    if (need_list) {
+      if (!relist()) {
+        wait_for(backoff);
+        next_backoff();
+        continue;
+      }
+      need_list = false;
+      resync_at = std::chrono::steady_clock::now() + options_.resync;
+    }
+
+    WatchOptions watch_options;
+    watch_options.label_selector = options_.label_selector;
+    watch_options.timeout = options_.watch_timeout;
+    {
+      std::lock_guard lock(mutex_);
+      watch_options.resource_version = resource_version_;
+      watch_done_ = false;
+    }
+    auto handle = api_.watch(
+        resource_, options_.ns, watch_options, [this](WatchEvent event) { apply(event); },
+        [this](Status status) {
+          {
+            std::lock_guard lock(mutex_);
+            watch_status_ = std::move(status);
+            watch_done_ = true;
+          }
+          wake_.notify_all();
+        });
+    bool resync_due = false;
+    {
+      std::unique_lock lock(mutex_);
+      resync_due = !wake_.wait_until(lock, resync_at, [this] { return stopping_ || watch_done_; });
+    }
+    // The watch's end callback touches this informer: wait for it before going on.
+    handle->cancel();
+    Status status = Ok{};
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return watch_done_; });
+      if (stopping_) return;
+      status = watch_status_;
+    }
+    if (resync_due) {
+      need_list = true;
+    } else if (status.ok()) {
+      backoff = options_.retry_backoff;  // the server ended the watch on time: resume
+    } else if (status.error().code == ErrorCode::kExpired) {
+      log_.info("watch expired, relisting", {{"resource", resource_.plural}});
+      need_list = true;
+    } else {
+      log_.warn("watch failed, resuming", {{"resource", resource_.plural}, {"error", status.error().message}});
+      wait_for(backoff);
+      next_backoff();
+    }
+  }
+}
+
+}  // namespace ballast::kube

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+#include "kube/kube_api.h"
+
+namespace ballast::kube {
+
+// A list+watch cache of one resource (client-go's reflector + store, simplified): lists,
+// then watches from the list's resourceVersion; a dropped watch resumes from the last
+// version seen (bookmarks included); 410 Gone relists; a periodic resync relists too.
+// Every change, and every (re)list, calls `on_change` so the owner re-plans from the whole
+// cache (level-triggered: a missed event can delay a decision, never lose one).
+//
+// Owned by a reconciler; start() spawns its thread, stop() (or the destructor) cancels
+// the watch and joins. `on_change` runs on that thread or an I/O thread and must not block.
+class Informer {
+ public:
+  struct Options {
+    std::string ns;  // empty: every namespace
+    std::string label_selector;
+    std::chrono::milliseconds resync{5 * 60'000};
+    std::chrono::seconds watch_timeout{300};
+    std::chrono::milliseconds retry_backoff{1'000};  // after a failed list or watch, doubling to 30 s
+  };
+
+  Informer(KubeApi& api, Resource resource, Options options, std::function<void()> on_change);
+  ~Informer();
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  void start();
+  void stop();
+
+  // True once the first list has completed.
+  bool synced() const;
+  // The cached objects, a copy ordered by namespace/name.
+  std::vector<nlohmann::json> objects() const;
+  const Resource& resource() const { return resource_; }
+  // Lists completed so far (relists after 410 or resync included), for tests and metrics.
+  uint64_t list_count() const;
+
+ private:
+  void run();
+  bool relist();
+  void apply(const WatchEvent& event);
+  void wait_for(std::chrono::milliseconds delay);
+
+  KubeApi& api_;
+  const Resource resource_;
+  const Options options_;
+  const std::function<void()> on_change_;
+  Logger log_;
+
+  mutable std::mutex mutex_;  // guards everything below
+  std::condition_variable wake_;
+  std::map<std::string, nlohmann::json> objects_;  // namespace/name → object
+  std::string resource_version_;
+  bool synced_ = false;
+  bool stopping_ = false;
+  bool watch_done_ = false;
+  Status watch_status_ = Ok{};
+  uint64_t list_count_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace ballast::kube
