@@ -3,6 +3,7 @@
 
   check_manifests.py RENDERED.yaml --namespace NS [--certs selfSigned|certManager]
                      [--nodegroups N] [--servicemonitor] [--dashboard] [--components a,b]
+                     [--dry-run]
 
 Exits 1 with one line per problem. Called by scripts/check-manifests.sh.
 """
@@ -23,10 +24,33 @@ CONTRACT_FLAGS = {
     "kubeconfig", "components", "dry-run", "log-level",
 }
 COMPONENTS = {"scaler", "sessions", "admission", "guard", "nodepool"}
-# (apiGroup, resource, verb) triples the code calls today. Empty: scaler, sessions, the
-# webhook and the admin endpoint make no Kubernetes API calls. Extend this together with
-# the RBAC files when the Lease/Events, PDB guard and node-pool code lands.
-ALLOWED_RULES = set()
+# What a Deployment runs when the checker is given no --components (the chart's and the
+# kustomize base's defaults).
+DEFAULT_COMPONENTS = {"scaler", "sessions", "admission", "guard"}
+# Components that call the Kubernetes API: they need the service account token, the Lease and
+# Events. The node-pool reconciler joins with its code.
+RECONCILERS = {"guard"}
+# The RBAC the code calls, the one table to change with it: (grant, scope, apiGroup,
+# resource) -> verbs. Grant "reconcilers" applies when any of RECONCILERS is on, otherwise
+# the component's name. Scope "namespace": a Role in ballast's namespace; "cluster": a
+# ClusterRole. The rendered RBAC must grant exactly the union for the enabled components.
+# scaler, sessions and admission make no API calls (their inputs are mounted files).
+# Discovery (GET /apis/keda.sh/v1alpha1) is the built-in system:discovery role's.
+RBAC = {
+    # src/kube/leader_election.cc: Lease ballast-leader in --namespace.
+    ("reconcilers", "namespace", "coordination.k8s.io", "leases"): {"get", "create", "update"},
+    # src/kube/event_recorder.cc: Events in the object's namespace, else default.
+    ("reconcilers", "cluster", "", "events"): {"create", "patch"},
+    # src/guard/guard_reconciler.cc: informers (list+watch) and the writes.
+    ("guard", "cluster", "apps", "deployments"): {"list", "watch"},
+    ("guard", "cluster", "apps", "statefulsets"): {"list", "watch"},
+    ("guard", "cluster", "policy", "poddisruptionbudgets"): {"list", "watch", "create", "update", "delete"},
+    ("guard", "cluster", "", "namespaces"): {"list", "watch"},
+    ("guard", "cluster", "scheduling.k8s.io", "priorityclasses"): {"list", "watch", "create"},
+    ("guard", "cluster", "keda.sh", "scaledobjects"): {"list", "watch"},
+}
+# The only resource that may be granted in a Role and never in a ClusterRole.
+NAMESPACE_ONLY_RESOURCES = {"secrets"}
 FILE_FLAGS = {"config", "grpc-tls-cert-file", "grpc-tls-key-file", "grpc-client-ca-file",
               "sessions-token-file", "tls-cert-file", "tls-key-file", "policy", "kubeconfig"}
 EXCLUDED_NAMESPACES = {"kube-system", "kube-node-lease"}
@@ -146,7 +170,7 @@ def flag_args(args):
     return out
 
 
-def check_deployment(docs, ns, components):
+def check_deployment(docs, ns, components, dry_run):
     deployments = by_kind(docs, "Deployment")
     if len(deployments) != 1:
         problem(f"expected one Deployment, found {len(deployments)}")
@@ -195,15 +219,29 @@ def check_deployment(docs, ns, components):
     env = {e["name"]: e for e in c.get("env", [])}
     if env.get("POD_NAMESPACE", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "metadata.namespace":
         problem("Deployment: POD_NAMESPACE must come from the downward API (metadata.namespace)")
-    if "components" in flags:
+    wanted = components
+    # Named always: without the flag ballast runs "all that can run", which depends on the pod.
+    if "components" not in flags:
+        problem("Deployment: no --components flag")
+    else:
         listed = set(flags["components"].split(","))
         if listed - COMPONENTS:
             problem(f"Deployment: --components names {sorted(listed - COMPONENTS)}")
-        if components is not None and listed != components:
+        if listed != components:
             problem(f"Deployment: --components {sorted(listed)} != expected {sorted(components)}")
-    elif components is not None and components != {"scaler", "sessions", "admission"}:
-        problem("Deployment: components switched off but no --components flag")
-    wanted = components or {"scaler", "sessions", "admission"}
+    reconcilers = bool(wanted & RECONCILERS)
+    if ("dry-run" in flags and flags["dry-run"] in ("", "true", "1")) != dry_run:
+        problem(f"Deployment: --dry-run {'missing' if dry_run else 'set'}")
+    if "dry-run" in flags and not reconcilers:
+        problem("Deployment: --dry-run without a reconciler")
+    # The reconcilers reach the API with the pod's token; without one the pod needs none.
+    automount = pod.get("automountServiceAccountToken")
+    if automount is None:
+        account = next((a for a in by_kind(docs, "ServiceAccount") if name(a) == pod.get("serviceAccountName")), {})
+        automount = account.get("automountServiceAccountToken", True)
+    if automount is not reconcilers:
+        problem(f"Deployment: the service account token is {'not ' if not automount else ''}mounted "
+                f"with {'a reconciler' if reconcilers else 'no reconciler'} on")
     for component, flag in (("scaler", "grpc-address"), ("sessions", "sessions-address"), ("admission", "webhook-address")):
         if (component in wanted) != (flag in flags):
             problem(f"Deployment: --{flag} {'missing' if component in wanted else 'set'} with {component} {'on' if component in wanted else 'off'}")
@@ -242,28 +280,72 @@ def check_deployment(docs, ns, components):
             problem(f"Deployment: ConfigMap {ref} is not rendered")
 
 
-def check_rbac(docs):
-    for kind in ("Role", "ClusterRole"):
+def expected_rbac(components):
+    """{(scope, apiGroup, resource, verb)} the enabled components need."""
+    grants = set(components)
+    if components & RECONCILERS:
+        grants.add("reconcilers")
+    return {(scope, group, resource, verb)
+            for (grant, scope, group, resource), verbs in RBAC.items() if grant in grants
+            for verb in verbs}
+
+
+def check_rbac(docs, ns, components):
+    rendered = {(o["kind"], name(o)) for o in docs}
+    accounts = {name(a) for a in by_kind(docs, "ServiceAccount")}
+    deployments = by_kind(docs, "Deployment")
+    account = deployments[0]["spec"]["template"]["spec"].get("serviceAccountName") if deployments else None
+    # Roles bound to ballast's ServiceAccount: only those grant ballast anything.
+    bound = set()
+    for binding in by_kind(docs, "RoleBinding") + by_kind(docs, "ClusterRoleBinding"):
+        where = f"{binding['kind']} {name(binding)}"
+        ref = binding["roleRef"]
+        if (ref["kind"], ref["name"]) not in rendered:
+            problem(f"{where}: roleRef {ref['kind']} {ref['name']} is not rendered")
+        if binding["kind"] == "RoleBinding" and ref["kind"] != "Role":
+            problem(f"{where}: binds a {ref['kind']}; namespaced grants come from a Role")
+        for subject in binding.get("subjects") or []:
+            if (subject.get("kind"), subject.get("name"), subject.get("namespace")) != ("ServiceAccount", account, ns):
+                problem(f"{where}: subject {subject} is not ballast's ServiceAccount {ns}/{account}")
+        bound.add((ref["kind"], ref["name"]))
+    if bound and account not in accounts:
+        problem(f"RBAC is bound to ServiceAccount {account}, which is not rendered")
+    granted = set()
+    for kind, scope in (("Role", "namespace"), ("ClusterRole", "cluster")):
         for role in by_kind(docs, kind):
+            where = f"{kind} {name(role)}"
+            if (kind, name(role)) not in bound:
+                problem(f"{where}: bound to nothing")
+            if role.get("aggregationRule"):
+                problem(f"{where}: aggregationRule grants what this check cannot see")
             for rule in role.get("rules") or []:
                 fields = rule.get("apiGroups", []) + rule.get("resources", []) + rule.get("verbs", []) + rule.get("nonResourceURLs", [])
                 if any("*" in f for f in fields):
-                    problem(f"{kind} {name(role)}: rule uses *: {rule}")
-                if kind == "ClusterRole" and "secrets" in rule.get("resources", []):
-                    problem(f"ClusterRole {name(role)}: Secrets may only be granted in ballast's namespace")
+                    problem(f"{where}: rule uses *: {rule}")
+                if rule.get("nonResourceURLs"):
+                    problem(f"{where}: grants nonResourceURLs {rule['nonResourceURLs']}, which the code does not need")
+                if rule.get("resourceNames"):
+                    problem(f"{where}: resourceNames are not in the expectation table: {rule}")
+                if kind == "ClusterRole" and NAMESPACE_ONLY_RESOURCES & set(rule.get("resources", [])):
+                    problem(f"{where}: Secrets may only be granted in a Role in ballast's namespace")
                 for group in rule.get("apiGroups", []):
                     for resource in rule.get("resources", []):
                         for verb in rule.get("verbs", []):
-                            if (group, resource, verb) not in ALLOWED_RULES:
-                                problem(f"{kind} {name(role)}: grants {verb} {resource}.{group or 'core'}, which the code does not call")
-    for binding in by_kind(docs, "RoleBinding") + by_kind(docs, "ClusterRoleBinding"):
-        ref = binding["roleRef"]
-        if (ref["kind"], ref["name"]) not in {(o["kind"], name(o)) for o in docs}:
-            problem(f"{binding['kind']} {name(binding)}: roleRef {ref['kind']} {ref['name']} is not rendered")
+                            granted.add((scope, group, resource, verb))
+    expected = expected_rbac(components)
+
+    def show(entry):
+        scope, group, resource, verb = entry
+        return f"{verb} {resource}.{group or 'core'} ({'Role' if scope == 'namespace' else 'ClusterRole'})"
+
+    for entry in sorted(granted - expected):
+        problem(f"RBAC grants {show(entry)}, which the enabled components {sorted(components)} do not call")
+    for entry in sorted(expected - granted):
+        problem(f"RBAC misses {show(entry)}, which the enabled components {sorted(components)} call")
 
 
 def check_services(docs, components):
-    wanted = components or {"scaler", "sessions", "admission"}
+    wanted = components
     grpc = [s for s in by_kind(docs, "Service") if any(p.get("port") == 9090 for p in s["spec"].get("ports", []))]
     if "scaler" in wanted:
         if len(grpc) != 1:
@@ -292,6 +374,21 @@ def check_priority_classes(docs, policy_path):
     defaults = [name(c) for c in classes if c.get("globalDefault")]
     if defaults != ["platform-normal"]:
         problem(f"globalDefault PriorityClasses {defaults} != [platform-normal]")
+    # The objects are the policy's priorityClasses map (what the guard would create).
+    declared = policy.get("priorityClasses") or {}
+    if set(declared) != names:
+        problem(f"PriorityClasses {sorted(names)} != the policy's priorityClasses {sorted(declared)}")
+    for c in classes:
+        want = declared.get(name(c))
+        if want is None:
+            continue
+        have = (c.get("value"), bool(c.get("globalDefault", False)),
+                c.get("preemptionPolicy", "PreemptLowerPriority"), c.get("description", ""))
+        wanted = (want.get("value"), bool(want.get("globalDefault", False)),
+                  want.get("preemptionPolicy", "PreemptLowerPriority"), want.get("description", ""))
+        if have != wanted:
+            problem(f"PriorityClass {name(c)}: (value, globalDefault, preemptionPolicy, description) "
+                    f"{have} != the policy's {wanted}")
     for c in classes:
         if name(c).startswith("system-") or not 0 < c.get("value", 0) <= 1_000_000_000:
             problem(f"PriorityClass {name(c)}: reserved name or value out of range")
@@ -306,9 +403,10 @@ def main():
     ap.add_argument("--servicemonitor", action="store_true")
     ap.add_argument("--dashboard", action="store_true")
     ap.add_argument("--components")
+    ap.add_argument("--dry-run", action="store_true", help="the Deployment passes --dry-run")
     ap.add_argument("--policy", default=os.path.join(os.path.dirname(__file__), "..", "examples", "policy.yaml"))
     args = ap.parse_args()
-    components = set(args.components.split(",")) if args.components else None
+    components = set(args.components.split(",")) if args.components else set(DEFAULT_COMPONENTS)
 
     docs = objects(args.rendered)
     for d in docs:
@@ -319,12 +417,12 @@ def main():
             if not (d["kind"] == "ConfigMap" and args.dashboard):
                 problem(f"{d['kind']} {name(d)}: namespace {md.get('namespace')} != {args.namespace}")
 
-    if components is None or "admission" in components:
+    if "admission" in components:
         check_webhooks(docs, args.namespace, args.certs)
     elif by_kind(docs, "MutatingWebhookConfiguration") or by_kind(docs, "ValidatingWebhookConfiguration"):
         problem("webhook configurations rendered with admission off")
-    check_deployment(docs, args.namespace, components)
-    check_rbac(docs)
+    check_deployment(docs, args.namespace, components, args.dry_run)
+    check_rbac(docs, args.namespace, components)
     check_services(docs, components)
     check_priority_classes(docs, args.policy)
 

@@ -2,6 +2,10 @@
 
 #include "admission/admission_server.h"
 #include "app/admin.h"
+#include "guard/guard_reconciler.h"
+#include "kube/event_recorder.h"
+#include "kube/kube_client.h"
+#include "kube/leader_election.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
 #include "scaler/grpc_server.h"
@@ -14,7 +18,7 @@
 
 namespace ballast::app {
 
-Result<std::set<std::string>> select_components(const Config& config, bool has_extra_tokens) {
+Result<std::set<std::string>> select_components(const Config& config, bool has_extra_tokens, bool has_kube_api) {
   const bool sessions_can_run = !config.sessions.token_file.empty() || config.sessions.insecure || has_extra_tokens;
   // The apiserver calls webhooks over HTTPS only.
   const bool admission_can_run = !config.webhook.tls_cert_file.empty();
@@ -22,7 +26,11 @@ Result<std::set<std::string>> select_components(const Config& config, bool has_e
     std::set<std::string> all = {kComponentScaler};
     if (sessions_can_run) all.insert(kComponentSessions);
     if (admission_can_run) all.insert(kComponentAdmission);
+    if (has_kube_api) all.insert(kComponentGuard);
     return all;
+  }
+  if (config.components.count(kComponentGuard) > 0 && !has_kube_api) {
+    return invalid_argument("guard needs Kubernetes API access: --kubeconfig, or run in a cluster");
   }
   if (config.components.count(kComponentSessions) > 0 && !sessions_can_run) {
     return invalid_argument("sessions needs --sessions-token-file (or --sessions-insecure for development)");
@@ -46,9 +54,14 @@ Application::Application(Config config, std::vector<std::string> extra_session_t
 Application::~Application() { stop(); }
 
 Status Application::start() {
-  auto selected = select_components(config_, !extra_session_tokens_.empty());
+  auto kube_config = kube::resolve_kube_config(config_.kubeconfig);
+  if (!kube_config) return Error{kube_config.error().code, "kubeconfig: " + kube_config.error().message};
+  auto selected = select_components(config_, !extra_session_tokens_.empty(), kube_config->has_value());
   if (!selected) return selected.error();
   components_ = *selected;
+  if (!kube_config->has_value() && config_.components.empty()) {
+    logger_.warn("reconcilers are off: no --kubeconfig and not running in a cluster");
+  }
   if (components_.count(kComponentSessions) == 0 && config_.components.empty()) {
     logger_.warn("sessions is off: set --sessions-token-file (or --sessions-insecure) to accept publishers");
   }
@@ -84,6 +97,10 @@ Status Application::start() {
   }
   if (components_.count(kComponentAdmission) > 0) {
     if (auto started = start_admission(); !started) return started;
+  }
+  if (components_.count(kComponentGuard) > 0) {
+    kube_client_ = std::make_unique<kube::KubeClient>(*io_pool_, std::move(**kube_config));
+    if (auto started = start_reconcilers(); !started) return started;
   }
   if (auto started = start_admin(); !started) return started;
   ready_ = true;
@@ -132,6 +149,32 @@ Status Application::start_admission() {
   return Ok{};
 }
 
+Status Application::start_reconcilers() {
+  auto policy = load_tier_policy(config_);
+  if (!policy) return policy.error();
+  kube::LeaderElectionOptions election;
+  election.ns = config_.namespace_name;
+  election.identity = kube::make_identity();
+  event_recorder_ = std::make_unique<kube::EventRecorder>(*kube_client_, election.identity);
+  guard::GuardOptions guard_options;
+  guard_options.dry_run = config_.dry_run;
+  leader_elector_ = std::make_unique<kube::LeaderElector>(
+      *kube_client_, clock_, election,
+      kube::LeaderElector::Callbacks{[this] { guard_->poke(); }, [] {}});
+  guard_ = std::make_unique<guard::GuardReconciler>(*kube_client_, *event_recorder_, std::move(*policy),
+                                                    [elector = leader_elector_.get()] { return elector->is_leader(); },
+                                                    metrics_, guard_options);
+  metrics_.add_sampler("ballast_leader", "1 while this replica holds the ballast-leader Lease", "gauge",
+                       [this] {
+                         const bool leader = leader_elector_ && leader_elector_->is_leader();
+                         return std::vector<std::pair<Labels, double>>{{{}, leader ? 1.0 : 0.0}};
+                       });
+  guard_->start();
+  leader_elector_->start();
+  logger_.info("reconcilers started", {{"identity", election.identity}, {"dryRun", config_.dry_run}});
+  return Ok{};
+}
+
 Status Application::start_admin() {
   net::HttpServerOptions options;
   options.address = config_.admin.address;
@@ -152,6 +195,9 @@ void Application::stop() {
     logger_.debug("scaler stopped");
   }
   // Sources stop after the service that calls watch() and before the hub they feed.
+  // The reconcilers stop writing before the lease is released for a successor.
+  if (guard_) guard_->stop();
+  if (leader_elector_) leader_elector_->stop();
   if (kafka_source_) kafka_source_->stop();
   if (prom_source_) prom_source_->stop();
   if (admission_server_) admission_server_->stop();
@@ -163,6 +209,10 @@ void Application::stop() {
   if (io_pool_) io_pool_->stop();
   grpc_server_.reset();
   admission_server_.reset();
+  guard_.reset();
+  leader_elector_.reset();
+  event_recorder_.reset();
+  kube_client_.reset();
   kafka_source_.reset();
   prom_source_.reset();
   session_server_.reset();

@@ -33,12 +33,20 @@ class PromSource;
 namespace ballast::admission {
 class AdmissionServer;
 }  // namespace ballast::admission
+namespace ballast::kube {
+class KubeClient;
+class LeaderElector;
+class EventRecorder;
+}  // namespace ballast::kube
+namespace ballast::guard {
+class GuardReconciler;
+}  // namespace ballast::guard
 
 namespace ballast::app {
 
 // The composition root: builds the components the config selects, starts them in
-// order (hub, event loop, sessions, sources and scaler, admission, admin) and stops them
-// in reverse.
+// order (hub, event loop, sessions, sources and scaler, admission, Kubernetes client with
+// leader election and the reconcilers, admin) and stops them in reverse.
 // start() and stop() are called from the main thread.
 class Application {
  public:
@@ -62,6 +70,7 @@ class Application {
   Status start_scaler();
   Status start_admission();
   Status start_admin();
+  Status start_reconcilers();
 
   Config config_;
   std::vector<std::string> extra_session_tokens_;
@@ -78,11 +87,16 @@ class Application {
   std::unique_ptr<prom::PromSource> prom_source_;
   std::unique_ptr<scaler::GrpcServer> grpc_server_;
   std::unique_ptr<admission::AdmissionServer> admission_server_;
+  std::unique_ptr<kube::KubeClient> kube_client_;
+  std::unique_ptr<kube::EventRecorder> event_recorder_;
+  std::unique_ptr<kube::LeaderElector> leader_elector_;
+  std::unique_ptr<guard::GuardReconciler> guard_;
   std::unique_ptr<net::HttpServer> admin_server_;
 };
 
 // The components `serve` runs: the configured list, else every one that can run.
-Result<std::set<std::string>> select_components(const Config& config, bool has_extra_tokens);
+// `has_kube_api`: a kubeconfig was given or ballast runs in a cluster (the reconcilers need it).
+Result<std::set<std::string>> select_components(const Config& config, bool has_extra_tokens, bool has_kube_api);
 
 }  // namespace ballast::app
 namespace ballast::policy {

@@ -272,9 +272,10 @@ Result<ParsedFlags> parse_flags(const std::vector<std::string>& args) {
 
 Status validate_config(const Config& config) {
   for (const auto& name : config.components) {
-    if (name != kComponentScaler && name != kComponentSessions && name != kComponentAdmission) {
+    if (name != kComponentScaler && name != kComponentSessions && name != kComponentAdmission &&
+        name != kComponentGuard) {
       return invalid_argument("components: \"" + name +
-                              "\" is not part of this build (available: scaler, sessions, admission)");
+                              "\" is not part of this build (available: scaler, sessions, admission, guard)");
     }
   }
   const std::pair<const char*, const std::string*> addresses[] = {

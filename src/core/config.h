@@ -17,6 +17,7 @@ namespace ballast {
 inline constexpr const char* kComponentScaler = "scaler";
 inline constexpr const char* kComponentSessions = "sessions";
 inline constexpr const char* kComponentAdmission = "admission";
+inline constexpr const char* kComponentGuard = "guard";
 
 struct ScalerConfig {
   std::string grpc_address = "0.0.0.0:9090";

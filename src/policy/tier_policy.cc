@@ -2,7 +2,9 @@
 
 #include <array>
 #include <cctype>
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -61,6 +63,80 @@ Result<int> positive_int(const Node& node, const std::string& where) {
   } catch (const std::exception&) {
   }
   return invalid_argument(where + ": expected a positive integer, got \"" + *text + "\"");
+}
+
+Result<bool> boolean(const Node& node, const std::string& where) {
+  auto text = scalar(node, where);
+  if (!text) return text.error();
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  return invalid_argument(where + ": expected true or false, got \"" + *text + "\"");
+}
+
+Result<int> priority_value(const Node& node, const std::string& where) {
+  auto text = scalar(node, where);
+  if (!text) return text.error();
+  try {
+    size_t used = 0;
+    const long long value = std::stoll(*text, &used);
+    if (used == text->size() && value >= std::numeric_limits<int32_t>::min() && value <= kMaxUserPriority) {
+      return static_cast<int>(value);
+    }
+  } catch (const std::exception&) {
+  }
+  return invalid_argument(where + ": expected an integer at most " + std::to_string(kMaxUserPriority) + ", got \"" +
+                          *text + "\"");
+}
+
+Result<PriorityClassSpec> parse_priority_class(const Node& node, const std::string& where) {
+  if (auto keys = check_keys(node, where, {"value", "globalDefault", "description", "preemptionPolicy"}); !keys) {
+    return keys.error();
+  }
+  if (!node["value"]) return invalid_argument(where + ": needs value");
+  PriorityClassSpec spec;
+  auto value = priority_value(node["value"], where + ".value");
+  if (!value) return value.error();
+  spec.value = *value;
+  if (node["globalDefault"]) {
+    auto global = boolean(node["globalDefault"], where + ".globalDefault");
+    if (!global) return global.error();
+    spec.global_default = *global;
+  }
+  if (node["description"]) {
+    auto description = scalar(node["description"], where + ".description");
+    if (!description) return description.error();
+    spec.description = *description;
+  }
+  if (node["preemptionPolicy"]) {
+    auto preemption = scalar(node["preemptionPolicy"], where + ".preemptionPolicy");
+    if (!preemption) return preemption.error();
+    if (*preemption != "PreemptLowerPriority" && *preemption != "Never") {
+      return invalid_argument(where + ".preemptionPolicy: expected PreemptLowerPriority or Never");
+    }
+    spec.preemption_policy = *preemption;
+  }
+  return spec;
+}
+
+// Whole-policy rules: one globalDefault at most; every class a tier names is defined.
+Status check_priority_classes(const TierPolicy& policy) {
+  std::string global_default;
+  for (const auto& [name, spec] : policy.priority_classes) {
+    if (!spec.global_default) continue;
+    if (!global_default.empty()) {
+      return invalid_argument("priorityClasses: \"" + global_default + "\" and \"" + name +
+                              "\" are both globalDefault; Kubernetes allows one");
+    }
+    global_default = name;
+  }
+  for (const auto& [tier_name, tier] : policy.tiers) {
+    const std::string& name = tier.priority_class;
+    // Kubernetes' own system-* classes always exist and may not be defined by a policy.
+    if (name.empty() || name.starts_with("system-") || policy.priority_classes.count(name) > 0) continue;
+    return invalid_argument("tiers." + tier_name + ".priorityClassName: \"" + name +
+                            "\" is not defined in priorityClasses");
+  }
+  return Ok{};
 }
 
 Status parse_spread(const Node& node, const std::string& where, Tier& tier) {
@@ -187,7 +263,8 @@ Result<TierPolicy> parse_root(const Node& root) {
   TierPolicy policy = default_policy();
   if (root.IsNull()) return policy;
   if (auto keys = check_keys(root, "policy", {"tiers", "namespaces", "defaultTier", "statefulSetTier",
-                                              "privilegedNamespaces", "restrictedPriorityClasses", "scalerAddresses"});
+                                              "privilegedNamespaces", "restrictedPriorityClasses", "scalerAddresses",
+                                              "priorityClasses"});
       !keys) {
     return keys.error();
   }
@@ -227,11 +304,30 @@ Result<TierPolicy> parse_root(const Node& root) {
     policy.*field = *values;
   }
 
+  if (const Node classes = root["priorityClasses"]) {
+    if (!classes.IsMap()) return invalid_argument("priorityClasses: expected a mapping of class name to settings");
+    // Replaced whole, like namespaces: the guard creates every class listed, so a file must
+    // be able to leave a built-in one out.
+    policy.priority_classes.clear();
+    for (const auto& entry : classes) {
+      const auto name = entry.first.as<std::string>();
+      const std::string where = "priorityClasses." + name;
+      if (!is_dns_label_text(name)) return invalid_argument(where + ": not a valid object name");
+      if (name.starts_with("system-")) {
+        return invalid_argument(where + ": the system- prefix is reserved for Kubernetes' built-in classes");
+      }
+      auto spec = parse_priority_class(entry.second, where);
+      if (!spec) return spec.error();
+      policy.priority_classes[name] = std::move(*spec);
+    }
+  }
+
   if (auto ok = check_tier_exists(policy, policy.default_tier, "defaultTier"); !ok) return ok.error();
   if (auto ok = check_tier_exists(policy, policy.statefulset_tier, "statefulSetTier"); !ok) return ok.error();
   for (const auto& [ns, tier] : policy.namespace_tiers) {
     if (auto ok = check_tier_exists(policy, tier, "namespaces." + ns); !ok) return ok.error();
   }
+  if (auto ok = check_priority_classes(policy); !ok) return ok.error();
   return policy;
 }
 
@@ -292,6 +388,17 @@ TierPolicy default_policy() {
   policy.restricted_priority_classes = {"platform-infra-critical"};
   policy.scaler_addresses = {"ballast.ballast-system.svc:9090", "ballast.ballast-system.svc.cluster.local:9090",
                              "ballast.ballast-system:9090"};
+  // CONTRACT.md's values; the descriptions and batch-low's preemptionPolicy match
+  // manifests/priorityclasses.yaml so the guard and the manifests make the same objects.
+  policy.priority_classes = {
+      {"platform-infra-critical",
+       {1000000, false, "ballast tier infra: cluster plumbing (mesh, monitoring, ballast itself).", ""}},
+      {"platform-critical",
+       {100000, false, "ballast tiers critical and stateful: user-facing services and databases.", ""}},
+      {"platform-normal",
+       {10000, true, "ballast tiers standard and scale-to-zero; the default for pods that name no class.", ""}},
+      {"batch-low", {1000, false, "ballast tier batch: jobs that wait for spare capacity.", "Never"}},
+  };
   return policy;
 }
 

@@ -40,6 +40,19 @@ struct ResourceRequests {
   std::string memory;
 };
 
+// A PriorityClass the policy's tiers name. The PDB guard creates missing ones and reports
+// (never changes) one that exists with a different value: `value` and `preemptionPolicy`
+// are immutable in Kubernetes.
+struct PriorityClassSpec {
+  int value = 0;                  // user classes: at most kMaxUserPriority
+  bool global_default = false;    // at most one class of the policy
+  std::string description;
+  std::string preemption_policy;  // empty = Kubernetes' default (PreemptLowerPriority), or "Never"
+};
+
+// Kubernetes' highest value for a user-defined PriorityClass (HighestUserDefinablePriority).
+inline constexpr int kMaxUserPriority = 1000000000;
+
 struct Tier {
   std::string name;
   std::string priority_class;       // empty = no priorityClassName default
@@ -64,6 +77,9 @@ struct TierPolicy {
   std::set<std::string> restricted_priority_classes;
   // scalerAddress values that mean "this ScaledObject trigger is served by ballast".
   std::set<std::string> scaler_addresses;
+  // PriorityClass name → spec. Every tier's priorityClassName is here, except the
+  // Kubernetes built-in `system-*` classes, which no policy may define.
+  std::map<std::string, PriorityClassSpec> priority_classes;
 
   const Tier* find_tier(std::string_view name) const;
   // The namespace rule for `ns`, or nullptr when none matches.

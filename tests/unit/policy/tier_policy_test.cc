@@ -189,3 +189,86 @@ TEST_CASE("resource quantities follow Kubernetes' grammar", "[policy]") {
     CHECK_FALSE(is_valid_quantity(bad));
   }
 }
+
+TEST_CASE("the built-in policy defines CONTRACT.md's PriorityClasses", "[policy]") {
+  const TierPolicy policy = default_policy();
+  struct Row {
+    const char* name;
+    int value;
+    bool global_default;
+  };
+  const Row rows[] = {
+      {"platform-infra-critical", 1000000, false},
+      {"platform-critical", 100000, false},
+      {"platform-normal", 10000, true},
+      {"batch-low", 1000, false},
+  };
+  CHECK(policy.priority_classes.size() == std::size(rows));
+  for (const auto& row : rows) {
+    INFO(row.name);
+    const auto it = policy.priority_classes.find(row.name);
+    REQUIRE(it != policy.priority_classes.end());
+    CHECK(it->second.value == row.value);
+    CHECK(it->second.global_default == row.global_default);
+    CHECK_FALSE(it->second.description.empty());
+  }
+  CHECK(policy.priority_classes.at("batch-low").preemption_policy == "Never");
+  for (const auto& [name, tier] : policy.tiers) {
+    INFO(name);
+    CHECK(policy.priority_classes.count(tier.priority_class) == 1);
+  }
+}
+
+TEST_CASE("a policy file's priorityClasses replace the built-in ones", "[policy]") {
+  auto policy = parse_policy(R"yaml(
+tiers:
+  batch: {priorityClassName: platform-normal}
+  infra: {priorityClassName: system-cluster-critical}
+priorityClasses:
+  platform-critical: {value: 200000, description: "user-facing"}
+  platform-normal: {value: 10000, globalDefault: true}
+  spare: {value: -5, preemptionPolicy: Never}
+)yaml");
+  REQUIRE(policy.ok());
+  CHECK(policy->priority_classes.size() == 3);
+  CHECK(policy->priority_classes.count("batch-low") == 0);
+  CHECK(policy->priority_classes.at("platform-critical").value == 200000);
+  CHECK(policy->priority_classes.at("platform-critical").description == "user-facing");
+  CHECK_FALSE(policy->priority_classes.at("platform-critical").global_default);
+  CHECK(policy->priority_classes.at("platform-normal").global_default);
+  CHECK(policy->priority_classes.at("spare").value == -5);
+  CHECK(policy->priority_classes.at("spare").preemption_policy == "Never");
+}
+
+TEST_CASE("a bad priorityClasses section names what is wrong", "[policy]") {
+  struct Row {
+    const char* yaml;
+    const char* expected;
+  };
+  const Row rows[] = {
+      {"priorityClasses: [a]", "priorityClasses: expected a mapping"},
+      {"priorityClasses: {platform-normal: {value: 1000000001}}", "priorityClasses.platform-normal.value"},
+      {"priorityClasses: {platform-normal: {value: 10k}}", "priorityClasses.platform-normal.value"},
+      {"priorityClasses: {platform-normal: {value: 99999999999}}", "priorityClasses.platform-normal.value"},
+      {"priorityClasses: {platform-normal: {globalDefault: true}}", "needs value"},
+      {"priorityClasses: {platform-normal: {value: 1, colour: red}}", "unknown key \"colour\""},
+      {"priorityClasses: {platform-normal: {value: 1, globalDefault: yes please}}", "globalDefault"},
+      {"priorityClasses: {platform-normal: {value: 1, preemptionPolicy: Sometimes}}", "preemptionPolicy"},
+      {"priorityClasses: {system-custom: {value: 1}}", "system- prefix is reserved"},
+      {"priorityClasses: {Platform_Normal: {value: 1}}", "not a valid object name"},
+      {"priorityClasses: {platform-infra-critical: {value: 3, globalDefault: true}, platform-critical: {value: 2}, "
+       "platform-normal: {value: 1, globalDefault: true}, batch-low: {value: 0}}",
+       "both globalDefault"},
+      {"priorityClasses: {platform-infra-critical: {value: 3}, platform-critical: {value: 2}, "
+       "platform-normal: {value: 1}}",
+       "tiers.batch.priorityClassName: \"batch-low\" is not defined in priorityClasses"},
+      {"tiers: {edge: {priorityClassName: gold}}", "tiers.edge.priorityClassName: \"gold\" is not defined"},
+  };
+  for (const auto& row : rows) {
+    INFO(row.yaml);
+    auto policy = parse_policy(row.yaml);
+    REQUIRE_FALSE(policy.ok());
+    CHECK(policy.error().code == ErrorCode::kInvalidArgument);
+    CHECK_THAT(policy.error().message, Catch::Contains(row.expected));
+  }
+}

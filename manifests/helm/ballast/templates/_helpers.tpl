@@ -43,14 +43,21 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default (printf "%s-sessions" (include "ballast.fullname" .)) .Values.sessions.tokens.existingSecret -}}
 {{- end -}}
 
-{{/* The --components value: empty when every component is on (ballast runs all that can run). */}}
+{{/* The --components value: the switched-on components, always named (an empty flag would
+mean "all that can run", which depends on the pod's environment). */}}
 {{- define "ballast.components" -}}
 {{- $on := list -}}
-{{- $all := true -}}
-{{- range $name := list "scaler" "sessions" "admission" -}}
-{{- if index $.Values.components $name -}}{{- $on = append $on $name -}}{{- else -}}{{- $all = false -}}{{- end -}}
+{{- range $name := list "scaler" "sessions" "admission" "guard" -}}
+{{- if index $.Values.components $name -}}{{- $on = append $on $name -}}{{- end -}}
 {{- end -}}
-{{- if not $all -}}{{- join "," $on -}}{{- end -}}
+{{- if not $on -}}{{- fail "components: switch at least one on (scaler, sessions, admission, guard)" -}}{{- end -}}
+{{- join "," $on -}}
+{{- end -}}
+
+{{/* "true" when a component that calls the Kubernetes API (a reconciler) is on: it needs the
+service account token, the Lease Role and Events. Today the PDB guard. */}}
+{{- define "ballast.reconcilers" -}}
+{{- if .Values.components.guard -}}true{{- end -}}
 {{- end -}}
 
 {{/* Namespaces the webhooks never see. */}}

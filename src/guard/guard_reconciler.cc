@@ -1,0 +1,292 @@
+#include "guard/guard_reconciler.h"
+
+#include <variant>
+
+#include "guard/pdb_planner.h"
+#include "guard/priority_class_planner.h"
+
+namespace ballast::guard {
+namespace {
+
+using nlohmann::json;
+
+std::string metadata_string(const json& object, const char* field) {
+  if (!object.contains("metadata") || !object["metadata"].is_object()) return {};
+  return object["metadata"].value(field, std::string());
+}
+
+// The object an Event about a PDB action is attached to: the owning workload when the
+// PDB names one (that is where users look), else the PDB itself.
+json event_subject(const json& pdb, const std::string& ns, const std::string& name) {
+  const json* owners = pdb.contains("metadata") ? &pdb["metadata"] : nullptr;
+  if (owners != nullptr && owners->contains("ownerReferences") && (*owners)["ownerReferences"].is_array() &&
+      !(*owners)["ownerReferences"].empty()) {
+    const json& owner = (*owners)["ownerReferences"][0];
+    return {{"apiVersion", owner.value("apiVersion", "apps/v1")},
+            {"kind", owner.value("kind", "")},
+            {"metadata", {{"name", owner.value("name", "")}, {"namespace", ns}, {"uid", owner.value("uid", "")}}}};
+  }
+  return {{"apiVersion", "policy/v1"}, {"kind", "PodDisruptionBudget"}, {"metadata", {{"name", name}, {"namespace", ns}}}};
+}
+
+const char* note_reason(PdbNote::Reason reason) {
+  switch (reason) {
+    case PdbNote::Reason::kOptedOut: return "PdbOptedOut";
+    case PdbNote::Reason::kTierHasNoPdb: return "PdbNotNeeded";
+    case PdbNote::Reason::kForeignPdbOverlap: return "PdbOverlap";
+    case PdbNote::Reason::kBallastPdbOverlap: return "PdbOverlap";
+    case PdbNote::Reason::kNoSelector: return "PdbNoSelector";
+    case PdbNote::Reason::kNameTaken: return "PdbNameTaken";
+    case PdbNote::Reason::kInvalidObject: return "PdbInvalidObject";
+    case PdbNote::Reason::kUnknownTier: return "UnknownTier";
+  }
+  return "PdbNote";
+}
+
+// Notes that mean something may be wrong; the others are informational.
+bool note_is_warning(PdbNote::Reason reason) {
+  return reason != PdbNote::Reason::kOptedOut && reason != PdbNote::Reason::kTierHasNoPdb;
+}
+
+}  // namespace
+
+GuardReconciler::GuardReconciler(kube::KubeApi& api, kube::EventRecorder& events,
+                                 std::shared_ptr<const policy::TierPolicy> policy, std::function<bool()> is_leader,
+                                 MetricsRegistry& metrics, GuardOptions options)
+    : api_(api),
+      events_(events),
+      policy_(std::move(policy)),
+      is_leader_(std::move(is_leader)),
+      metrics_(metrics),
+      options_(options),
+      log_("guard") {}
+
+GuardReconciler::~GuardReconciler() { stop(); }
+
+void GuardReconciler::start() {
+  kube::Informer::Options informer_options;
+  informer_options.resync = options_.informer_resync;
+  auto add = [&](kube::Resource resource) {
+    informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), informer_options, [this] { poke(); }));
+    return informers_.back().get();
+  };
+  deployments_ = add(kube::deployments());
+  stateful_sets_ = add(kube::statefulsets());
+  pdbs_ = add(kube::pod_disruption_budgets());
+  namespaces_ = add(kube::namespaces());
+  priority_classes_ = add(kube::priority_classes());
+  auto keda = api_.serves(kube::scaled_objects());
+  if (keda && *keda) {
+    scaled_objects_ = add(kube::scaled_objects());
+  } else {
+    log_.info("KEDA ScaledObjects are not served: PDBs follow replica counts only",
+              {{"detail", keda ? std::string("keda.sh/v1alpha1 scaledobjects not found") : keda.error().message}});
+  }
+  for (auto& informer : informers_) informer->start();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = false;
+  }
+  worker_ = std::thread([this] { run(); });
+}
+
+void GuardReconciler::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  for (auto& informer : informers_) informer->stop();
+}
+
+void GuardReconciler::poke() {
+  {
+    std::lock_guard lock(mutex_);
+    dirty_ = true;
+  }
+  wake_.notify_all();
+}
+
+uint64_t GuardReconciler::passes() const {
+  std::lock_guard lock(mutex_);
+  return passes_;
+}
+
+void GuardReconciler::run() {
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, options_.resync, [this] { return stopping_ || dirty_; });
+      if (stopping_) return;
+      // Let a burst of watch events land before planning once over all of them.
+      wake_.wait_for(lock, options_.debounce, [this] { return stopping_; });
+      if (stopping_) return;
+      dirty_ = false;
+    }
+    reconcile_once();
+  }
+}
+
+bool GuardReconciler::may_write() const { return !options_.dry_run && is_leader_(); }
+
+void GuardReconciler::count_action(const char* action, const char* result) {
+  metrics_.counter("ballast_guard_actions_total", "Writes the PDB guard made (or would make in dry-run), by result",
+                   {{"action", action}, {"result", result}})
+      .increment();
+}
+
+bool GuardReconciler::reconcile_once() {
+  for (const auto& informer : informers_) {
+    if (!informer->synced()) return false;
+  }
+  if (!is_leader_()) return false;
+  const auto started = std::chrono::steady_clock::now();
+  act_on_priority_classes();
+  act_on_pdbs();
+  metrics_.gauge("ballast_guard_last_pass_seconds", "Duration of the PDB guard's last plan-and-act pass")
+      .set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  std::lock_guard lock(mutex_);
+  ++passes_;
+  return true;
+}
+
+void GuardReconciler::report_once(const std::string& key, const json& object, bool warning, const std::string& reason,
+                                  const std::string& message) {
+  if (!reported_.insert(key).second) return;
+  if (warning) {
+    events_.warning(object, reason, message);
+  } else {
+    events_.normal(object, reason, message);
+  }
+}
+
+void GuardReconciler::act_on_priority_classes() {
+  const auto plan = plan_priority_classes(*policy_, priority_classes_->objects());
+  for (const auto& conflict : plan.conflicts) {
+    const json subject = {{"apiVersion", "scheduling.k8s.io/v1"},
+                          {"kind", "PriorityClass"},
+                          {"metadata", {{"name", conflict.name}}}};
+    const std::string have = conflict.have_value ? std::to_string(*conflict.have_value) : "none";
+    if (reported_.count("pc-conflict|" + conflict.name + "|" + have) == 0) {
+      log_.warn("PriorityClass differs from the policy; left unchanged",
+                {{"priorityClass", conflict.name}, {"want", conflict.want_value}, {"have", have}});
+    }
+    report_once("pc-conflict|" + conflict.name + "|" + have, subject, true, "PriorityClassConflict", conflict.message);
+  }
+  for (const auto& create : plan.creates) {
+    const std::string name = metadata_string(create.priority_class, "name");
+    if (options_.dry_run) {
+      log_.info("dry-run: would create PriorityClass", {{"priorityClass", name}});
+      report_once("dry-pc|" + name, create.priority_class, false, "DryRunCreate",
+                  "ballast would create PriorityClass " + name + " (dry-run)");
+      count_action("create_priority_class", "dry_run");
+      continue;
+    }
+    if (!may_write()) return;
+    auto created = api_.create(kube::priority_classes(), "", create.priority_class);
+    if (!created) {
+      if (created.error().code != ErrorCode::kAlreadyExists) {
+        log_.warn("cannot create PriorityClass", {{"priorityClass", name}, {"error", created.error().message}});
+      }
+      count_action("create_priority_class", "error");
+      poke();
+      continue;
+    }
+    count_action("create_priority_class", "ok");
+    log_.info("created PriorityClass", {{"priorityClass", name}, {"note", create.note}});
+    events_.normal(*created, "PriorityClassCreated", "created from the tier policy" +
+                                                         (create.note.empty() ? "" : ": " + create.note));
+  }
+}
+
+void GuardReconciler::act_on_pdbs() {
+  PdbPlannerInput input;
+  input.deployments = deployments_->objects();
+  input.stateful_sets = stateful_sets_->objects();
+  input.pdbs = pdbs_->objects();
+  input.namespaces = namespaces_->objects();
+  if (scaled_objects_ != nullptr) input.scaled_objects = scaled_objects_->objects();
+  const PdbPlan plan = plan_pdbs(*policy_, input);
+  log_.debug("planned PDBs", {{"deployments", input.deployments.size()}, {"statefulSets", input.stateful_sets.size()},
+                              {"pdbs", input.pdbs.size()}, {"actions", plan.actions.size()},
+                              {"notes", plan.notes.size()}});
+
+  for (const auto& note : plan.notes) {
+    const json workload = {{"apiVersion", "apps/v1"},
+                           {"kind", note.kind},
+                           {"metadata", {{"name", note.name}, {"namespace", note.ns}}}};
+    report_once("note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
+                note_is_warning(note.reason), note_reason(note.reason), note.message);
+  }
+
+  for (const auto& action : plan.actions) {
+    if (!options_.dry_run && !may_write()) return;  // leadership lost mid-pass: stop writing at once
+    std::visit(
+        [this](const auto& step) {
+          using Step = std::decay_t<decltype(step)>;
+          const char* verb = std::is_same_v<Step, CreatePdb> ? "create_pdb"
+                             : std::is_same_v<Step, UpdatePdb> ? "update_pdb"
+                                                               : "delete_pdb";
+          std::string ns;
+          std::string name;
+          json subject;
+          if constexpr (std::is_same_v<Step, CreatePdb>) {
+            ns = metadata_string(step.pdb, "namespace");
+            name = metadata_string(step.pdb, "name");
+            subject = event_subject(step.pdb, ns, name);
+          } else if constexpr (std::is_same_v<Step, UpdatePdb>) {
+            ns = step.ns;
+            name = step.name;
+            subject = event_subject(step.pdb, ns, name);
+          } else {
+            ns = step.ns;
+            name = step.name;
+            subject = event_subject(json::object(), ns, name);
+          }
+          if (options_.dry_run) {
+            log_.info(std::string("dry-run: would ") + verb, {{"pdb", ns + "/" + name}, {"reason", step.reason}});
+            report_once(std::string("dry|") + verb + "|" + ns + "/" + name + "|" + step.reason, subject, false,
+                        "DryRunPdb", std::string("ballast would ") + verb + " " + name + ": " + step.reason);
+            count_action(verb, "dry_run");
+            return;
+          }
+          Status written = Ok{};
+          if constexpr (std::is_same_v<Step, CreatePdb>) {
+            auto created = api_.create(kube::pod_disruption_budgets(), ns, step.pdb);
+            if (!created) written = created.error();
+          } else if constexpr (std::is_same_v<Step, UpdatePdb>) {
+            json body = step.pdb;
+            body["metadata"]["resourceVersion"] = step.resource_version;
+            auto updated = api_.update(kube::pod_disruption_budgets(), ns, body);
+            if (!updated) written = updated.error();
+          } else {
+            kube::DeleteOptions preconditions;
+            preconditions.uid = step.uid;
+            preconditions.resource_version = step.resource_version;
+            written = api_.remove(kube::pod_disruption_budgets(), ns, name, preconditions);
+          }
+          if (!written) {
+            const auto code = written.error().code;
+            // A stale cache: the watch brings the newer object and the next pass re-plans.
+            const bool stale = code == ErrorCode::kConflict || code == ErrorCode::kAlreadyExists ||
+                               code == ErrorCode::kNotFound;
+            (stale ? log_.debug("PDB write raced a change; re-planning", {{"pdb", ns + "/" + name}})
+                   : log_.warn("PDB write failed", {{"pdb", ns + "/" + name}, {"action", verb},
+                                                     {"error", written.error().message}}));
+            count_action(verb, stale ? "conflict" : "error");
+            poke();
+            return;
+          }
+          count_action(verb, "ok");
+          log_.info(std::string("PDB ") + verb, {{"pdb", ns + "/" + name}, {"reason", step.reason}});
+          const char* reason = std::is_same_v<Step, CreatePdb>   ? "PdbCreated"
+                               : std::is_same_v<Step, UpdatePdb> ? "PdbUpdated"
+                                                                 : "PdbDeleted";
+          events_.normal(subject, reason, name + ": " + step.reason);
+        },
+        action);
+  }
+}
+
+}  // namespace ballast::guard

@@ -1,0 +1,510 @@
+#include "guard/pdb_planner.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "guard/label_selector.h"
+#include "policy/defaulting.h"
+#include "policy/json_lookup.h"
+
+namespace ballast::guard {
+namespace {
+
+using json = nlohmann::json;
+using policy::child;
+using policy::path;
+
+// Kubernetes' limit for object names (DNS subdomain).
+constexpr size_t kMaxNameLength = 253;
+
+std::string string_at(const json& root, std::initializer_list<const char*> keys) {
+  const json* node = path(root, keys);
+  return node != nullptr && node->is_string() ? node->get<std::string>() : std::string();
+}
+
+std::string annotation(const json* metadata, const char* key) {
+  if (metadata == nullptr) return {};
+  const json* annotations = child(*metadata, "annotations");
+  const json* value = annotations != nullptr ? child(*annotations, key) : nullptr;
+  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
+}
+
+bool lists_pdb(const std::string& skip_list) {
+  size_t start = 0;
+  while (start <= skip_list.size()) {
+    size_t end = skip_list.find(',', start);
+    if (end == std::string::npos) end = skip_list.size();
+    std::string item = skip_list.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (item == "pdb") return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// The selector as ballast writes and compares it: only non-empty parts, so `{}` parts the
+// apiserver may drop or keep never cause an update.
+json normalized_selector(const json* selector) {
+  if (selector == nullptr || !selector->is_object()) return nullptr;
+  json out = json::object();
+  for (const char* key : {"matchLabels", "matchExpressions"}) {
+    const json* part = child(*selector, key);
+    if (part != nullptr && !part->empty()) out[key] = *part;
+  }
+  return out;
+}
+
+struct Workload {
+  const json* object = nullptr;
+  policy::WorkloadKind kind = policy::WorkloadKind::kDeployment;
+  std::string kind_name;  // Deployment | StatefulSet
+  std::string ns;
+  std::string name;
+  std::string uid;
+  Labels template_labels;
+  LabelSelector selector;
+  bool selector_ok = false;
+};
+
+struct Pdb {
+  const json* object = nullptr;
+  std::string ns;
+  std::string name;
+  bool owned = false;  // ballast's: the managed-by label and a controller ref to a workload
+  LabelSelector selector;
+  bool selector_ok = false;
+};
+
+// Ours only with both marks (as pdb-controller finds its own): a copied manifest with the
+// label alone, or a user PDB that happens to carry the name, is never touched.
+bool is_owned(const json& pdb) {
+  if (string_at(pdb, {"metadata", "labels", kManagedByLabel}) != kManagedByValue) return false;
+  const json* owners = path(pdb, {"metadata", "ownerReferences"});
+  if (owners == nullptr || !owners->is_array()) return false;
+  for (const auto& owner : *owners) {
+    const json* controller = child(owner, "controller");
+    if (controller == nullptr || !controller->is_boolean() || !controller->get<bool>()) continue;
+    const std::string kind = string_at(owner, {"kind"});
+    if (string_at(owner, {"apiVersion"}).starts_with("apps/") && (kind == "Deployment" || kind == "StatefulSet")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool is_terminating(const json& object) {
+  return path(object, {"metadata", "deletionTimestamp"}) != nullptr ||
+         string_at(object, {"status", "phase"}) == "Terminating";
+}
+
+int replicas_of(const json& workload) {
+  const json* replicas = path(workload, {"spec", "replicas"});
+  if (replicas == nullptr || !replicas->is_number_integer()) return 1;  // the apiserver's default
+  return static_cast<int>(std::clamp<int64_t>(replicas->get<int64_t>(), 0, 1 << 30));
+}
+
+// (namespace, kind, name) → the lowest minReplicaCount of the ScaledObjects targeting it.
+using ScaleKey = std::tuple<std::string, std::string, std::string>;
+
+std::map<ScaleKey, int> keda_minimums(const std::vector<json>& scaled_objects) {
+  std::map<ScaleKey, int> out;
+  for (const auto& so : scaled_objects) {
+    const std::string ns = string_at(so, {"metadata", "namespace"});
+    const json* target = path(so, {"spec", "scaleTargetRef"});
+    if (ns.empty() || target == nullptr || is_terminating(so)) continue;
+    const std::string name = string_at(*target, {"name"});
+    std::string kind = string_at(*target, {"kind"});
+    std::string api_version = string_at(*target, {"apiVersion"});
+    if (kind.empty()) kind = "Deployment";  // KEDA's defaults
+    if (api_version.empty()) api_version = "apps/v1";
+    if (name.empty() || !api_version.starts_with("apps/")) continue;
+    // KEDA's default minReplicaCount is 0; an unreadable one is treated the same (the safe side).
+    int min = 0;
+    const json* min_json = path(so, {"spec", "minReplicaCount"});
+    if (min_json != nullptr && min_json->is_number_integer()) {
+      min = static_cast<int>(std::clamp<int64_t>(min_json->get<int64_t>(), 0, 1 << 30));
+    }
+    const ScaleKey key{ns, kind, name};
+    const auto it = out.find(key);
+    if (it == out.end() || min < it->second) out[key] = min;
+  }
+  return out;
+}
+
+// An integer or percentage as written in the policy.
+struct IntOrPercent {
+  int number = 0;
+  bool percent = false;
+  bool ok = false;
+};
+
+IntOrPercent parse_int_or_percent(const std::string& text) {
+  IntOrPercent out;
+  out.percent = text.ends_with('%');
+  const std::string_view digits(text.data(), text.size() - (out.percent ? 1 : 0));
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), out.number);
+  out.ok = !digits.empty() && error == std::errc() && end == digits.data() + digits.size() && out.number >= 0;
+  return out;
+}
+
+json int_or_percent_json(const IntOrPercent& value) {
+  if (value.percent) return std::to_string(value.number) + "%";
+  return value.number;
+}
+
+PdbBudget max_unavailable_one(std::string why) { return PdbBudget{"maxUnavailable", 1, std::move(why)}; }
+
+json owner_reference(const Workload& workload) {
+  return {{"apiVersion", "apps/v1"},   {"kind", workload.kind_name}, {"name", workload.name},
+          {"uid", workload.uid},       {"controller", true},         {"blockOwnerDeletion", false}};
+}
+
+json desired_pdb(const Workload& workload, const std::string& pdb_name, const std::string& tier,
+                 const PdbBudget& budget) {
+  json spec = {{"selector", normalized_selector(path(*workload.object, {"spec", "selector"}))},
+               {budget.field, budget.value},
+               {"unhealthyPodEvictionPolicy", "AlwaysAllow"}};
+  return {{"apiVersion", "policy/v1"},
+          {"kind", "PodDisruptionBudget"},
+          {"metadata",
+           {{"name", pdb_name},
+            {"namespace", workload.ns},
+            {"labels", {{kManagedByLabel, kManagedByValue}, {policy::kTierLabel, tier}}},
+            {"ownerReferences", json::array({owner_reference(workload)})}}},
+          {"spec", std::move(spec)}};
+}
+
+constexpr const char* kOwnerKeys[] = {"apiVersion", "kind", "name", "uid"};
+
+bool same_owner(const json& have, const json& want) {
+  const json* block = child(have, "blockOwnerDeletion");
+  const bool have_block = block != nullptr && block->is_boolean() && block->get<bool>();
+  const json* controller = child(have, "controller");
+  return controller != nullptr && controller->is_boolean() && controller->get<bool>() && !have_block &&
+         std::all_of(std::begin(kOwnerKeys), std::end(kOwnerKeys),
+                     [&](const char* key) { return string_at(have, {key}) == string_at(want, {key}); });
+}
+
+// Compares only what ballast owns: its two labels, its owner reference and the spec.
+bool owned_fields_match(const json& existing, const json& desired) {
+  for (const char* label : {kManagedByLabel, policy::kTierLabel}) {
+    if (string_at(existing, {"metadata", "labels", label}) != string_at(desired, {"metadata", "labels", label})) {
+      return false;
+    }
+  }
+  const json& want_owner = desired["metadata"]["ownerReferences"][0];
+  const json* owners = path(existing, {"metadata", "ownerReferences"});
+  if (owners == nullptr || !owners->is_array() ||
+      std::none_of(owners->begin(), owners->end(), [&](const json& have) { return same_owner(have, want_owner); })) {
+    return false;
+  }
+  const json* spec = child(existing, "spec");
+  if (spec == nullptr || !spec->is_object()) return false;
+  const json& want = desired["spec"];
+  if (normalized_selector(child(*spec, "selector")) != want["selector"]) return false;
+  for (const char* key : {"minAvailable", "maxUnavailable", "unhealthyPodEvictionPolicy"}) {
+    const json* have = child(*spec, key);
+    const bool wanted = want.contains(key);
+    if ((have != nullptr) != wanted) return false;
+    if (wanted && *have != want[key]) return false;
+  }
+  return true;
+}
+
+// The PUT body: the object as read (other labels, annotations and non-controller owners
+// kept), with ballast's fields set.
+json updated_pdb(const json& existing, const json& desired) {
+  json out = existing;
+  out.erase("status");
+  json& metadata = out["metadata"];
+  if (!metadata.contains("labels") || !metadata["labels"].is_object()) metadata["labels"] = json::object();
+  for (const auto& [key, value] : desired["metadata"]["labels"].items()) metadata["labels"][key] = value;
+  const json& want_owner = desired["metadata"]["ownerReferences"][0];
+  json owners = json::array();
+  if (const json* have = child(metadata, "ownerReferences"); have != nullptr && have->is_array()) {
+    for (const auto& owner : *have) {
+      const json* controller = child(owner, "controller");
+      const bool is_controller = controller != nullptr && controller->is_boolean() && controller->get<bool>();
+      if (!is_controller && string_at(owner, {"uid"}) != string_at(want_owner, {"uid"})) owners.push_back(owner);
+    }
+  }
+  owners.push_back(want_owner);
+  metadata["ownerReferences"] = std::move(owners);
+  out["spec"] = desired["spec"];
+  return out;
+}
+
+std::string budget_text(const PdbBudget& budget) {
+  return budget.field + " " + (budget.value.is_string() ? budget.value.get<std::string>() : budget.value.dump());
+}
+
+class Planner {
+ public:
+  Planner(const policy::TierPolicy& policy, const PdbPlannerInput& input) : policy_(policy), input_(input) {}
+
+  PdbPlan run() {
+    index_namespaces();
+    index_pdbs();
+    index_workloads();
+    keda_ = keda_minimums(input_.scaled_objects);
+    for (size_t i = 0; i < workloads_.size(); ++i) plan_workload(i);
+    for (const Pdb& pdb : pdbs_) {
+      if (pdb.owned && claimed_.count({pdb.ns, pdb.name}) == 0) delete_pdb(pdb);
+    }
+    PdbPlan plan;
+    plan.actions.reserve(deletes_.size() + updates_.size() + creates_.size());
+    for (auto& action : deletes_) plan.actions.emplace_back(std::in_place_type<DeletePdb>, std::move(action));
+    for (auto& action : updates_) plan.actions.emplace_back(std::in_place_type<UpdatePdb>, std::move(action));
+    for (auto& action : creates_) plan.actions.emplace_back(std::in_place_type<CreatePdb>, std::move(action));
+    plan.notes = std::move(notes_);
+    return plan;
+  }
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // namespace, name
+
+  void index_namespaces() {
+    for (const auto& ns : input_.namespaces) {
+      const std::string name = string_at(ns, {"metadata", "name"});
+      if (!name.empty()) namespaces_[name] = &ns;
+    }
+  }
+
+  void index_pdbs() {
+    for (const auto& object : input_.pdbs) {
+      Pdb pdb{&object, string_at(object, {"metadata", "namespace"}), string_at(object, {"metadata", "name"}),
+              is_owned(object), {}, false};
+      if (pdb.ns.empty() || pdb.name.empty()) continue;
+      const json* selector = path(object, {"spec", "selector"});
+      if (auto parsed = LabelSelector::parse(selector != nullptr ? *selector : json()); parsed) {
+        pdb.selector = std::move(*parsed);
+        pdb.selector_ok = true;
+      }
+      pdbs_.push_back(std::move(pdb));
+    }
+    std::sort(pdbs_.begin(), pdbs_.end(), [](const Pdb& a, const Pdb& b) {
+      return std::tie(a.ns, a.name) < std::tie(b.ns, b.name);
+    });
+    for (size_t i = 0; i < pdbs_.size(); ++i) pdb_by_name_[{pdbs_[i].ns, pdbs_[i].name}] = i;
+  }
+
+  void index_workloads() {
+    const auto add = [&](const std::vector<json>& objects, policy::WorkloadKind kind, const char* kind_name) {
+      for (const auto& object : objects) {
+        Workload workload;
+        workload.object = &object;
+        workload.kind = kind;
+        workload.kind_name = kind_name;
+        workload.ns = string_at(object, {"metadata", "namespace"});
+        workload.name = string_at(object, {"metadata", "name"});
+        workload.uid = string_at(object, {"metadata", "uid"});
+        workload.template_labels = labels_from_json(path(object, {"spec", "template", "metadata", "labels"}));
+        const json* selector = path(object, {"spec", "selector"});
+        if (auto parsed = LabelSelector::parse(selector != nullptr ? *selector : json()); parsed) {
+          workload.selector = std::move(*parsed);
+          workload.selector_ok = true;
+        }
+        workloads_.push_back(std::move(workload));
+      }
+    };
+    add(input_.deployments, policy::WorkloadKind::kDeployment, "Deployment");
+    add(input_.stateful_sets, policy::WorkloadKind::kStatefulSet, "StatefulSet");
+    // Input order is the watch cache's; the overlap rule below is first come, first served,
+    // so sort to keep plans stable across runs.
+    std::sort(workloads_.begin(), workloads_.end(), [](const Workload& a, const Workload& b) {
+      return std::tie(a.ns, a.kind_name, a.name) < std::tie(b.ns, b.kind_name, b.name);
+    });
+    for (size_t i = 0; i < workloads_.size(); ++i) by_namespace_[workloads_[i].ns].push_back(i);
+  }
+
+  void note(const Workload& workload, PdbNote::Reason reason, std::string message, std::string other_pdb = {}) {
+    notes_.push_back(PdbNote{reason, workload.ns, workload.kind_name, workload.name, std::move(other_pdb),
+                             std::move(message)});
+  }
+
+  // The workloads (same namespace) whose pods `selector` selects: pods are approximated by
+  // their workload's template labels; pods of other controllers are not seen.
+  std::vector<size_t> covered_by(const LabelSelector& selector, const std::string& ns) const {
+    std::vector<size_t> out;
+    const auto it = by_namespace_.find(ns);
+    if (it == by_namespace_.end()) return out;
+    for (size_t i : it->second) {
+      if (selector.matches(workloads_[i].template_labels)) out.push_back(i);
+    }
+    return out;
+  }
+
+  const Pdb* foreign_overlap(const Workload& workload, const std::vector<size_t>& coverage) const {
+    for (const Pdb& pdb : pdbs_) {
+      if (pdb.ns != workload.ns || pdb.owned) continue;
+      // The apiserver validates selectors; one we cannot read is assumed to overlap.
+      if (!pdb.selector_ok || pdb.selector.matches(workload.template_labels)) return &pdb;
+      for (size_t i : coverage) {
+        if (pdb.selector.matches(workloads_[i].template_labels)) return &pdb;
+      }
+    }
+    return nullptr;
+  }
+
+  void plan_workload(size_t index) {
+    const Workload& workload = workloads_[index];
+    if (workload.ns.empty() || workload.name.empty()) {
+      note(workload, PdbNote::Reason::kInvalidObject, "ballast: workload without name or namespace ignored");
+      return;
+    }
+    const std::string pdb_name = workload.name + kPdbNameSuffix;
+    const Key key{workload.ns, pdb_name};
+    const auto ns_it = namespaces_.find(workload.ns);
+    const json* ns_object = ns_it == namespaces_.end() ? nullptr : ns_it->second;
+    // Going away (or its namespace is): garbage collection removes our PDB; touch nothing.
+    if (is_terminating(*workload.object) || (ns_object != nullptr && is_terminating(*ns_object))) {
+      claimed_.insert(key);
+      return;
+    }
+    const json* metadata = child(*workload.object, "metadata");
+    const json* template_metadata = path(*workload.object, {"spec", "template", "metadata"});
+    for (const json* meta : {metadata, template_metadata}) {
+      if (annotation(meta, policy::kDefaultsAnnotation) == "off") {
+        return note(workload, PdbNote::Reason::kOptedOut, "ballast: no PDB: ballast.dev/defaults is off");
+      }
+      if (lists_pdb(annotation(meta, policy::kSkipAnnotation))) {
+        return note(workload, PdbNote::Reason::kOptedOut, "ballast: no PDB: ballast.dev/skip lists pdb");
+      }
+    }
+    if (workload.uid.empty()) {
+      return note(workload, PdbNote::Reason::kInvalidObject, "ballast: no PDB: the workload has no uid to own it");
+    }
+
+    // The webhook's own choice (it never sees Namespace objects), so both agree on the tier.
+    policy::TierChoice choice = policy::select_tier(*workload.object, workload.kind, workload.ns, policy_);
+    for (auto& warning : choice.warnings) note(workload, PdbNote::Reason::kUnknownTier, std::move(warning));
+    const policy::Tier& tier = *choice.tier;
+    const auto keda = keda_.find({workload.ns, workload.kind_name, workload.name});
+    const std::optional<int> keda_min =
+        keda == keda_.end() ? std::nullopt : std::optional<int>(keda->second);
+    const int replicas = replicas_of(*workload.object);
+    const std::optional<PdbBudget> budget = pdb_budget(tier.pdb, replicas, keda_min);
+    if (!budget) {
+      return note(workload, PdbNote::Reason::kTierHasNoPdb, "ballast: no PDB: tier " + tier.name + " has none");
+    }
+    if (!workload.selector_ok || workload.selector.is_null() || workload.selector.is_everything()) {
+      return note(workload, PdbNote::Reason::kNoSelector,
+                  "ballast: no PDB: spec.selector is missing, empty or unreadable");
+    }
+    if (pdb_name.size() > kMaxNameLength) {
+      return note(workload, PdbNote::Reason::kNameTaken, "ballast: no PDB: " + pdb_name + " is too long a name");
+    }
+
+    const std::vector<size_t> coverage = covered_by(workload.selector, workload.ns);
+    if (const Pdb* foreign = foreign_overlap(workload, coverage); foreign != nullptr) {
+      return note(workload, PdbNote::Reason::kForeignPdbOverlap,
+                  "ballast: no PDB: PodDisruptionBudget " + foreign->name +
+                      " already selects these pods (a pod under two PDBs cannot be evicted)",
+                  foreign->name);
+    }
+    for (const auto& [other_key, other_coverage] : desired_coverage_) {
+      if (other_key.first != workload.ns) continue;
+      const bool shared = std::any_of(coverage.begin(), coverage.end(), [&](size_t i) {
+        return std::find(other_coverage.begin(), other_coverage.end(), i) != other_coverage.end();
+      }) || std::find(other_coverage.begin(), other_coverage.end(), index) != other_coverage.end();
+      if (shared) {
+        return note(workload, PdbNote::Reason::kBallastPdbOverlap,
+                    "ballast: no PDB: ballast's PodDisruptionBudget " + other_key.second +
+                        " already selects these pods (workloads with overlapping selectors)",
+                    other_key.second);
+      }
+    }
+
+    const auto existing_it = pdb_by_name_.find(key);
+    const Pdb* existing = existing_it == pdb_by_name_.end() ? nullptr : &pdbs_[existing_it->second];
+    if (existing != nullptr && !existing->owned) {
+      return note(workload, PdbNote::Reason::kNameTaken,
+                  "ballast: no PDB: PodDisruptionBudget " + pdb_name + " exists and is not ballast's", pdb_name);
+    }
+    if (claimed_.count(key) > 0) {
+      return note(workload, PdbNote::Reason::kNameTaken,
+                  "ballast: no PDB: " + pdb_name + " is already the PDB of another workload of that name", pdb_name);
+    }
+
+    claimed_.insert(key);
+    desired_coverage_[key] = coverage;
+    json desired = desired_pdb(workload, pdb_name, tier.name, *budget);
+    const std::string reason = "tier " + tier.name + " (" + choice.source + "), " + std::to_string(replicas) +
+                               " replicas: " + budget_text(*budget) + " (" + budget->why + ")";
+    if (existing == nullptr) {
+      creates_.push_back(CreatePdb{std::move(desired), reason});
+    } else if (!owned_fields_match(*existing->object, desired)) {
+      updates_.push_back(UpdatePdb{workload.ns, pdb_name, string_at(*existing->object, {"metadata", "resourceVersion"}),
+                                   updated_pdb(*existing->object, desired), reason});
+    }
+  }
+
+  void delete_pdb(const Pdb& pdb) {
+    deletes_.push_back(DeletePdb{pdb.ns, pdb.name, string_at(*pdb.object, {"metadata", "uid"}),
+                                 string_at(*pdb.object, {"metadata", "resourceVersion"}),
+                                 "no workload the policy covers wants it (opted out, no PDB for its tier, "
+                                 "another PDB selects its pods, or the workload is gone)"});
+  }
+
+  const policy::TierPolicy& policy_;
+  const PdbPlannerInput& input_;
+  std::map<std::string, const json*> namespaces_;
+  std::vector<Pdb> pdbs_;
+  std::map<Key, size_t> pdb_by_name_;
+  std::vector<Workload> workloads_;
+  std::map<std::string, std::vector<size_t>> by_namespace_;
+  std::map<ScaleKey, int> keda_;
+  std::set<Key> claimed_;                               // PDB names planned for (or left to) a workload
+  std::map<Key, std::vector<size_t>> desired_coverage_; // planned PDBs → the workloads they select
+  std::vector<DeletePdb> deletes_;
+  std::vector<UpdatePdb> updates_;
+  std::vector<CreatePdb> creates_;
+  std::vector<PdbNote> notes_;
+};
+
+}  // namespace
+
+std::optional<PdbBudget> pdb_budget(const policy::PdbRule& rule, int replicas, std::optional<int> keda_min_replicas) {
+  using Kind = policy::PdbRule::Kind;
+  if (rule.kind == Kind::kNone) return std::nullopt;
+  if (keda_min_replicas) {
+    if (*keda_min_replicas <= 0) return max_unavailable_one("its ScaledObject may scale it to zero");
+    if (*keda_min_replicas >= 2) return PdbBudget{"maxUnavailable", "50%", "its ScaledObject keeps at least 2 replicas"};
+  }
+  // A ScaledObject with minReplicaCount 1 acts like an HPA: the tier rule applies to the
+  // current replica count, re-planned whenever KEDA changes it.
+  const int n = std::max(replicas, keda_min_replicas.value_or(0));
+  if (n <= 1) return max_unavailable_one("1 replica or fewer");
+  if (n < rule.min_replicas) {
+    return max_unavailable_one("below the tier's " + std::to_string(rule.min_replicas) + " replicas");
+  }
+  if (rule.kind == Kind::kMaxUnavailable) {
+    const IntOrPercent value = parse_int_or_percent(rule.value);
+    if (!value.ok || value.number == 0) return max_unavailable_one("the tier's maxUnavailable would block evictions");
+    return PdbBudget{"maxUnavailable", int_or_percent_json(value), "tier rule"};
+  }
+  IntOrPercent value;
+  std::string why = "tier rule";
+  if (rule.kind == Kind::kQuorum) {
+    value = IntOrPercent{n / 2 + 1, false, true};
+    why = "quorum of " + std::to_string(n);
+  } else {
+    value = parse_int_or_percent(rule.value);
+  }
+  if (!value.ok) return max_unavailable_one("the tier's minAvailable is unreadable");
+  // minAvailable percentages round up (GetScaledValueFromIntOrPercent(..., true)).
+  const long long required =
+      value.percent ? (static_cast<long long>(value.number) * n + 99) / 100 : static_cast<long long>(value.number);
+  if (required >= n) return max_unavailable_one("the tier's minAvailable would block every eviction");
+  return PdbBudget{"minAvailable", int_or_percent_json(value), why};
+}
+
+PdbPlan plan_pdbs(const policy::TierPolicy& policy, const PdbPlannerInput& input) {
+  return Planner(policy, input).run();
+}
+
+}  // namespace ballast::guard
