@@ -7,8 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
+
+#include "core/base64.h"
 
 namespace ballast::kube {
 namespace {
@@ -26,23 +27,6 @@ std::string trim(std::string text) {
   size_t start = 0;
   while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
   return text.substr(start);
-}
-
-Result<std::string> base64_decode(const std::string& text, const std::string& key) {
-  std::string compact;
-  for (char c : text) {
-    if (!std::isspace(static_cast<unsigned char>(c))) compact += c;
-  }
-  if (compact.size() % 4 != 0) return invalid_argument("kubeconfig: " + key + " is not base64");
-  std::string out(compact.size() / 4 * 3, '\0');
-  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                      reinterpret_cast<const unsigned char*>(compact.data()),
-                                      static_cast<int>(compact.size()));
-  if (written < 0) return invalid_argument("kubeconfig: " + key + " is not base64");
-  size_t padding = 0;
-  for (auto it = compact.rbegin(); it != compact.rend() && *it == '='; ++it) ++padding;
-  out.resize(static_cast<size_t>(written) - padding);
-  return out;
 }
 
 // The kubeconfig entry named `name` in one of its lists (clusters, users, contexts).
@@ -68,8 +52,8 @@ Result<std::string> file_or_data(const YAML::Node& node, const std::string& key,
                                  const std::string& inline_dir, const std::string& name) {
   const std::string data = string_at(node, (key + "-data").c_str());
   if (data.empty()) return relative_to(kubeconfig, string_at(node, key.c_str()));
-  auto decoded = base64_decode(data, key + "-data");
-  if (!decoded) return decoded.error();
+  auto decoded = base64_decode(data);
+  if (!decoded) return invalid_argument("kubeconfig: " + key + "-data is " + decoded.error().message);
   ::mkdir(inline_dir.c_str(), 0700);
   const std::string path = inline_dir + "/" + name;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -1,0 +1,34 @@
+#include "core/timestamp.h"
+
+#include <catch2/catch.hpp>
+
+#include "core/base64.h"
+
+using namespace ballast;
+
+TEST_CASE("RFC 3339 times parse with zones and fractions and print back in UTC", "[time]") {
+  auto zulu = parse_time("2026-11-22T10:00:00Z");
+  REQUIRE(zulu.ok());
+  CHECK(format_time(*zulu) == "2026-11-22T10:00:00Z");
+  auto offset = parse_time("2026-11-22T11:00:00+01:00");
+  REQUIRE(offset.ok());
+  CHECK(*offset == *zulu);
+  auto fraction = parse_time("2026-11-22T10:00:00.250Z");
+  REQUIRE(fraction.ok());
+  CHECK(*fraction - *zulu == std::chrono::milliseconds(250));
+  CHECK(format_micro_time(*fraction) == "2026-11-22T10:00:00.250000Z");
+  for (const char* bad : {"2026-11-22", "2026-11-22T10:00:00", "yesterday", "2026-13-01T00:00:00Z"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_time(bad).ok());
+  }
+}
+
+TEST_CASE("base64 decodes Secret data and rejects anything else", "[base64]") {
+  CHECK(base64_decode("cGlwZWxpbmUtdG9rZW4=").value() == "pipeline-token");
+  CHECK(base64_decode("S0VZ\n").value() == "KEY");
+  CHECK(base64_decode("").value().empty());
+  for (const char* bad : {"abc", "@@@@", "a==="}) {
+    INFO(bad);
+    CHECK_FALSE(base64_decode(bad).ok());
+  }
+}
