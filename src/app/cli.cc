@@ -8,6 +8,7 @@
 
 #include "app/application.h"
 #include "app/demo.h"
+#include "app/plan_command.h"
 #include "app/signals.h"
 #include "core/config.h"
 
@@ -21,6 +22,7 @@ constexpr const char* kUsage =
     "  serve [--config FILE] [flags]   run the components (default: all that can run)\n"
     "  demo                            everything on loopback with embedded defaults\n"
     "  check-config --config FILE      validate, print the effective config, exit 0/1\n"
+    "  plan --snapshot FILE [flags]    what the node-pool reconciler would do to a cluster snapshot\n"
     "  version                         print the version\n"
     "\n"
     "flags of serve and check-config:\n";
@@ -84,6 +86,7 @@ int run_cli(int argc, char** argv) {
   if (command == "serve") return run_serve(args);
   if (command == "check-config") return run_check_config(args);
   if (command == "demo") return run_demo(args);
+  if (command == "plan") return run_plan(args);
   if (command == "version") {
     std::cout << "ballast " << BALLAST_VERSION << "\n";
     return 0;

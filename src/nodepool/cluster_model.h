@@ -1,0 +1,123 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+#include "nodepool/k8s_types.h"
+#include "nodepool/node_group.h"
+#include "nodepool/quantity.h"
+
+namespace ballast::nodepool {
+
+// Annotations the planners honour (cluster-autoscaler's and Karpenter's names).
+inline constexpr const char* kSafeToEvictAnnotation = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+inline constexpr const char* kSafeToEvictLocalVolumesAnnotation =
+    "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes";
+inline constexpr const char* kScaleDownDisabledAnnotation = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
+inline constexpr const char* kDoNotDisruptAnnotation = "karpenter.sh/do-not-disrupt";
+inline constexpr const char* kMirrorPodAnnotation = "kubernetes.io/config.mirror";
+
+// The scheduling-relevant part of a pod spec (also a DaemonSet's pod template).
+struct PodSchedulingSpec {
+  Resources requests;  // max(sum(containers)+sidecars, any init) + overhead; pods = 1
+  Labels node_selector;
+  std::vector<NodeSelectorTerm> required_affinity;  // empty = none
+  std::vector<Toleration> tolerations;
+};
+
+struct Pod {
+  std::string ns;
+  std::string name;
+  Labels labels;
+  Labels annotations;
+  PodSchedulingSpec spec;
+  std::string node_name;   // spec.nodeName; empty = not bound
+  std::string phase;       // status.phase
+  int64_t priority = 0;    // spec.priority
+  std::string controller_kind;  // ownerReference with controller: true; empty = bare pod
+  std::string controller_name;
+  bool mirror = false;            // static pod's mirror (kubernetes.io/config.mirror)
+  std::vector<std::string> local_volumes;  // emptyDir (not Memory) and hostPath volume names
+  bool terminating = false;       // metadata.deletionTimestamp set
+  // PodScheduled=False reason=Unschedulable, with the condition's lastTransitionTime.
+  bool unschedulable = false;
+  std::optional<TimePoint> unschedulable_since;
+
+  PodRef ref() const { return {ns, name}; }
+  bool daemonset() const { return controller_kind == "DaemonSet"; }
+  // Succeeded/Failed pods hold no resources.
+  bool terminal() const { return phase == "Succeeded" || phase == "Failed"; }
+};
+
+struct Node {
+  std::string name;
+  Labels labels;
+  Labels annotations;
+  std::vector<Taint> taints;
+  Resources allocatable;
+  bool unschedulable = false;  // spec.unschedulable (cordoned)
+  bool ready = true;           // Ready condition (absent = assumed ready)
+  std::optional<TimePoint> created;
+
+  // The NodeGroup this node belongs to (label ballast.dev/nodegroup), or empty.
+  std::string group() const;
+};
+
+struct PodDisruptionBudget {
+  std::string ns;
+  std::string name;
+  LabelSelector selector;
+  int64_t disruptions_allowed = 0;  // status.disruptionsAllowed (absent = 0)
+};
+
+struct DaemonSet {
+  std::string ns;
+  std::string name;
+  PodSchedulingSpec pod;  // spec.template.spec
+};
+
+struct ReplicaSet {
+  std::string ns;
+  std::string name;
+  std::string owner_kind;  // controller ownerReference (Deployment)
+  std::string owner_name;
+};
+
+// What the planners see of the cluster: one consistent snapshot, replaced whole.
+struct ClusterSnapshot {
+  std::vector<Node> nodes;
+  std::vector<Pod> pods;
+  std::vector<PodDisruptionBudget> pdbs;
+  std::vector<NodeGroup> node_groups;
+  std::vector<DaemonSet> daemonsets;
+  std::vector<ReplicaSet> replicasets;
+  std::vector<std::string> notes;  // objects that were skipped, and why
+};
+
+// One object each → model. Errors name the object: `Pod shop/web-1: spec.containers[0].
+// resources.requests.cpu: invalid quantity "lots": unknown suffix`.
+Result<Node> parse_node(const nlohmann::json& object);
+Result<Pod> parse_pod(const nlohmann::json& object);
+Result<PodDisruptionBudget> parse_pdb(const nlohmann::json& object);
+Result<DaemonSet> parse_daemonset(const nlohmann::json& object);
+Result<ReplicaSet> parse_replicaset(const nlohmann::json& object);
+Result<PodSchedulingSpec> parse_pod_spec(const nlohmann::json& spec);
+
+// Objects of any kind (as a watch delivers them) → snapshot. Kinds other than Node, Pod,
+// PodDisruptionBudget, NodeGroup, DaemonSet and ReplicaSet are skipped with a note.
+Result<ClusterSnapshot> parse_objects(const std::vector<nlohmann::json>& objects);
+
+// A `kind: List` (what `kubectl get ... -o json` prints), or a single object.
+Result<ClusterSnapshot> parse_snapshot(const nlohmann::json& document);
+
+// The same from JSON text, streaming: each item of a List becomes model as soon as it is
+// parsed and its JSON is dropped, so peak memory is the text plus the model, not a whole
+// DOM (a 1,000-node snapshot is ~15 MB of text and ~10x that as a DOM).
+Result<ClusterSnapshot> parse_snapshot_text(std::string_view text);
+
+}  // namespace ballast::nodepool

@@ -1,0 +1,121 @@
+#include "nodepool/node_group.h"
+
+#include "nodepool/json_read.h"
+
+namespace ballast::nodepool {
+
+using namespace detail;
+
+const Offering* NodeGroup::find_offering(const std::string& id) const {
+  if (id.empty()) return offerings.empty() ? nullptr : &offerings.front();
+  for (const auto& o : offerings) {
+    if (o.id == id) return &o;
+  }
+  return nullptr;
+}
+
+namespace {
+
+NodeGroup read_node_group(const json& object, const std::string& name) {
+  NodeGroup g;
+  g.name = name;
+  const json* spec = member(&object, "spec", "");
+  if (spec == nullptr) fail("spec", "required");
+  g.min_nodes = int_at(member(spec, "minNodes", "spec"), "spec.minNodes", 0);
+  g.max_nodes = int_at(member(spec, "maxNodes", "spec"), "spec.maxNodes", 0);
+  if (g.min_nodes < 0) fail("spec.minNodes", "must be ≥ 0");
+  if (g.max_nodes < g.min_nodes) fail("spec.maxNodes", "must be ≥ minNodes");
+  const json& offerings = array_at(member(spec, "offerings", "spec"), "spec.offerings");
+  for (size_t i = 0; i < offerings.size(); ++i) {
+    const std::string p = index("spec.offerings", i);
+    const json* o = &offerings[i];
+    Offering off;
+    off.id = string_at(member(o, "id", p), p + ".id");
+    if (off.id.empty()) fail(p + ".id", "required");
+    const json* cpu = member(o, "cpu", p);
+    const json* memory = member(o, "memory", p);
+    if (cpu == nullptr) fail(p + ".cpu", "required");
+    if (memory == nullptr) fail(p + ".memory", "required");
+    off.capacity.cpu_milli = milli_at(cpu, p + ".cpu", 0);
+    off.capacity.memory_bytes = units_at(memory, p + ".memory", 0);
+    off.capacity.pods = int_at(member(o, "maxPods", p), p + ".maxPods", 110);
+    off.monthly_price = number_at(member(o, "monthlyPrice", p), p + ".monthlyPrice", 0);
+    g.offerings.push_back(std::move(off));
+  }
+  if (g.offerings.empty() && g.max_nodes > 0) fail("spec.offerings", "at least one offering is required");
+  g.labels = string_map_at(member(spec, "labels", "spec"), "spec.labels");
+  g.taints = taints_at(member(spec, "taints", "spec"), "spec.taints");
+  if (const json* reserved = member(spec, "reserved", "spec")) {
+    g.reserved.cpu_milli = milli_at(member(reserved, "cpu", "spec.reserved"), "spec.reserved.cpu",
+                                    g.reserved.cpu_milli);
+    g.reserved.memory_bytes = units_at(member(reserved, "memory", "spec.reserved"), "spec.reserved.memory",
+                                       g.reserved.memory_bytes);
+  }
+  g.priority = int_at(member(spec, "priority", "spec"), "spec.priority", 0);
+  if (const json* up = member(spec, "scaleUp", "spec")) {
+    g.scale_up.pod_age_seconds =
+        int_at(member(up, "podAgeSeconds", "spec.scaleUp"), "spec.scaleUp.podAgeSeconds", 5);
+  }
+  if (const json* down = member(spec, "scaleDown", "spec")) {
+    const std::string p = "spec.scaleDown";
+    auto& d = g.scale_down;
+    d.enabled = bool_at(member(down, "enabled", p), p + ".enabled", d.enabled);
+    d.utilization_threshold =
+        number_at(member(down, "utilizationThreshold", p), p + ".utilizationThreshold", d.utilization_threshold);
+    d.unneeded_seconds = int_at(member(down, "unneededSeconds", p), p + ".unneededSeconds", d.unneeded_seconds);
+    d.delay_after_add_seconds =
+        int_at(member(down, "delayAfterAddSeconds", p), p + ".delayAfterAddSeconds", d.delay_after_add_seconds);
+    d.delay_after_failure_seconds = int_at(member(down, "delayAfterFailureSeconds", p),
+                                           p + ".delayAfterFailureSeconds", d.delay_after_failure_seconds);
+    d.max_graceful_termination_seconds = int_at(member(down, "maxGracefulTerminationSeconds", p),
+                                                p + ".maxGracefulTerminationSeconds",
+                                                d.max_graceful_termination_seconds);
+    d.max_empty_bulk_delete =
+        int_at(member(down, "maxEmptyBulkDelete", p), p + ".maxEmptyBulkDelete", d.max_empty_bulk_delete);
+    if (d.utilization_threshold < 0 || d.utilization_threshold > 1) {
+      fail(p + ".utilizationThreshold", "must be within [0, 1]");
+    }
+  }
+  if (const json* status = member(&object, "status", "")) {
+    auto& s = g.status;
+    const json& in_flight = array_at(member(status, "inFlight", "status"), "status.inFlight");
+    for (size_t i = 0; i < in_flight.size(); ++i) {
+      const std::string p = index("status.inFlight", i);
+      InFlightNode n;
+      n.name = string_at(member(&in_flight[i], "name", p), p + ".name");
+      n.offering = string_at(member(&in_flight[i], "offering", p), p + ".offering");
+      n.requested_at = time_at(member(&in_flight[i], "requestedAt", p), p + ".requestedAt");
+      if (g.find_offering(n.offering) == nullptr) fail(p + ".offering", "unknown offering \"" + n.offering + "\"");
+      s.in_flight.push_back(std::move(n));
+    }
+    s.last_scale_up = time_at(member(member(status, "lastScaleUp", "status"), "time", "status.lastScaleUp"),
+                              "status.lastScaleUp.time");
+    s.last_scale_down_failure =
+        time_at(member(member(status, "lastScaleDownFailure", "status"), "time", "status.lastScaleDownFailure"),
+                "status.lastScaleDownFailure.time");
+    const json& nodes = array_at(member(status, "nodes", "status"), "status.nodes");
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const std::string p = index("status.nodes", i);
+      NodeStatusEntry n;
+      n.name = string_at(member(&nodes[i], "name", p), p + ".name");
+      n.unneeded_since = time_at(member(&nodes[i], "unneededSince", p), p + ".unneededSince");
+      s.nodes.push_back(std::move(n));
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+Result<NodeGroup> parse_node_group(const nlohmann::json& object) {
+  std::string name;
+  try {
+    name = string_at(member(member(&object, "metadata", ""), "name", "metadata"), "metadata.name");
+    if (name.empty()) return invalid_argument("NodeGroup without metadata.name");
+    return read_node_group(object, name);
+  } catch (const std::exception& e) {
+    return invalid_argument("NodeGroup " + (name.empty() ? std::string("<unnamed>") : name) + ": " + e.what());
+  }
+}
+
+}  // namespace ballast::nodepool

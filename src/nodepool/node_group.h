@@ -1,0 +1,86 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+#include "nodepool/k8s_types.h"
+#include "nodepool/quantity.h"
+
+namespace ballast::nodepool {
+
+// Nodes belong to a group by this label (CONTRACT.md).
+inline constexpr const char* kNodeGroupLabel = "ballast.dev/nodegroup";
+
+// What the kubelet and system daemons keep for themselves when a NodeGroup does not say
+// (`spec.reserved`): K3s-like defaults for a small VPS.
+inline constexpr int64_t kDefaultReservedCpuMilli = 100;
+inline constexpr int64_t kDefaultReservedMemoryBytes = 256LL * 1024 * 1024;
+
+// One VM type a group may order (`spec.offerings[]`).
+struct Offering {
+  std::string id;
+  Resources capacity;  // cpu, memory, maxPods (pods)
+  double monthly_price = 0;
+};
+
+struct ScaleUpSpec {
+  int64_t pod_age_seconds = 5;
+};
+
+struct ScaleDownSpec {
+  bool enabled = true;
+  double utilization_threshold = 0.5;
+  int64_t unneeded_seconds = 600;
+  int64_t delay_after_add_seconds = 600;
+  int64_t delay_after_failure_seconds = 180;
+  int64_t max_graceful_termination_seconds = 600;
+  int64_t max_empty_bulk_delete = 10;
+};
+
+// A VM requested from the provider whose Node has not registered yet (`status.inFlight[]`).
+struct InFlightNode {
+  std::string name;
+  std::string offering;  // offering id; empty = the group's first offering
+  std::optional<TimePoint> requested_at;
+};
+
+// Per-node memory of the reconciler (`status.nodes[]`).
+struct NodeStatusEntry {
+  std::string name;
+  std::optional<TimePoint> unneeded_since;
+};
+
+struct NodeGroupStatus {
+  std::vector<InFlightNode> in_flight;
+  std::optional<TimePoint> last_scale_up;            // status.lastScaleUp.time
+  std::optional<TimePoint> last_scale_down_failure;  // status.lastScaleDownFailure.time
+  std::vector<NodeStatusEntry> nodes;
+};
+
+// A NodeGroup (ballast.dev/v1alpha1): only what the planners read. Provider settings are
+// the actuator's business and are not modelled here.
+struct NodeGroup {
+  std::string name;
+  int64_t min_nodes = 0;
+  int64_t max_nodes = 0;
+  std::vector<Offering> offerings;
+  Labels labels;
+  std::vector<Taint> taints;
+  Resources reserved{kDefaultReservedCpuMilli, kDefaultReservedMemoryBytes, 0};
+  int64_t priority = 0;  // expander: higher wins
+  ScaleUpSpec scale_up;
+  ScaleDownSpec scale_down;
+  NodeGroupStatus status;
+
+  const Offering* find_offering(const std::string& id) const;
+};
+
+// A NodeGroup object (as the apiserver returns it) → model. Errors name the object and
+// the field: `NodeGroup general: spec.offerings[0].cpu: invalid quantity "x": ...`.
+Result<NodeGroup> parse_node_group(const nlohmann::json& object);
+
+}  // namespace ballast::nodepool

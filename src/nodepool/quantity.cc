@@ -1,0 +1,103 @@
+#include "nodepool/quantity.h"
+
+#include <cctype>
+#include <ctime>
+#include <limits>
+
+namespace ballast::nodepool {
+namespace {
+
+using Int = __int128;
+constexpr Int kMax = std::numeric_limits<int64_t>::max();
+
+struct Suffix {
+  std::string_view text;
+  int exp10;  // decimal exponent
+  int exp2;   // binary exponent
+};
+
+constexpr Suffix kSuffixes[] = {
+    {"Ki", 0, 10}, {"Mi", 0, 20}, {"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50}, {"Ei", 0, 60},
+    {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"", 0, 0},    {"k", 3, 0},   {"M", 6, 0},
+    {"G", 9, 0},   {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0},
+};
+
+// value = digits · 10^exp10 · 2^exp2 · scale, rounded up; error past int64.
+Result<int64_t> parse_scaled(std::string_view original, int scale_exp10) {
+  const auto bad = [&](const char* why) {
+    return invalid_argument("invalid quantity \"" + std::string(original) + "\": " + why);
+  };
+  std::string_view text = original;
+  if (text.empty()) return bad("empty");
+  if (text.front() == '+') text.remove_prefix(1);
+  if (!text.empty() && text.front() == '-') return bad("negative");
+
+  Int digits = 0;
+  int exp10 = scale_exp10;
+  bool any_digit = false;
+  bool seen_point = false;
+  size_t i = 0;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '.' && !seen_point) {
+      seen_point = true;
+      continue;
+    }
+    if (!std::isdigit(static_cast<unsigned char>(c))) break;
+    any_digit = true;
+    if (digits > kMax * 10) {  // keep the magnitude, drop precision far beyond int64
+      if (!seen_point) ++exp10;
+      continue;
+    }
+    digits = digits * 10 + (c - '0');
+    if (seen_point) --exp10;
+  }
+  if (!any_digit) return bad("no digits");
+  std::string_view rest = text.substr(i);
+  // Decimal exponent "e3"/"E-2" (but not the "E" suffix on its own).
+  if (rest.size() > 1 && (rest[0] == 'e' || rest[0] == 'E')) {
+    size_t j = 1;
+    bool negative = false;
+    if (rest[j] == '+' || rest[j] == '-') negative = rest[j++] == '-';
+    if (j < rest.size() && std::isdigit(static_cast<unsigned char>(rest[j]))) {
+      int e = 0;
+      for (; j < rest.size() && std::isdigit(static_cast<unsigned char>(rest[j])); ++j) {
+        e = e * 10 + (rest[j] - '0');
+        if (e > 100) return bad("exponent out of range");
+      }
+      if (j != rest.size()) return bad("trailing characters");
+      exp10 += negative ? -e : e;
+      rest = {};
+    }
+  }
+  const Suffix* suffix = nullptr;
+  for (const auto& s : kSuffixes) {
+    if (s.text == rest) suffix = &s;
+  }
+  if (suffix == nullptr) return bad("unknown suffix");
+  exp10 += suffix->exp10;
+  Int value = digits;
+  for (int b = 0; b < suffix->exp2; ++b) {
+    value *= 2;
+    if (value > kMax) return bad("out of range");
+  }
+  if (value == 0) return int64_t{0};
+  for (; exp10 > 0; --exp10) {
+    value *= 10;
+    if (value > kMax) return bad("out of range");
+  }
+  if (exp10 < 0) {
+    Int divisor = 1;
+    for (; exp10 < 0 && divisor <= kMax; ++exp10) divisor *= 10;
+    value = (value + divisor - 1) / divisor;  // round up, like the apiserver
+  }
+  if (value > kMax) return bad("out of range");
+  return static_cast<int64_t>(value);
+}
+
+}  // namespace
+
+Result<int64_t> parse_milli(std::string_view text) { return parse_scaled(text, 3); }
+Result<int64_t> parse_units(std::string_view text) { return parse_scaled(text, 0); }
+
+}  // namespace ballast::nodepool

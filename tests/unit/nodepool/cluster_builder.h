@@ -1,0 +1,95 @@
+#pragma once
+
+// Builders for Kubernetes objects as `kubectl get -o json` prints them, for the node-pool
+// tests. Each returns JSON so the tests also exercise the parsers.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nodepool/cluster_model.h"
+
+namespace ballast::nodepool::testing {
+
+using json = nlohmann::json;
+
+inline constexpr const char* kNow = "2026-11-22T10:00:00Z";
+inline constexpr const char* kLongAgo = "2026-11-22T08:00:00Z";
+
+inline TimePoint at(const char* text) { return *parse_time(text); }
+
+inline json node(const std::string& name, const std::string& group, const std::string& cpu = "4",
+                 const std::string& memory = "8Gi", int pods = 110) {
+  json n{{"apiVersion", "v1"},
+         {"kind", "Node"},
+         {"metadata", {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}}},
+                       {"creationTimestamp", kLongAgo}}},
+         {"spec", json::object()},
+         {"status",
+          {{"allocatable", {{"cpu", cpu}, {"memory", memory}, {"pods", std::to_string(pods)}}},
+           {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
+  if (!group.empty()) n["metadata"]["labels"]["ballast.dev/nodegroup"] = group;
+  return n;
+}
+
+// A running pod owned by a ReplicaSet (movable) on `node_name`.
+inline json pod(const std::string& ns, const std::string& name, const std::string& node_name,
+                const std::string& cpu, const std::string& memory) {
+  json p{{"apiVersion", "v1"},
+         {"kind", "Pod"},
+         {"metadata",
+          {{"name", name},
+           {"namespace", ns},
+           {"labels", {{"app", name}}},
+           {"ownerReferences",
+            {{{"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"}, {"name", name + "-rs"}, {"controller", true}}}}}},
+         {"spec",
+          {{"containers", {{{"name", "main"}, {"resources", {{"requests", {{"cpu", cpu}, {"memory", memory}}}}}}}}}},
+         {"status", {{"phase", "Running"}}}};
+  if (!node_name.empty()) p["spec"]["nodeName"] = node_name;
+  return p;
+}
+
+// A pod the scheduler marked Unschedulable at `since`.
+inline json pending_pod(const std::string& ns, const std::string& name, const std::string& cpu,
+                        const std::string& memory, const char* since = kLongAgo) {
+  json p = pod(ns, name, "", cpu, memory);
+  p["status"] = {{"phase", "Pending"},
+                 {"conditions",
+                  {{{"type", "PodScheduled"},
+                    {"status", "False"},
+                    {"reason", "Unschedulable"},
+                    {"lastTransitionTime", since}}}}};
+  return p;
+}
+
+inline json pdb(const std::string& ns, const std::string& name, const json& match_labels, int allowed) {
+  return {{"apiVersion", "policy/v1"},
+          {"kind", "PodDisruptionBudget"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", {{"minAvailable", 1}, {"selector", {{"matchLabels", match_labels}}}}},
+          {"status", {{"disruptionsAllowed", allowed}}}};
+}
+
+inline json node_group(const std::string& name, int min_nodes, int max_nodes,
+                       const std::string& offering_cpu = "4", const std::string& offering_memory = "8Gi") {
+  return {{"apiVersion", "ballast.dev/v1alpha1"},
+          {"kind", "NodeGroup"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"minNodes", min_nodes},
+            {"maxNodes", max_nodes},
+            {"offerings",
+             {{{"id", "V92"}, {"cpu", offering_cpu}, {"memory", offering_memory}, {"maxPods", 110},
+               {"monthlyPrice", 5.45}}}},
+            {"labels", {{"workload-type", "general"}}}}}};
+}
+
+inline ClusterSnapshot snapshot(const std::vector<json>& objects) {
+  auto parsed = parse_objects(objects);
+  if (!parsed) throw std::runtime_error(parsed.error().message);
+  return std::move(*parsed);
+}
+
+}  // namespace ballast::nodepool::testing
