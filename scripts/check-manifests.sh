@@ -75,7 +75,10 @@ if render selfsigned ballast-system -f "$chart/ci/selfsigned-values.yaml"; then
   check "$out/selfsigned.yaml" --namespace ballast-system --certs selfSigned --nodegroups 1 --servicemonitor --dashboard --dry-run
 fi
 if render certmanager ballast-system -f "$chart/ci/certmanager-values.yaml"; then
-  check "$out/certmanager.yaml" --namespace ballast-system --certs certManager --nodegroups 2 --servicemonitor --dashboard
+  check "$out/certmanager.yaml" --namespace ballast-system --certs certManager --nodegroups 2 --servicemonitor --dashboard --components scaler,sessions,admission,guard
+fi
+if render nodepool ballast-system -f "$chart/ci/nodepool-values.yaml"; then
+  check "$out/nodepool.yaml" --namespace ballast-system --certs selfSigned --nodegroups 1 --components scaler,nodepool
 fi
 if render external-issuer platform-system -f "$chart/ci/external-issuer-values.yaml"; then
   check "$out/external-issuer.yaml" --namespace platform-system --certs certManager --components scaler,admission
@@ -102,4 +105,4 @@ if [ "$failed" -ne 0 ]; then
   say "manifests: FAILED"
   exit 1
 fi
-say "manifests: helm lint + template (default, selfSigned, certManager, external issuer), kustomize: all checks passed"
+say "manifests: helm lint + template (default, selfSigned, certManager without nodepool, nodepool without guard, external issuer), kustomize: all checks passed"

@@ -26,10 +26,10 @@ CONTRACT_FLAGS = {
 COMPONENTS = {"scaler", "sessions", "admission", "guard", "nodepool"}
 # What a Deployment runs when the checker is given no --components (the chart's and the
 # kustomize base's defaults).
-DEFAULT_COMPONENTS = {"scaler", "sessions", "admission", "guard"}
+DEFAULT_COMPONENTS = {"scaler", "sessions", "admission", "guard", "nodepool"}
 # Components that call the Kubernetes API: they need the service account token, the Lease and
-# Events. The node-pool reconciler joins with its code.
-RECONCILERS = {"guard"}
+# Events.
+RECONCILERS = {"guard", "nodepool"}
 # The RBAC the code calls, the one table to change with it: (grant, scope, apiGroup,
 # resource) -> verbs. Grant "reconcilers" applies when any of RECONCILERS is on, otherwise
 # the component's name. Scope "namespace": a Role in ballast's namespace; "cluster": a
@@ -41,13 +41,26 @@ RBAC = {
     ("reconcilers", "namespace", "coordination.k8s.io", "leases"): {"get", "create", "update"},
     # src/kube/event_recorder.cc: Events in the object's namespace, else default.
     ("reconcilers", "cluster", "", "events"): {"create", "patch"},
+    # Both reconcilers inform on PDBs (the guard owns some, the node pool's drain honours them).
+    ("reconcilers", "cluster", "policy", "poddisruptionbudgets"): {"list", "watch"},
     # src/guard/guard_reconciler.cc: informers (list+watch) and the writes.
     ("guard", "cluster", "apps", "deployments"): {"list", "watch"},
     ("guard", "cluster", "apps", "statefulsets"): {"list", "watch"},
-    ("guard", "cluster", "policy", "poddisruptionbudgets"): {"list", "watch", "create", "update", "delete"},
+    ("guard", "cluster", "policy", "poddisruptionbudgets"): {"create", "update", "delete"},
     ("guard", "cluster", "", "namespaces"): {"list", "watch"},
     ("guard", "cluster", "scheduling.k8s.io", "priorityclasses"): {"list", "watch", "create"},
     ("guard", "cluster", "keda.sh", "scaledobjects"): {"list", "watch"},
+    # src/nodepool/nodepool_reconciler.cc: informers (list+watch); drain = merge-patch the Node
+    # (taint, unschedulable, annotation), evict its pods, delete the Node; status merge patch.
+    ("nodepool", "cluster", "", "nodes"): {"list", "watch", "patch", "delete"},
+    ("nodepool", "cluster", "", "pods"): {"list", "watch"},
+    ("nodepool", "cluster", "", "pods/eviction"): {"create"},
+    ("nodepool", "cluster", "apps", "daemonsets"): {"list", "watch"},
+    ("nodepool", "cluster", "ballast.dev", "nodegroups"): {"list", "watch"},
+    ("nodepool", "cluster", "ballast.dev", "nodegroups/status"): {"patch"},
+    # src/app/node_providers.cc (credentialsSecret) and the reconciler (bootstrapSecret): get,
+    # in ballast's namespace only.
+    ("nodepool", "namespace", "", "secrets"): {"get"},
 }
 # The only resource that may be granted in a Role and never in a ClusterRole.
 NAMESPACE_ONLY_RESOURCES = {"secrets"}

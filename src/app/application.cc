@@ -2,11 +2,14 @@
 
 #include "admission/admission_server.h"
 #include "app/admin.h"
+#include "app/node_providers.h"
 #include "guard/guard_reconciler.h"
 #include "kube/event_recorder.h"
 #include "kube/kube_client.h"
 #include "kube/leader_election.h"
+#include "net/http_client.h"
 #include "net/http_server.h"
+#include "nodepool/nodepool_reconciler.h"
 #include "net/io_pool.h"
 #include "scaler/grpc_server.h"
 #include "policy/tier_policy.h"
@@ -26,11 +29,14 @@ Result<std::set<std::string>> select_components(const Config& config, bool has_e
     std::set<std::string> all = {kComponentScaler};
     if (sessions_can_run) all.insert(kComponentSessions);
     if (admission_can_run) all.insert(kComponentAdmission);
-    if (has_kube_api) all.insert(kComponentGuard);
+    if (has_kube_api) all.insert({kComponentGuard, kComponentNodepool});
     return all;
   }
-  if (config.components.count(kComponentGuard) > 0 && !has_kube_api) {
-    return invalid_argument("guard needs Kubernetes API access: --kubeconfig, or run in a cluster");
+  for (const char* reconciler : {kComponentGuard, kComponentNodepool}) {
+    if (config.components.count(reconciler) > 0 && !has_kube_api) {
+      return invalid_argument(std::string(reconciler) +
+                              " needs Kubernetes API access: --kubeconfig, or run in a cluster");
+    }
   }
   if (config.components.count(kComponentSessions) > 0 && !sessions_can_run) {
     return invalid_argument("sessions needs --sessions-token-file (or --sessions-insecure for development)");
@@ -98,7 +104,7 @@ Status Application::start() {
   if (components_.count(kComponentAdmission) > 0) {
     if (auto started = start_admission(); !started) return started;
   }
-  if (components_.count(kComponentGuard) > 0) {
+  if (components_.count(kComponentGuard) > 0 || components_.count(kComponentNodepool) > 0) {
     kube_client_ = std::make_unique<kube::KubeClient>(*io_pool_, std::move(**kube_config));
     if (auto started = start_reconcilers(); !started) return started;
   }
@@ -150,26 +156,43 @@ Status Application::start_admission() {
 }
 
 Status Application::start_reconcilers() {
-  auto policy = load_tier_policy(config_);
-  if (!policy) return policy.error();
   kube::LeaderElectionOptions election;
   election.ns = config_.namespace_name;
   election.identity = kube::make_identity();
   event_recorder_ = std::make_unique<kube::EventRecorder>(*kube_client_, election.identity);
-  guard::GuardOptions guard_options;
-  guard_options.dry_run = config_.dry_run;
+  auto is_leader = [this] { return leader_elector_ && leader_elector_->is_leader(); };
+  if (components_.count(kComponentGuard) > 0) {
+    auto policy = load_tier_policy(config_);
+    if (!policy) return policy.error();
+    guard::GuardOptions guard_options;
+    guard_options.dry_run = config_.dry_run;
+    guard_ = std::make_unique<guard::GuardReconciler>(*kube_client_, *event_recorder_, std::move(*policy), is_leader,
+                                                      metrics_, guard_options);
+  }
+  if (components_.count(kComponentNodepool) > 0) {
+    provider_http_ = std::make_unique<net::HttpClient>(*io_pool_);
+    providers::ProviderContext context;
+    context.transport = providers::http_transport(*provider_http_);
+    context.clock = &clock_;
+    nodepool::NodePoolOptions nodepool_options;
+    nodepool_options.dry_run = config_.dry_run;
+    nodepool_options.secrets_namespace = config_.namespace_name;
+    nodepool_ = std::make_unique<nodepool::NodePoolReconciler>(
+        *kube_client_, *event_recorder_, provider_factory(*kube_client_, config_.namespace_name, std::move(context)),
+        is_leader, metrics_, nodepool_options);
+  }
   leader_elector_ = std::make_unique<kube::LeaderElector>(
-      *kube_client_, clock_, election,
-      kube::LeaderElector::Callbacks{[this] { guard_->poke(); }, [] {}});
-  guard_ = std::make_unique<guard::GuardReconciler>(*kube_client_, *event_recorder_, std::move(*policy),
-                                                    [elector = leader_elector_.get()] { return elector->is_leader(); },
-                                                    metrics_, guard_options);
+      *kube_client_, clock_, election, kube::LeaderElector::Callbacks{[this] {
+        if (guard_) guard_->poke();
+        if (nodepool_) nodepool_->poke();
+      }, [] {}});
   metrics_.add_sampler("ballast_leader", "1 while this replica holds the ballast-leader Lease", "gauge",
                        [this] {
                          const bool leader = leader_elector_ && leader_elector_->is_leader();
                          return std::vector<std::pair<Labels, double>>{{{}, leader ? 1.0 : 0.0}};
                        });
-  guard_->start();
+  if (guard_) guard_->start();
+  if (nodepool_) nodepool_->start();
   leader_elector_->start();
   logger_.info("reconcilers started", {{"identity", election.identity}, {"dryRun", config_.dry_run}});
   return Ok{};
@@ -197,6 +220,7 @@ void Application::stop() {
   // Sources stop after the service that calls watch() and before the hub they feed.
   // The reconcilers stop writing before the lease is released for a successor.
   if (guard_) guard_->stop();
+  if (nodepool_) nodepool_->stop();
   if (leader_elector_) leader_elector_->stop();
   if (kafka_source_) kafka_source_->stop();
   if (prom_source_) prom_source_->stop();
@@ -210,8 +234,10 @@ void Application::stop() {
   grpc_server_.reset();
   admission_server_.reset();
   guard_.reset();
+  nodepool_.reset();
   leader_elector_.reset();
   event_recorder_.reset();
+  provider_http_.reset();
   kube_client_.reset();
   kafka_source_.reset();
   prom_source_.reset();

@@ -41,6 +41,12 @@ class EventRecorder;
 namespace ballast::guard {
 class GuardReconciler;
 }  // namespace ballast::guard
+namespace ballast::nodepool {
+class NodePoolReconciler;
+}  // namespace ballast::nodepool
+namespace ballast::net {
+class HttpClient;
+}  // namespace ballast::net
 
 namespace ballast::app {
 
@@ -91,6 +97,8 @@ class Application {
   std::unique_ptr<kube::EventRecorder> event_recorder_;
   std::unique_ptr<kube::LeaderElector> leader_elector_;
   std::unique_ptr<guard::GuardReconciler> guard_;
+  std::unique_ptr<net::HttpClient> provider_http_;
+  std::unique_ptr<nodepool::NodePoolReconciler> nodepool_;
   std::unique_ptr<net::HttpServer> admin_server_;
 };
 

@@ -273,9 +273,9 @@ Result<ParsedFlags> parse_flags(const std::vector<std::string>& args) {
 Status validate_config(const Config& config) {
   for (const auto& name : config.components) {
     if (name != kComponentScaler && name != kComponentSessions && name != kComponentAdmission &&
-        name != kComponentGuard) {
-      return invalid_argument("components: \"" + name +
-                              "\" is not part of this build (available: scaler, sessions, admission, guard)");
+        name != kComponentGuard && name != kComponentNodepool) {
+      return invalid_argument("components: unknown component \"" + name +
+                              "\" (available: scaler, sessions, admission, guard, nodepool)");
     }
   }
   const std::pair<const char*, const std::string*> addresses[] = {

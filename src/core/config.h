@@ -18,6 +18,7 @@ inline constexpr const char* kComponentScaler = "scaler";
 inline constexpr const char* kComponentSessions = "sessions";
 inline constexpr const char* kComponentAdmission = "admission";
 inline constexpr const char* kComponentGuard = "guard";
+inline constexpr const char* kComponentNodepool = "nodepool";
 
 struct ScalerConfig {
   std::string grpc_address = "0.0.0.0:9090";

@@ -116,7 +116,7 @@ TEST_CASE("validation rejects inconsistent settings", "[config]") {
       {{{"grpc-address", "nohost"}}, "grpc-address"},
       {{{"admin-address", "1.2.3.4:99999"}}, "admin-address"},
       {{{"grpc-tls-cert-file", "/etc/hostname"}}, "must be set together"},
-      {{{"components", "scaler,nodepool"}}, "nodepool"},
+      {{{"components", "scaler,autoscaler"}}, "unknown component \"autoscaler\""},
       {{{"sessions-token-file", "/nonexistent/tokens"}}, "sessions-token-file"},
   };
   for (const auto& row : rows) {

@@ -47,17 +47,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 mean "all that can run", which depends on the pod's environment). */}}
 {{- define "ballast.components" -}}
 {{- $on := list -}}
-{{- range $name := list "scaler" "sessions" "admission" "guard" -}}
+{{- range $name := list "scaler" "sessions" "admission" "guard" "nodepool" -}}
 {{- if index $.Values.components $name -}}{{- $on = append $on $name -}}{{- end -}}
 {{- end -}}
-{{- if not $on -}}{{- fail "components: switch at least one on (scaler, sessions, admission, guard)" -}}{{- end -}}
+{{- if not $on -}}{{- fail "components: switch at least one on (scaler, sessions, admission, guard, nodepool)" -}}{{- end -}}
 {{- join "," $on -}}
 {{- end -}}
 
 {{/* "true" when a component that calls the Kubernetes API (a reconciler) is on: it needs the
-service account token, the Lease Role and Events. Today the PDB guard. */}}
+service account token, the Lease Role and Events: the PDB guard and the node-pool reconciler. */}}
 {{- define "ballast.reconcilers" -}}
-{{- if .Values.components.guard -}}true{{- end -}}
+{{- if or .Values.components.guard .Values.components.nodepool -}}true{{- end -}}
 {{- end -}}
 
 {{/* Namespaces the webhooks never see. */}}

@@ -1,0 +1,121 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/timestamp.h"
+#include "kube/event_recorder.h"
+#include "kube/informer.h"
+#include "kube/kube_api.h"
+#include "nodepool/node_provider.h"
+
+namespace ballast::nodepool {
+
+// Names the reconciler writes on Nodes (CONTRACT.md and cluster-autoscaler's practice).
+inline constexpr const char* kToBeDeletedTaint = "ballast.dev/to-be-deleted";
+inline constexpr const char* kDrainStartedAnnotation = "ballast.dev/drain-started";
+
+struct NodePoolOptions {
+  bool dry_run = false;
+  std::chrono::milliseconds interval{10'000};  // a pass at least this often
+  std::chrono::milliseconds debounce{500};     // changes arriving together are planned once
+  std::chrono::milliseconds informer_resync{5 * 60'000};
+  int64_t provision_timeout_seconds = 900;  // when the NodeGroup does not say
+  std::string secrets_namespace = "ballast-system";  // Secrets without a namespace (ballast's own)
+};
+
+// Builds the provider a NodeGroup names (spec.provider + its credentials Secret). Called
+// on the reconciler's thread; the result is cached per group and provider settings.
+using ProviderFactory = std::function<Result<std::unique_ptr<NodeProvider>>(const nlohmann::json& node_group)>;
+
+// The node-pool reconciler: a small cluster autoscaler. Watches Nodes, Pods,
+// PodDisruptionBudgets, DaemonSets and NodeGroups; each pass runs the pure planners over
+// one snapshot and, while `is_leader()` holds, acts:
+// - scale-up: records each VM in the NodeGroup's status.inFlight *before* asking the
+//   provider (a deterministic name, so a successor leader finds it instead of ordering a
+//   second), drops it once its Node registers, deletes it after provisionTimeout;
+// - scale-down: taints (`ballast.dev/to-be-deleted:NoSchedule`) and cordons the node,
+//   evicts its pods through the Eviction API pass by pass (429 = retry next pass, 500 =
+//   blocked), and when it is empty deletes the VM and the Node; a drain that outlives
+//   maxGracefulTerminationSeconds is undone (untaint, uncordon) and the group backs off.
+// Every decision that leaves something pending gets an Event and a metric.
+//
+// Owned by the composition root; start() starts the informers and the worker thread,
+// stop() joins them. All writes happen on the worker thread.
+class NodePoolReconciler {
+ public:
+  NodePoolReconciler(kube::KubeApi& api, kube::EventRecorder& events, ProviderFactory providers,
+                     std::function<bool()> is_leader, MetricsRegistry& metrics, NodePoolOptions options);
+  ~NodePoolReconciler();
+  NodePoolReconciler(const NodePoolReconciler&) = delete;
+  NodePoolReconciler& operator=(const NodePoolReconciler&) = delete;
+
+  void start();
+  void stop();
+  void poke();
+
+  // One plan-and-act pass at wall time `now`; false when a cache is not synced or this
+  // replica does not lead.
+  bool reconcile_once(TimePoint now);
+  uint64_t passes() const;
+
+ private:
+  struct GroupState;
+
+  void run();
+  NodeProvider* provider_for(const nlohmann::json& node_group);
+  void scale_up(const nlohmann::json& group_object, int64_t count, const std::string& offering, int desired,
+                TimePoint now, nlohmann::json& status, const std::string& reason);
+  void reconcile_in_flight(const nlohmann::json& group_object, const std::set<std::string>& registered, TimePoint now,
+                           nlohmann::json& status);
+  bool start_drain(const nlohmann::json& node, TimePoint now);
+  void continue_drain(const nlohmann::json& node, const std::vector<nlohmann::json>& pods,
+                      const nlohmann::json* group_object, int current_nodes, TimePoint now,
+                      std::map<std::string, nlohmann::json>& statuses);
+  void undo_drain(const nlohmann::json& node);
+  Result<std::string> user_data(const nlohmann::json& group_object);
+  void write_status(const std::string& group, const nlohmann::json& before, const nlohmann::json& after);
+  void report_once(const std::string& key, const nlohmann::json& object, bool warning, const std::string& reason,
+                   const std::string& message);
+  bool may_write() const;
+
+  kube::KubeApi& api_;
+  kube::EventRecorder& events_;
+  const ProviderFactory provider_factory_;
+  const std::function<bool()> is_leader_;
+  MetricsRegistry& metrics_;
+  const NodePoolOptions options_;
+  Logger log_;
+
+  std::vector<std::unique_ptr<kube::Informer>> informers_;
+  kube::Informer* nodes_ = nullptr;
+  kube::Informer* pods_ = nullptr;
+  kube::Informer* pdbs_ = nullptr;
+  kube::Informer* daemonsets_ = nullptr;
+  kube::Informer* node_groups_ = nullptr;
+
+  // Worker thread only.
+  std::map<std::string, std::pair<std::string, std::unique_ptr<NodeProvider>>> providers_;  // group → (settings, provider)
+  std::set<std::string> reported_;
+
+  mutable std::mutex mutex_;  // guards the four below
+  std::condition_variable wake_;
+  bool dirty_ = true;
+  bool stopping_ = false;
+  uint64_t passes_ = 0;
+  std::thread worker_;
+};
+
+}  // namespace ballast::nodepool
