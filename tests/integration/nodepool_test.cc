@@ -1,6 +1,6 @@
-// The node-pool reconciler against the fake apiserver and a dispatch pipeline (a loopback
-// HTTP server that records GitHub repository_dispatch payloads; the test plays the
-// pipeline by registering or deleting Node objects).
+// The node-pool reconciler against the fake apiserver and a dispatch pipeline (the fake
+// GitHub repository_dispatch endpoint; the test plays the pipeline by registering or
+// deleting Node objects).
 #include <catch2/catch.hpp>
 #include <mutex>
 #include <thread>
@@ -9,10 +9,10 @@
 #include "core/metrics.h"
 #include "core/timestamp.h"
 #include "fakes/fake_apiserver.h"
+#include "fakes/fake_providers.h"
 #include "kube/event_recorder.h"
 #include "kube/kube_client.h"
 #include "net/http_client.h"
-#include "net/http_server.h"
 #include "net/io_pool.h"
 #include "nodepool/nodepool_reconciler.h"
 
@@ -24,41 +24,14 @@ namespace {
 
 constexpr auto kWait = 10s;
 
-// Records every dispatch; answers 204 like GitHub, or `fail_status` while set.
-class DispatchReceiver {
- public:
-  explicit DispatchReceiver(ballast::net::IoPool& pool) {
-    ballast::net::HttpServerOptions options;
-    options.address = "127.0.0.1:0";
-    auto started = ballast::net::HttpServer::start(pool, options, [this](const ballast::net::HttpRequest& request) {
-      std::lock_guard lock(mutex_);
-      payloads_.push_back(json::parse(request.body, nullptr, false));
-      const auto authorization = request.headers.find("authorization");
-      authorizations_.push_back(authorization == request.headers.end() ? "" : authorization->second);
-      ballast::net::HttpResponse response;
-      response.status = 204;
-      return response;
-    });
-    server_ = std::move(started.value());
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/dispatches"; }
-  std::vector<json> payloads() const {
-    std::lock_guard lock(mutex_);
-    return payloads_;
-  }
-  std::vector<std::string> authorizations() const {
-    std::lock_guard lock(mutex_);
-    return authorizations_;
-  }
+// The dispatch payloads the pipeline received, oldest first.
+std::vector<json> payloads(const ballast::testing::FakeDispatch& pipeline) {
+  std::vector<json> out;
+  for (const auto& request : pipeline.requests()) out.push_back(json::parse(request.body, nullptr, false));
+  return out;
+}
 
- private:
-  mutable std::mutex mutex_;
-  std::vector<json> payloads_;
-  std::vector<std::string> authorizations_;
-  std::unique_ptr<ballast::net::HttpServer> server_;
-};
-
-json node_group(const std::string& dispatch_url, int min_nodes, int max_nodes) {
+json node_group(const std::string& dispatch_url, int min_nodes, int max_nodes, int provision_timeout = 900) {
   return {{"apiVersion", "ballast.dev/v1alpha1"},
           {"kind", "NodeGroup"},
           {"metadata", {{"name", "general"}}},
@@ -74,7 +47,7 @@ json node_group(const std::string& dispatch_url, int min_nodes, int max_nodes) {
             {"scaleDown",
              {{"enabled", true}, {"utilizationThreshold", 0.5}, {"unneededSeconds", 0}, {"delayAfterAddSeconds", 0},
               {"delayAfterFailureSeconds", 0}, {"maxGracefulTerminationSeconds", 600}}},
-            {"provisionTimeoutSeconds", 900}}}};
+            {"provisionTimeoutSeconds", provision_timeout}}}};
 }
 
 json group_node(const std::string& name) {
@@ -102,7 +75,7 @@ struct World {
     ballast::kube::KubeConfig config;
     config.server = server.url();
     client = std::make_unique<ballast::kube::KubeClient>(pool, config);
-    receiver = std::make_unique<DispatchReceiver>(pool);
+    pipeline.start();
     server.put({{"apiVersion", "v1"},
                 {"kind", "Secret"},
                 {"metadata", {{"name", "dispatch-credentials"}, {"namespace", "ballast-system"}}},
@@ -112,7 +85,6 @@ struct World {
   ~World() {
     events.reset();
     client.reset();
-    receiver.reset();
     pool.stop();
   }
 
@@ -144,7 +116,7 @@ struct World {
   ballast::SteadyClock clock;
   ballast::MetricsRegistry metrics;
   std::unique_ptr<ballast::kube::KubeClient> client;
-  std::unique_ptr<DispatchReceiver> receiver;
+  ballast::testing::FakeDispatch pipeline{"pipeline-token"};  // rejects any other token with 401
   std::unique_ptr<ballast::kube::EventRecorder> events;
 };
 
@@ -154,16 +126,15 @@ TEST_CASE("pending pods make a dispatch request, and the node that joins ends th
   World world;
   world.server.put(group_node("general-a"));
   world.server.put(owned(ballast::testing::make_pod("ai", "busy", {{"app", "x"}}, "general-a")));
-  world.server.put(node_group(world.receiver->url(), 1, 3));
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 1, 3));
   world.server.put(pending_pod("stt-0", "3"));
   world.server.put(pending_pod("stt-1", "3"));
   world.server.put(pending_pod("stt-2", "3"));
   auto reconciler = world.reconciler();
 
-  REQUIRE(FakeApiServer::wait_for([&] { return !world.receiver->payloads().empty(); }, kWait));
-  const json payload = world.receiver->payloads().back();
+  REQUIRE(FakeApiServer::wait_for([&] { return !payloads(world.pipeline).empty(); }, kWait));
+  const json payload = payloads(world.pipeline).back();
   CHECK(payload["event_type"] == "ballast-scale");
-  CHECK(world.receiver->authorizations().back() == "Bearer pipeline-token");
   CHECK(payload["client_payload"]["nodegroup"] == "general");
   CHECK(payload["client_payload"]["desired"] == 3);  // the max: two more 4-CPU nodes for three 3-CPU pods, capped
   REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 2; }, kWait));
@@ -172,14 +143,14 @@ TEST_CASE("pending pods make a dispatch request, and the node that joins ends th
   for (const auto& entry : world.in_flight()) world.server.put(group_node(entry["name"]));
   REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().empty(); }, kWait));
   std::this_thread::sleep_for(500ms);
-  CHECK(world.receiver->payloads().size() == 2);  // nothing more was asked for
+  CHECK(payloads(world.pipeline).size() == 2);  // nothing more was asked for
   const auto group = world.server.get("ballast.dev/v1alpha1", "nodegroups", "", "general");
   CHECK((*group)["status"]["lastScaleUp"].contains("time"));
 }
 
 TEST_CASE("a successor leader sees the in-flight request and orders no second node", "[nodepool]") {
   World world;
-  world.server.put(node_group(world.receiver->url(), 0, 5));
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 0, 5));
   world.server.put(pending_pod("stt-0", "3"));
   {
     auto first = world.reconciler();
@@ -188,7 +159,7 @@ TEST_CASE("a successor leader sees the in-flight request and orders no second no
   auto second = world.reconciler();
   REQUIRE(FakeApiServer::wait_for([&] { return second->passes() >= 3; }, kWait));
   CHECK(world.in_flight().size() == 1);
-  CHECK(world.receiver->payloads().size() == 1);
+  CHECK(payloads(world.pipeline).size() == 1);
 }
 
 TEST_CASE("an underused node is drained through evictions that respect its PDB, then removed", "[nodepool]") {
@@ -201,16 +172,16 @@ TEST_CASE("an underused node is drained through evictions that respect its PDB, 
                                                                    {"resources", {{"requests", {{"cpu", "3"}}}}}}})}}}});
   world.server.put(owned(ballast::testing::make_pod("shop", "web-0", {{"app", "web"}}, "general-b")));
   world.server.put(ballast::testing::make_pdb("shop", "web", {{"app", "web"}}, nullptr, 1));
-  world.server.put(node_group(world.receiver->url(), 1, 3));
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 1, 3));
   auto reconciler = world.reconciler();
 
   REQUIRE(FakeApiServer::wait_for([&] { return !world.server.get("v1", "nodes", "", "general-b").has_value(); }, kWait));
   CHECK_FALSE(world.server.get("v1", "pods", "shop", "web-0").has_value());  // evicted, not deleted by force
   CHECK(world.server.count_requests("POST", "/api/v1/namespaces/shop/pods/web-0/eviction") >= 1);
-  const auto payloads = world.receiver->payloads();
-  REQUIRE_FALSE(payloads.empty());
-  CHECK(payloads.back()["client_payload"]["remove"] == json::array({"general-b"}));
-  CHECK(payloads.back()["client_payload"]["desired"] == 1);
+  const auto sent = payloads(world.pipeline);
+  REQUIRE_FALSE(sent.empty());
+  CHECK(sent.back()["client_payload"]["remove"] == json::array({"general-b"}));
+  CHECK(sent.back()["client_payload"]["desired"] == 1);
   CHECK(world.server.get("v1", "nodes", "", "general-a").has_value());
 }
 
@@ -220,7 +191,7 @@ TEST_CASE("a PDB that allows no disruption keeps the node, and says why", "[node
   world.server.put(group_node("general-b"));
   world.server.put(owned(ballast::testing::make_pod("db", "pg-0", {{"app", "pg"}}, "general-b")));
   world.server.put(ballast::testing::make_pdb("db", "pg", {{"app", "pg"}}, 1));
-  world.server.put(node_group(world.receiver->url(), 1, 3));
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 1, 3));
   auto reconciler = world.reconciler();
   REQUIRE(FakeApiServer::wait_for(
       [&] {
@@ -232,12 +203,12 @@ TEST_CASE("a PDB that allows no disruption keeps the node, and says why", "[node
       kWait));
   CHECK(world.server.get("v1", "nodes", "", "general-b").has_value());
   CHECK(world.server.count_requests("POST", "/api/v1/namespaces/db/pods/pg-0/eviction") == 0);
-  CHECK(world.receiver->payloads().empty());
+  CHECK(payloads(world.pipeline).empty());
 }
 
 TEST_CASE("dry-run plans and reports but writes nothing", "[nodepool]") {
   World world;
-  world.server.put(node_group(world.receiver->url(), 0, 5));
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 0, 5));
   world.server.put(pending_pod("stt-0", "3"));
   auto reconciler = world.reconciler(true);
   REQUIRE(FakeApiServer::wait_for(
@@ -248,6 +219,30 @@ TEST_CASE("dry-run plans and reports but writes nothing", "[nodepool]") {
         return false;
       },
       kWait));
-  CHECK(world.receiver->payloads().empty());
+  CHECK(payloads(world.pipeline).empty());
   CHECK(world.in_flight().empty());
+}
+
+TEST_CASE("a VM that never joins is deleted at the provider after provisionTimeout", "[nodepool]") {
+  World world;
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 0, 5, 1));
+  world.server.put(pending_pod("stt-0", "3"));
+  auto reconciler = world.reconciler();
+  REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 1; }, kWait));
+  const std::string name = world.in_flight()[0]["name"];
+  REQUIRE(FakeApiServer::wait_for(
+      [&] {
+        for (const auto& event : world.server.list("events")) {
+          if (event.value("reason", "") == "ProvisionTimeout") return true;
+        }
+        return false;
+      },
+      kWait));
+  bool removed = false;
+  for (const auto& payload : payloads(world.pipeline)) {
+    removed = removed || payload["client_payload"]["remove"] == json::array({name});
+  }
+  CHECK(removed);
+  const auto group = world.server.get("ballast.dev/v1alpha1", "nodegroups", "", "general");
+  CHECK((*group)["status"]["lastScaleUpFailure"]["reason"].get<std::string>().find(name) != std::string::npos);
 }
