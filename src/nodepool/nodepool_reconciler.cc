@@ -500,6 +500,18 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
     statuses[group.group]["desiredNodes"] = group.target_nodes();
     if (group.nodes_to_add() == 0) continue;
     scaling_up.insert(group.group);
+    // Like cluster-autoscaler's node group backoff: a group whose last scale-up failed
+    // orders nothing until scaleUp.backoffSeconds have passed.
+    const auto failed_at =
+        parse_time(statuses[group.group].value("lastScaleUpFailure", json::object()).value("time", std::string()));
+    const int64_t backoff = spec_int(*it->second, "scaleUp", "backoffSeconds", 180);
+    if (failed_at && now - *failed_at < std::chrono::seconds(backoff)) {
+      report_once("backoff|" + group.group + "|" + format_time(*failed_at), group_subject(group.group), true,
+                  "ScaleUpBackoff",
+                  "the last scale-up failed at " + format_time(*failed_at) + "; no new node for " +
+                      std::to_string(backoff) + "s");
+      continue;
+    }
     if (!options_.dry_run && !may_write()) return true;
     const int desired = static_cast<int>(group.target_nodes());
     for (const auto& add : group.add) {

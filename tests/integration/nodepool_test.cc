@@ -245,4 +245,15 @@ TEST_CASE("a VM that never joins is deleted at the provider after provisionTimeo
   CHECK(removed);
   const auto group = world.server.get("ballast.dev/v1alpha1", "nodegroups", "", "general");
   CHECK((*group)["status"]["lastScaleUpFailure"]["reason"].get<std::string>().find(name) != std::string::npos);
+
+  // The pod is still pending, but the group backs off instead of ordering again at once.
+  const auto passes = reconciler->passes();
+  REQUIRE(FakeApiServer::wait_for([&] { return reconciler->passes() >= passes + 3; }, kWait));
+  CHECK(world.in_flight().empty());
+  size_t creates = 0;
+  for (const auto& payload : payloads(world.pipeline)) {
+    const json& sent = payload["client_payload"];
+    creates += !sent.contains("remove") || sent["remove"].empty() ? 1 : 0;
+  }
+  CHECK(creates == 1);
 }
