@@ -268,7 +268,7 @@ TEST_CASE("a ScaledObject counts only for the workload it targets", "[guard]") {
   CHECK(created_budget(plan_pdbs(policy, stateful)) == "maxUnavailable=\"50%\"");
 }
 
-TEST_CASE("the tier is the webhook's: labels, then the policy's namespace map, never the Namespace's labels", "[guard]") {
+TEST_CASE("the tier is chosen as the webhook chooses it and Namespace labels are ignored", "[guard]") {
   struct Row {
     const char* ns;
     json ns_labels;
@@ -302,7 +302,8 @@ TEST_CASE("the tier is the webhook's: labels, then the policy's namespace map, n
   }
   PdbPlannerInput unknown;
   unknown.deployments.push_back(workload({.labels = {{"ballast.dev/tier", "gold"}}}));
-  const PdbNote* note = find_note(plan_pdbs(policy::default_policy(), unknown), PdbNote::Reason::kUnknownTier);
+  const PdbPlan unknown_plan = plan_pdbs(policy::default_policy(), unknown);  // the note points into it
+  const PdbNote* note = find_note(unknown_plan, PdbNote::Reason::kUnknownTier);
   REQUIRE(note != nullptr);
   CHECK_THAT(note->message, Catch::Contains("gold"));
 }
