@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
     if (flag == "--seed") options.seed = static_cast<uint32_t>(std::atoi(argv[i + 1]));
     if (flag == "--keep") options.keep = argv[i + 1];
   }
-  const TimePoint now = *parse_time(kNow);
+  const ballast::TimePoint now = *ballast::parse_time(kNow);
 
   json document;
   const double gen_ms = time_ms([&] { document = generate(options.seed, options.same_priority); });

@@ -70,6 +70,11 @@ Resources allocatable_for(const Offering& offering, const NodeGroup& group, cons
   return a - daemons;
 }
 
+// check_resources(request, free).ok() without building the failure text.
+bool fits(const Resources& request, const Resources& free) {
+  return request.pods <= free.pods && request.cpu_milli <= free.cpu_milli && request.memory_bytes <= free.memory_bytes;
+}
+
 double score(const Resources& r, const Resources& reference) {
   const double cpu = reference.cpu_milli > 0 ? double(r.cpu_milli) / double(reference.cpu_milli) : 0;
   const double mem = reference.memory_bytes > 0 ? double(r.memory_bytes) / double(reference.memory_bytes) : 0;
@@ -97,22 +102,54 @@ struct OptionState {
   size_t offering;
   Resources allocatable;
   std::vector<size_t> order;  // candidate pending indices, FFD order for this template
-  // Last simulation (valid while `dirty` is false): pending indices per new node.
+  // Last simulation (valid while `dirty` and `resume` are false): pending indices per new
+  // node. `resume`: only a prefix of the placements is kept (see roll_back); the packing
+  // continues after the last of them.
   bool dirty = true;
+  bool resume = false;
   std::vector<std::vector<size_t>> nodes;
   std::vector<Resources> used;
-  std::vector<size_t> placed;
+  std::vector<size_t> placed;       // pending indices in placement order
+  std::vector<size_t> placed_node;  // the new node each of `placed` went to
   double waste = 0;
 };
 
+// Undoes the placements from the `keep`-th on, newest first. First fit decreasing is
+// sequential: the state after the first `keep` placements is what a fresh simulation
+// reaches at that point as long as none of those pods was taken and the headroom is the
+// same (pods it skipped, taken or not, changed nothing). Nodes open in placement order,
+// so a node left empty is always the last one.
+void roll_back(OptionState& option, const std::vector<Pending>& pending, size_t keep) {
+  for (size_t k = option.placed.size(); k-- > keep;) {
+    const size_t n = option.placed_node[k];
+    option.used[n] -= pending[option.placed[k]].pod->spec.requests;
+    option.nodes[n].pop_back();
+    if (option.nodes[n].empty()) {
+      option.nodes.pop_back();
+      option.used.pop_back();
+    }
+  }
+  option.placed.resize(keep);
+  option.placed_node.resize(keep);
+  option.resume = true;
+}
+
 void simulate(OptionState& option, const std::vector<Pending>& pending, int64_t headroom) {
-  option.nodes.clear();
-  option.used.clear();
-  option.placed.clear();
+  size_t from = 0;  // position in `order` to continue from
+  if (option.dirty) {
+    option.nodes.clear();
+    option.used.clear();
+    option.placed.clear();
+    option.placed_node.clear();
+  } else if (!option.placed.empty()) {
+    from = static_cast<size_t>(std::find(option.order.begin(), option.order.end(), option.placed.back()) -
+                               option.order.begin()) + 1;
+  }
   option.dirty = false;
+  option.resume = false;
   // Once every node the headroom allows is open, most pods that are left fit none of
   // them: the largest free amount per dimension rejects those without a scan.
-  bool full = headroom <= 0;
+  bool full = static_cast<int64_t>(option.used.size()) >= headroom;
   Resources max_free;
   const auto refresh_max_free = [&] {
     max_free = {};
@@ -122,7 +159,9 @@ void simulate(OptionState& option, const std::vector<Pending>& pending, int64_t 
                   std::max(max_free.pods, f.pods)};
     }
   };
-  for (size_t index : option.order) {
+  if (full) refresh_max_free();
+  for (size_t pos = from; pos < option.order.size(); ++pos) {
+    const size_t index = option.order[pos];
     const Pending& p = pending[index];
     if (p.placed) continue;
     const Resources& request = p.pod->spec.requests;
@@ -148,6 +187,7 @@ void simulate(OptionState& option, const std::vector<Pending>& pending, int64_t 
     option.used[target] += request;
     option.nodes[target].push_back(index);
     option.placed.push_back(index);
+    option.placed_node.push_back(target);
     full = static_cast<int64_t>(option.used.size()) >= headroom;
     if (full) refresh_max_free();
   }
@@ -260,10 +300,13 @@ ScaleUpPlan plan_scale_up(const ClusterSnapshot& cluster, TimePoint now) {
     reference.memory_bytes = std::max(reference.memory_bytes, n.allocatable.memory_bytes);
   }
   std::vector<size_t> by_size(pending.size());
-  for (size_t i = 0; i < by_size.size(); ++i) by_size[i] = i;
-  std::stable_sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
-    return score(pending[a].pod->spec.requests, reference) > score(pending[b].pod->spec.requests, reference);
-  });
+  {
+    std::vector<std::pair<double, size_t>> keyed;  // score computed once per pod
+    keyed.reserve(pending.size());
+    for (size_t i = 0; i < pending.size(); ++i) keyed.emplace_back(score(pending[i].pod->spec.requests, reference), i);
+    std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t k = 0; k < keyed.size(); ++k) by_size[k] = keyed[k].second;
+  }
   Resources max_free;  // upper bound of any node's free resources (only shrinks)
   for (const auto& n : existing) {
     const Resources f = n.free();
@@ -275,9 +318,9 @@ ScaleUpPlan plan_scale_up(const ClusterSnapshot& cluster, TimePoint now) {
   FeasibleNodes feasible(existing, std::move(all_existing));
   for (size_t index : by_size) {
     Pending& p = pending[index];
-    if (!check_resources(p.pod->spec.requests, max_free).ok()) continue;
+    if (!fits(p.pod->spec.requests, max_free)) continue;
     for (size_t n : feasible.for_pod(p.pod->spec)) {
-      if (check_resources(p.pod->spec.requests, existing[n].free()).ok()) {
+      if (fits(p.pod->spec.requests, existing[n].free())) {
         existing[n].used += p.pod->spec.requests;
         p.placed = true;
         plan.fits_existing.push_back({p.pod->ref(), existing[n].shape.name, existing_in_flight[n]});
@@ -287,25 +330,41 @@ ScaleUpPlan plan_scale_up(const ClusterSnapshot& cluster, TimePoint now) {
   }
 
   // 4. Templates: static predicates per pod class and group; FFD order per option.
+  //    Candidates per group come from the classes that pass its predicates (pending
+  //    indices ascending, as one scan of `pending` would list them).
+  std::vector<std::vector<size_t>> class_members(class_spec.size());
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (!pending[i].placed) class_members[pending[i].cls].push_back(i);
+  }
+  std::vector<size_t> candidates;
+  std::vector<std::pair<double, size_t>> keyed;
   for (size_t g = 0; g < groups.size(); ++g) {
     GroupState& state = groups[g];
     const NodeGroup& group = *state.group;
     const NodeShape shape{"", &state.labels, &group.taints, false};
+    state.class_fit.reserve(class_spec.size());
     for (const auto* spec : class_spec) state.class_fit.push_back(check_static(*spec, shape));
+    candidates.clear();
+    for (size_t c = 0; c < class_members.size(); ++c) {
+      if (!state.class_fit[c].ok()) continue;
+      for (size_t i : class_members[c]) {
+        if (pending[i].age_seconds >= group.scale_up.pod_age_seconds) candidates.push_back(i);
+      }
+    }
+    std::sort(candidates.begin(), candidates.end());
     for (size_t o = 0; o < group.offerings.size(); ++o) {
       const Labels& labels = offering_labels[g][o];
       OptionState option{g, o, allocatable_for(group.offerings[o], group, daemon_overhead(daemons, group, labels)),
-                         {}, true, {}, {}, {}, 0};
-      for (size_t i = 0; i < pending.size(); ++i) {
-        const Pending& p = pending[i];
-        if (p.placed || p.age_seconds < group.scale_up.pod_age_seconds || !state.class_fit[p.cls].ok()) continue;
-        if (!check_resources(p.pod->spec.requests, option.allocatable).ok()) continue;
-        option.order.push_back(i);
+                         {}, true, false, {}, {}, {}, {}, 0};
+      option.order.reserve(candidates.size());
+      for (size_t i : candidates) {
+        if (fits(pending[i].pod->spec.requests, option.allocatable)) option.order.push_back(i);
       }
-      std::stable_sort(option.order.begin(), option.order.end(), [&](size_t a, size_t b) {
-        return score(pending[a].pod->spec.requests, option.allocatable) >
-               score(pending[b].pod->spec.requests, option.allocatable);
-      });
+      // Scores computed once per pod (a stable sort's result depends only on the order).
+      keyed.clear();
+      for (size_t i : option.order) keyed.emplace_back(score(pending[i].pod->spec.requests, option.allocatable), i);
+      std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+      for (size_t k = 0; k < keyed.size(); ++k) option.order[k] = keyed[k].second;
       options.push_back(std::move(option));
     }
   }
@@ -323,7 +382,7 @@ ScaleUpPlan plan_scale_up(const ClusterSnapshot& cluster, TimePoint now) {
       OptionState& option = options[i];
       if (best != nullptr && groups[option.group].group->priority != groups[best->group].group->priority) break;
       if (option.order.empty()) continue;
-      if (option.dirty) {
+      if (option.dirty || option.resume) {
         // Drop pods taken by earlier commits so later simulations skip them for good.
         std::erase_if(option.order, [&](size_t index) { return pending[index].placed; });
         simulate(option, pending, groups[option.group].headroom);
@@ -375,10 +434,10 @@ ScaleUpPlan plan_scale_up(const ClusterSnapshot& cluster, TimePoint now) {
         continue;
       }
       // Still valid unless it placed a pod this commit took (pods it left unplaced had
-      // no effect on its packing).
-      for (size_t index : option.placed) {
-        if (pending[index].placed) {
-          option.dirty = true;
+      // no effect on its packing); then valid up to the first such pod.
+      for (size_t k = 0; k < option.placed.size(); ++k) {
+        if (pending[option.placed[k]].placed) {
+          roll_back(option, pending, k);
           break;
         }
       }
