@@ -1,8 +1,7 @@
 #include "nodepool/nodepool_reconciler.h"
 
-#include <random>
-
 #include "core/base64.h"
+#include "core/uuid.h"
 #include "nodepool/cluster_model.h"
 #include "nodepool/node_group.h"
 #include "nodepool/scale_down_planner.h"
@@ -36,21 +35,6 @@ bool has_drain_taint(const json& node) {
     if (taint.is_object() && taint.value("key", "") == kToBeDeletedTaint) return true;
   }
   return false;
-}
-
-std::string random_hex(size_t length) {
-  static thread_local std::mt19937_64 generator{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < length; ++i) out += kHex[generator() % 16];
-  return out;
-}
-
-std::string uuid() {
-  std::string hex = random_hex(32);
-  hex[12] = '4';
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-         hex.substr(20);
 }
 
 // Pods the drain must move: bound to the node, not DaemonSet or mirror pods, not finished.
@@ -237,7 +221,7 @@ void NodePoolReconciler::scale_up(const json& group_object, int64_t count, const
   for (int64_t i = 0; i < count; ++i) {
     CreateRequest request;
     request.group = group;
-    request.request_id = uuid();
+    request.request_id = make_uuid();
     request.name = group + "-" + request.request_id.substr(0, 8);
     request.offering = offering;
     request.desired_size = desired;

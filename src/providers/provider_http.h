@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/timestamp.h"
+#include "core/uuid.h"
 #include "net/http_client.h"
 
 namespace ballast::providers {
@@ -135,7 +136,7 @@ class ProviderHttp {
 };
 
 // Helpers the providers share.
-std::string make_uuid();  // random RFC 4122 version 4, lowercase
+using ballast::make_uuid;  // core/uuid.h
 // Retry-After as delta seconds; nullopt when absent or an HTTP date.
 std::optional<std::chrono::seconds> parse_retry_after(const net::HttpClientResponse& response);
 // The error a non-2xx answer means: 400/422 kInvalidArgument, 401/403 kInvalidArgument
