@@ -1,5 +1,7 @@
 #include "admission/admission_review.h"
 
+#include "core/base64.h"
+
 namespace ballast::admission {
 namespace {
 
@@ -14,10 +16,19 @@ std::string text(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Moved out rather than copied: objects are the bulk of a review (managedFields included).
-json take_member(json& object, const char* key) {
-  const auto it = object.find(key);
-  return it == object.end() ? json() : std::move(*it);
+// Moved out rather than copied: objects are the bulk of a review. Their managedFields are
+// a large share of that and nothing here reads them; dropping them from both objects
+// leaves the patch unchanged and spares defaulting a copy and a diff of them.
+json take_object(json& request, const char* key) {
+  const auto it = request.find(key);
+  if (it == request.end()) return json();
+  json object = std::move(*it);
+  if (object.is_object()) {
+    if (const auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
+      metadata->erase("managedFields");
+    }
+  }
+  return object;
 }
 
 }  // namespace
@@ -48,8 +59,8 @@ Result<AdmissionRequest> decode_review(std::string_view body) {
   decoded.name = text(request, "name");
   decoded.ns = text(request, "namespace");
   decoded.operation = text(request, "operation");
-  decoded.object = take_member(request, "object");
-  decoded.old_object = take_member(request, "oldObject");
+  decoded.object = take_object(request, "object");
+  decoded.old_object = take_object(request, "oldObject");
   const auto dry_run = request.find("dryRun");
   decoded.dry_run = dry_run != request.end() && dry_run->is_boolean() && dry_run->get<bool>();
 
@@ -67,10 +78,6 @@ std::string encode_review(const std::string& uid, const AdmissionResponse& respo
   if (!response.allowed) {
     body["status"] = {{"code", response.code}, {"message", response.message}, {"status", "Failure"}};
   }
-  if (response.patch.is_array() && !response.patch.empty()) {
-    body["patchType"] = "JSONPatch";
-    body["patch"] = base64_encode(response.patch.dump(-1, ' ', false, json::error_handler_t::replace));
-  }
   if (!response.warnings.empty()) {
     json warnings = json::array();
     size_t total = 0;
@@ -84,29 +91,16 @@ std::string encode_review(const std::string& uid, const AdmissionResponse& respo
   }
   // dump() throws only on invalid UTF-8, which the parser already refused on the way in;
   // `replace` turns "unlikely" into "impossible" on this request path.
-  return json{{"apiVersion", kAdmissionApiVersion}, {"kind", "AdmissionReview"}, {"response", std::move(body)}}.dump(
-      -1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string base64_encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                       static_cast<uint8_t>(bytes[i + 2]);
-    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], kAlphabet[n & 63]};
+  std::string encoded = json{{"apiVersion", kAdmissionApiVersion}, {"kind", "AdmissionReview"}, {"response", std::move(body)}}
+                            .dump(-1, ' ', false, json::error_handler_t::replace);
+  if (response.patch.is_array() && !response.patch.empty()) {
+    // Spliced in after dump(): base64 needs no escaping, and dump() would validate the
+    // UTF-8 of every byte of it (the costliest step of a review's answer).
+    const std::string patch = base64_encode(response.patch.dump(-1, ' ', false, json::error_handler_t::replace));
+    encoded.resize(encoded.size() - 2);  // the closing braces of `response` and the review
+    encoded.append(R"(,"patchType":"JSONPatch","patch":")").append(patch).append("\"}}");
   }
-  if (const size_t rest = bytes.size() - i; rest > 0) {
-    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
-    if (rest == 2) n |= static_cast<uint8_t>(bytes[i + 1]) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
+  return encoded;
 }
 
 }  // namespace ballast::admission

@@ -50,6 +50,4 @@ struct AdmissionResponse {
 // limits (120 characters each, at most 4 KiB in all).
 std::string encode_review(const std::string& uid, const AdmissionResponse& response);
 
-std::string base64_encode(std::string_view bytes);
-
 }  // namespace ballast::admission

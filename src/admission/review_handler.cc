@@ -54,8 +54,16 @@ AdmissionResponse mutate(const AdmissionRequest& request, const policy::TierPoli
     return response;
   }
   auto defaulted = policy::apply_defaults(request.object, kind, namespace_of(request), policy);
-  response.patch = json::diff(request.object, defaulted.object);
   response.warnings = std::move(defaulted.warnings);
+  if (defaulted.tier.empty()) return response;
+  // Defaulting touches only metadata and the pod spec, so diffing those two subtrees
+  // gives the whole-object diff's operations without walking, comparing and copying the
+  // rest at every level (the costliest step of a review).
+  const json::json_pointer pod_spec(kind == policy::WorkloadKind::kPod ? "/spec" : "/spec/template/spec");
+  response.patch = json::diff(request.object["metadata"], defaulted.object["metadata"], "/metadata");
+  for (auto& operation : json::diff(request.object[pod_spec], defaulted.object[pod_spec], pod_spec.to_string())) {
+    response.patch.push_back(std::move(operation));
+  }
   return response;
 }
 

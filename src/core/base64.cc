@@ -6,6 +6,13 @@
 
 namespace ballast {
 
+std::string base64_encode(std::string_view bytes) {
+  std::string out((bytes.size() + 2) / 3 * 4, '\0');
+  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
+                  static_cast<int>(bytes.size()));
+  return out;
+}
+
 Result<std::string> base64_decode(std::string_view text) {
   std::string compact;
   for (char c : text) {

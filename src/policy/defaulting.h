@@ -39,6 +39,7 @@ struct Defaulted {
 // anti-affinity term on kubernetes.io/hostname, any priorityClassName, any requests
 // leave that part alone, so a second pass over the result changes nothing. Honors
 // `ballast.dev/defaults: "off"` and `ballast.dev/skip` on the object or its template.
+// Only `metadata` and the pod spec (`spec`, or `spec.template.spec`) ever change.
 Defaulted apply_defaults(const nlohmann::json& object, WorkloadKind kind, std::string_view ns,
                          const TierPolicy& policy);
 

@@ -23,8 +23,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
+
+#include "core/base64.h"
 
 namespace ballast::testing {
 namespace {
@@ -158,17 +159,6 @@ std::string rfc3339(std::chrono::system_clock::time_point tp) {
 }
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-std::string base64_encode(std::string_view in) {
-  std::string out(beast::detail::base64::encoded_size(in.size()), '\0');
-  out.resize(beast::detail::base64::encode(out.data(), in.data(), in.size()));
-  return out;
-}
-std::string base64_decode(std::string_view in) {
-  std::string out(beast::detail::base64::decoded_size(in.size()), '\0');
-  out.resize(beast::detail::base64::decode(out.data(), in.data(), in.size()).first);
-  return out;
-}
 
 std::string reason_for(int code) {
   switch (code) {
@@ -929,7 +919,8 @@ struct FakeApiServer::Impl {
     if (!token.empty()) {
       json decoded;
       try {
-        decoded = json::parse(base64_decode(token));
+        const auto plain = base64_decode(token);
+        decoded = json::parse(plain.ok() ? *plain : std::string());
         snapshot_id = decoded.at("id").get<uint64_t>();
         offset = decoded.at("offset").get<size_t>();
         list_rv = decoded.at("rv").get<uint64_t>();

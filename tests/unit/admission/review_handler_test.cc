@@ -1,8 +1,8 @@
 #include "admission/review_handler.h"
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <catch2/catch.hpp>
 
+#include "core/base64.h"
 #include "policy/defaulting.h"
 
 using namespace ballast;
@@ -98,11 +98,7 @@ Answer call(const std::string& target, const json& body) {
   if (answer.status != 200) return answer;
   answer.response = json::parse(handled.response.body)["response"];
   if (answer.response.contains("patch")) {
-    const std::string encoded = answer.response["patch"];
-    std::string decoded(boost::beast::detail::base64::decoded_size(encoded.size()), '\0');
-    const auto sizes = boost::beast::detail::base64::decode(decoded.data(), encoded.data(), encoded.size());
-    decoded.resize(sizes.first);
-    answer.patch = json::parse(decoded);
+    answer.patch = json::parse(base64_decode(answer.response["patch"].get<std::string>()).value());
   }
   return answer;
 }
@@ -138,6 +134,33 @@ TEST_CASE("a deployment CREATE is patched to the defaulted object, and a second 
   CHECK(again.response["allowed"] == true);
   CHECK_FALSE(again.response.contains("patch"));
   CHECK_FALSE(again.response.contains("patchType"));
+}
+
+TEST_CASE("the patch equals a whole-object json::diff of the defaulted object", "[mutate]") {
+  json bare_pod = replicaset_pod();
+  bare_pod["metadata"].erase("ownerReferences");
+  bare_pod["spec"].erase("priorityClassName");
+  json unannotated = deployment();
+  unannotated["metadata"].erase("labels");
+  struct Row {
+    const char* name;
+    std::string group, kind;
+    json object;
+  };
+  const Row rows[] = {{"deployment", "apps", "Deployment", deployment()},
+                      {"statefulset", "apps", "StatefulSet", statefulset()},
+                      {"bare pod", "", "Pod", bare_pod},
+                      {"no labels or annotations", "apps", "Deployment", unannotated}};
+  for (const auto& row : rows) {
+    INFO(row.name);
+    const auto request = decode_review(review(row.group, row.kind, "CREATE", row.object).dump());
+    REQUIRE(request.ok());
+    const auto kind = policy::workload_kind(row.group, row.kind);
+    const auto defaulted = policy::apply_defaults(request->object, kind, request->ns, test_policy());
+    const auto patch = mutate(*request, test_policy()).patch;
+    CHECK_FALSE(patch.empty());
+    CHECK(patch == json::diff(request->object, defaulted.object));
+  }
 }
 
 TEST_CASE("missing parents are created whole and existing ones are descended into", "[mutate]") {

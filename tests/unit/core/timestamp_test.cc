@@ -32,3 +32,11 @@ TEST_CASE("base64 decodes Secret data and rejects anything else", "[base64]") {
     CHECK_FALSE(base64_decode(bad).ok());
   }
 }
+
+TEST_CASE("base64 matches RFC 4648's test vectors", "[base64]") {
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}, {"[]", "W10="}};
+  for (const auto& [plain, encoded] : vectors) CHECK(base64_encode(plain) == encoded);
+  CHECK(base64_encode(std::string("\xff\xfe\x00", 3)) == "//4A");
+}
