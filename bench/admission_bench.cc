@@ -2,10 +2,12 @@
 //   1. in-process: handle_request() on a Deployment CREATE review (decode, tier policy,
 //      diff, encode), p50/p99/max over N calls, no network;
 //   2. over HTTPS: the real AdmissionServer on 127.0.0.1 with throwaway certificates, and
-//      `wrk` posting the same review on keep-alive TLS connections. Each wrk connection
-//      pauses --delay-ms between requests, so connections / delay sets the offered rate
-//      (wrk alone is closed-loop and would measure queueing at saturation instead).
-// Usage: admission_bench [--calls N] [--seconds S] [--connections C] [--delay-ms D] [--threads T]
+//      `wrk` posting the same review on keep-alive TLS connections. With --delay-ms 0 each
+//      connection sends its next review as soon as the answer arrives (closed loop: the
+//      rate is what the webhook sustains at that concurrency); with --delay-ms D each
+//      connection pauses D ms between reviews. wrk's pauses are whole milliseconds on one
+//      timer wheel, so connections wake together and their reviews arrive in bursts.
+// Usage: admission_bench [--calls N] [--seconds S] [--connections C] [--delay-ms D] [--threads T] [--io-threads I]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -33,7 +35,8 @@ struct Options {
   int seconds = 10;
   int connections = 12;
   int delay_ms = 2;
-  int threads = 1;
+  int threads = 1;     // wrk's
+  int io_threads = 2;  // the webhook's event loop, as `ballast serve` runs it
 };
 
 Options parse(int argc, char** argv) {
@@ -46,6 +49,7 @@ Options parse(int argc, char** argv) {
     else if (key == "--connections") options.connections = value;
     else if (key == "--delay-ms") options.delay_ms = value;
     else if (key == "--threads") options.threads = value;
+    else if (key == "--io-threads") options.io_threads = value;
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       std::exit(2);
@@ -138,7 +142,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   ballast::MetricsRegistry metrics;
-  ballast::net::IoPool pool(2);
+  ballast::net::IoPool pool(static_cast<size_t>(options.io_threads));
   pool.start();
   ballast::WebhookConfig config;
   config.address = "127.0.0.1:0";
@@ -155,7 +159,9 @@ int main(int argc, char** argv) {
   {
     std::ofstream lua(script);
     lua << "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = "
-        << json(body).dump() << "\nfunction delay() return " << options.delay_ms << " end\n";
+        << json(body).dump() << "\n";
+    // Without delay() each connection sends its next request as soon as the answer arrives.
+    if (options.delay_ms > 0) lua << "function delay() return " << options.delay_ms << " end\n";
   }
   const std::string command = "wrk --latency -t" + std::to_string(options.threads) + " -c" +
                               std::to_string(options.connections) + " -d" + std::to_string(options.seconds) +
