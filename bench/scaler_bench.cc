@@ -2,6 +2,8 @@
 //   getmetrics: N publishers feed S distinct ScaledObjects, then C client threads call
 //               GetMetrics in a closed loop for D seconds; prints p50/p99 and RPC/s.
 //   edge:       time from a publish that crosses activation to the StreamIsActive event.
+//   sparse:     one GetMetrics every --interval-ms (KEDA's cadence: a call every few
+//               seconds per ScaledObject, the server idle in between); prints p50/p99/max.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -30,6 +32,8 @@ struct Options {
   int threads = 4;
   int seconds = 10;
   int edges = 200;
+  int interval_ms = 1500;
+  int calls = 40;
 };
 
 Options parse(int argc, char** argv) {
@@ -45,6 +49,8 @@ Options parse(int argc, char** argv) {
     else if (key == "--threads") options.threads = std::stoi(value);
     else if (key == "--seconds") options.seconds = std::stoi(value);
     else if (key == "--edges") options.edges = std::stoi(value);
+    else if (key == "--interval-ms") options.interval_ms = std::stoi(value);
+    else if (key == "--calls") options.calls = std::stoi(value);
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       std::exit(2);
@@ -146,6 +152,32 @@ int run_getmetrics(const Options& options) {
   return errors.load() == 0 ? 0 : 1;
 }
 
+int run_sparse(const Options& options) {
+  auto feed = publisher(options);
+  (void)feed->send(frame(0, 7));
+  auto channel = grpc::CreateChannel(options.grpc, grpc::InsecureChannelCredentials());
+  auto stub = externalscaler::ExternalScaler::NewStub(channel);
+  externalscaler::GetMetricsRequest request;
+  *request.mutable_scaledobjectref() = scaled_object(0);
+  request.set_metricname("s0-sessions");
+  std::vector<double> latencies;
+  long errors = 0;
+  for (int i = 0; i <= options.calls; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(options.interval_ms));
+    grpc::ClientContext context;
+    externalscaler::GetMetricsResponse response;
+    const auto begin = Clock::now();
+    const auto status = stub->GetMetrics(&context, request, &response);
+    const double micros = std::chrono::duration<double, std::micro>(Clock::now() - begin).count();
+    if (!status.ok()) ++errors;
+    if (i > 0) latencies.push_back(micros);  // the first call also connects
+  }
+  const double max = *std::max_element(latencies.begin(), latencies.end());
+  std::printf("sparse: interval_ms=%d calls=%zu errors=%ld p50_us=%.1f p99_us=%.1f max_us=%.1f\n", options.interval_ms,
+              latencies.size(), errors, percentile(latencies, 50), percentile(latencies, 99), max);
+  return errors == 0 ? 0 : 1;
+}
+
 int run_edge(const Options& options) {
   auto feed = publisher(options);
   auto channel = grpc::CreateChannel(options.grpc, grpc::InsecureChannelCredentials());
@@ -177,6 +209,7 @@ int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
   if (options.mode == "getmetrics") return run_getmetrics(options);
   if (options.mode == "edge") return run_edge(options);
-  std::fprintf(stderr, "--mode getmetrics|edge\n");
+  if (options.mode == "sparse") return run_sparse(options);
+  std::fprintf(stderr, "--mode getmetrics|edge|sparse\n");
   return 2;
 }
