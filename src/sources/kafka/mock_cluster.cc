@@ -56,7 +56,11 @@ Result<std::unique_ptr<MockCluster>> MockCluster::start(int brokers) {
   std::unique_ptr<MockCluster> cluster(new MockCluster());
   cluster->brokers_ = brokers;
   // Quiet: the mock's handles are test plumbing; their failures come back as Status.
-  auto owner = new_handle(RD_KAFKA_PRODUCER, {{"log_level", "0"}});
+  // The mock brokers' connections take the owner's socket settings. Kafka brokers set
+  // TCP_NODELAY on every connection they accept; without it the mock holds a pipelined
+  // response behind Nagle until the client's delayed ACK (40 ms on Linux), a stall no real
+  // broker adds.
+  auto owner = new_handle(RD_KAFKA_PRODUCER, {{"log_level", "0"}, {"socket.nagle.disable", "true"}});
   if (!owner) return owner.error();
   cluster->owner_ = *owner;
   cluster->cluster_ = rd_kafka_mock_cluster_new(cluster->owner_, brokers);
