@@ -123,6 +123,46 @@ TEST_CASE("the partition cap and earliest policy hold on a real cluster", "[kafk
   CHECK(polled.value == 5);
 }
 
+// While a group's coordinator moves (a Redpanda or Kafka rolling restart) the old one
+// answers OffsetFetch with NOT_COORDINATOR. librdkafka 2.0.2 crashed on that answer on a
+// handle without a consumer group (librdkafka#5040); these runs would end in SIGSEGV.
+TEST_CASE("a coordinator move costs a retry, or one failed round served from the last value",
+          "[kafka][integration]") {
+  Harness harness;
+  auto& cluster = *harness.cluster;
+  REQUIRE(cluster.create_topic("tts-requests", 2).ok());
+  REQUIRE(cluster.produce("tts-requests", 0, 12).ok());
+  commit_all(cluster, "tts-workers", "tts-requests", 2, 0);
+  const auto ref = harness.ref("tts-workers", "tts-requests");
+  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 12; }, kBrokerWait);
+  REQUIRE(polled.value == 12);
+  const auto errors = [&harness] {
+    uint64_t total = 0;
+    for (const auto& entry : harness.hub.status()) total += entry.errors;
+    return total;
+  };
+  constexpr int16_t kOffsetFetch = 9;
+  constexpr int kNotCoordinator = 16;
+
+  // One NOT_COORDINATOR: the retry in the same round gets the offsets.
+  cluster.fail_next_request(kOffsetFetch, kNotCoordinator);
+  REQUIRE(cluster.produce("tts-requests", 1, 5).ok());
+  polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.value == 17; }, kBrokerWait);
+  CHECK(polled.value == 17);
+  CHECK(errors() == 0);
+
+  // Two in a row: that round fails, KEDA keeps reading the last value, the next round
+  // catches up.
+  cluster.fail_next_request(kOffsetFetch, kNotCoordinator);
+  cluster.fail_next_request(kOffsetFetch, kNotCoordinator);
+  REQUIRE(cluster.produce("tts-requests", 1, 3).ok());
+  polled = poll_until(*harness.stub, ref, [](const Polled& p) { return !p.metrics_status.ok() || p.value == 20; },
+                      kBrokerWait);
+  CHECK(polled.metrics_status.ok());
+  CHECK(polled.value == 20);
+  CHECK(errors() == 1);
+}
+
 TEST_CASE("StreamIsActive sends true as soon as lag appears", "[kafka][integration]") {
   Harness harness;
   auto& cluster = *harness.cluster;

@@ -28,6 +28,10 @@ Result<ClientSettings> client_settings(const std::vector<std::string>& bootstrap
   ClientSettings settings = {
       {"bootstrap.servers", servers},
       {"client.id", "ballast"},
+      // Never joined (nothing subscribes), but librdkafka 2.0.2 dereferences the handle's
+      // consumer group when an OffsetFetch answers NOT_COORDINATOR, as a broker does while
+      // a group's coordinator moves (librdkafka#5040): without one the process crashes.
+      {"group.id", "ballast-lag-reader"},
       {"isolation.level", "read_uncommitted"},
       {"reconnect.backoff.max.ms", "1000"},
       {"log.connection.close", "false"},

@@ -505,6 +505,9 @@ Clock::time_point ClusterPoller::poll_once(Clock::time_point now) {
     } else {
       // Long enough for a healthy cluster, short enough that a dead one is noticed quickly.
       const auto timeout = std::clamp<std::chrono::milliseconds>(2 * shortest_interval, 1s, 10s);
+      // Serves what librdkafka queues for the application (errors of the never-joined
+      // consumer group, for one) so it cannot pile up between rounds.
+      rd_kafka_poll(handle_, 0);
       Round round(handle_, topic_handles_, timeout);
       auto outcomes = round.run(due);
       for (size_t i = 0; i < due.size(); ++i) report(*due[i], outcomes[i]);

@@ -129,6 +129,11 @@ Status MockCluster::commit(const std::string& group, const std::string& topic, i
   return Ok{};
 }
 
+void MockCluster::fail_next_request(int16_t api_key, int error_code) {
+  const auto error = static_cast<rd_kafka_resp_err_t>(error_code);
+  rd_kafka_mock_push_request_errors_array(cluster_, api_key, 1, &error);
+}
+
 Status MockCluster::set_broker_down(int32_t broker_id) {
   if (const auto err = rd_kafka_mock_broker_set_down(cluster_, broker_id)) {
     return io_error("broker " + std::to_string(broker_id) + " down: " + rd_kafka_err2str(err));

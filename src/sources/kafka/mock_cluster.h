@@ -39,6 +39,9 @@ class MockCluster {
   // refuses new ones; leadership does not move.
   Status set_broker_down(int32_t broker_id);
   Status set_broker_up(int32_t broker_id);
+  // The next request of the Kafka API `api_key` (whichever broker gets it) is answered
+  // with `error_code` (a Kafka protocol error, e.g. 16 NOT_COORDINATOR) instead.
+  void fail_next_request(int16_t api_key, int error_code);
 
  private:
   MockCluster();

@@ -35,6 +35,7 @@ TEST_CASE("without an auth profile the client is plaintext and reads high waterm
   REQUIRE(settings.ok());
   CHECK(setting(*settings, "bootstrap.servers") == "a:9092,b:9092");
   CHECK(setting(*settings, "isolation.level") == "read_uncommitted");
+  CHECK(setting(*settings, "group.id") == "ballast-lag-reader");  // librdkafka#5040, see client_config.cc
   CHECK(setting(*settings, "security.protocol") == "<unset>");
 }
 
