@@ -67,7 +67,7 @@ void GuardReconciler::start() {
   kube::Informer::Options informer_options;
   informer_options.resync = options_.informer_resync;
   auto add = [&](kube::Resource resource) {
-    informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), informer_options, [this] { poke(); }));
+    informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), informer_options, [this] { loop_.poke(); }));
     return informers_.back().get();
   };
   deployments_ = add(kube::deployments());
@@ -83,50 +83,15 @@ void GuardReconciler::start() {
               {{"detail", keda ? std::string("keda.sh/v1alpha1 scaledobjects not found") : keda.error().message}});
   }
   for (auto& informer : informers_) informer->start();
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = false;
-  }
-  worker_ = std::thread([this] { run(); });
+  loop_.start();
 }
 
 void GuardReconciler::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  loop_.stop();
   for (auto& informer : informers_) informer->stop();
 }
 
-void GuardReconciler::poke() {
-  {
-    std::lock_guard lock(mutex_);
-    dirty_ = true;
-  }
-  wake_.notify_all();
-}
-
-uint64_t GuardReconciler::passes() const {
-  std::lock_guard lock(mutex_);
-  return passes_;
-}
-
-void GuardReconciler::run() {
-  while (true) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, options_.resync, [this] { return stopping_ || dirty_; });
-      if (stopping_) return;
-      // Let a burst of watch events land before planning once over all of them.
-      wake_.wait_for(lock, options_.debounce, [this] { return stopping_; });
-      if (stopping_) return;
-      dirty_ = false;
-    }
-    reconcile_once();
-  }
-}
+uint64_t GuardReconciler::passes() const { return loop_.passes(); }
 
 bool GuardReconciler::may_write() const { return !options_.dry_run && is_leader_(); }
 
@@ -146,8 +111,6 @@ bool GuardReconciler::reconcile_once() {
   act_on_pdbs();
   metrics_.gauge("ballast_guard_last_pass_seconds", "Duration of the PDB guard's last plan-and-act pass")
       .set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  std::lock_guard lock(mutex_);
-  ++passes_;
   return true;
 }
 

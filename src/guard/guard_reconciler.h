@@ -1,13 +1,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/log.h"
@@ -15,6 +12,7 @@
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
 #include "kube/kube_api.h"
+#include "kube/reconcile_loop.h"
 #include "policy/tier_policy.h"
 
 namespace ballast::guard {
@@ -48,7 +46,7 @@ class GuardReconciler {
   void start();
   void stop();
   // Wakes the worker (e.g. on becoming leader).
-  void poke();
+  void poke() { loop_.poke(); }
 
   // One plan-and-act pass over the caches; false when a cache is not synced yet or this
   // replica does not lead. For tests and the worker.
@@ -57,7 +55,6 @@ class GuardReconciler {
   uint64_t passes() const;
 
  private:
-  void run();
   void act_on_pdbs();
   void act_on_priority_classes();
   void report_once(const std::string& key, const nlohmann::json& object, bool warning, const std::string& reason,
@@ -84,12 +81,8 @@ class GuardReconciler {
   // Notes and conflicts already reported, so a steady state emits nothing. Worker only.
   std::set<std::string> reported_;
 
-  mutable std::mutex mutex_;  // guards the three below
-  std::condition_variable wake_;
-  bool dirty_ = true;
-  bool stopping_ = false;
-  uint64_t passes_ = 0;
-  std::thread worker_;
+  // Last: its thread stops before the members a pass uses are destroyed.
+  kube::ReconcileLoop loop_{options_.resync, options_.debounce, [this] { return reconcile_once(); }};
 };
 
 }  // namespace ballast::guard

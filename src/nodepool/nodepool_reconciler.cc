@@ -82,7 +82,7 @@ void NodePoolReconciler::start() {
   kube::Informer::Options informer_options;
   informer_options.resync = options_.informer_resync;
   auto add = [&](kube::Resource resource) {
-    informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), informer_options, [this] { poke(); }));
+    informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), informer_options, [this] { loop_.poke(); }));
     return informers_.back().get();
   };
   nodes_ = add(kube::nodes());
@@ -91,49 +91,15 @@ void NodePoolReconciler::start() {
   daemonsets_ = add(kube::daemonsets());
   node_groups_ = add(kube::node_groups());
   for (auto& informer : informers_) informer->start();
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = false;
-  }
-  worker_ = std::thread([this] { run(); });
+  loop_.start();
 }
 
 void NodePoolReconciler::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  loop_.stop();
   for (auto& informer : informers_) informer->stop();
 }
 
-void NodePoolReconciler::poke() {
-  {
-    std::lock_guard lock(mutex_);
-    dirty_ = true;
-  }
-  wake_.notify_all();
-}
-
-uint64_t NodePoolReconciler::passes() const {
-  std::lock_guard lock(mutex_);
-  return passes_;
-}
-
-void NodePoolReconciler::run() {
-  while (true) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, options_.interval, [this] { return stopping_ || dirty_; });
-      if (stopping_) return;
-      wake_.wait_for(lock, options_.debounce, [this] { return stopping_; });
-      if (stopping_) return;
-      dirty_ = false;
-    }
-    reconcile_once(std::chrono::system_clock::now());
-  }
-}
+uint64_t NodePoolReconciler::passes() const { return loop_.passes(); }
 
 bool NodePoolReconciler::may_write() const { return !options_.dry_run && is_leader_(); }
 
@@ -559,8 +525,6 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   metrics_.gauge("ballast_function_duration_seconds", "Duration of the node-pool reconciler's last pass",
                  {{"function", "main"}})
       .set(std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_started).count());
-  std::lock_guard lock(mutex_);
-  ++passes_;
   return true;
 }
 

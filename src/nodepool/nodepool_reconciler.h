@@ -1,14 +1,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +16,7 @@
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
 #include "kube/kube_api.h"
+#include "kube/reconcile_loop.h"
 #include "nodepool/node_provider.h"
 
 namespace ballast::nodepool {
@@ -64,7 +62,7 @@ class NodePoolReconciler {
 
   void start();
   void stop();
-  void poke();
+  void poke() { loop_.poke(); }
 
   // One plan-and-act pass at wall time `now`; false when a cache is not synced or this
   // replica does not lead.
@@ -74,7 +72,6 @@ class NodePoolReconciler {
  private:
   struct GroupState;
 
-  void run();
   NodeProvider* provider_for(const nlohmann::json& node_group);
   void scale_up(const nlohmann::json& group_object, int64_t count, const std::string& offering, int desired,
                 TimePoint now, nlohmann::json& status, const std::string& reason);
@@ -110,12 +107,9 @@ class NodePoolReconciler {
   std::map<std::string, std::pair<std::string, std::unique_ptr<NodeProvider>>> providers_;  // group → (settings, provider)
   std::set<std::string> reported_;
 
-  mutable std::mutex mutex_;  // guards the four below
-  std::condition_variable wake_;
-  bool dirty_ = true;
-  bool stopping_ = false;
-  uint64_t passes_ = 0;
-  std::thread worker_;
+  // Last: its thread stops before the members a pass uses are destroyed.
+  kube::ReconcileLoop loop_{options_.interval, options_.debounce,
+                           [this] { return reconcile_once(std::chrono::system_clock::now()); }};
 };
 
 }  // namespace ballast::nodepool
