@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <deque>
-#include <list>
 #include <mutex>
 #include <random>
 #include <set>
@@ -26,6 +25,7 @@
 #include <boost/beast/http.hpp>
 
 #include "core/base64.h"
+#include "fakes/loopback_server.h"
 
 namespace ballast::testing {
 namespace {
@@ -541,13 +541,6 @@ struct Watcher {
   }
 };
 
-struct Connection {
-  std::thread thread;
-  int fd = -1;
-  bool closed = false;  // guarded by FakeApiServer::Impl::conn_mu
-  std::atomic<bool> done{false};
-};
-
 struct FailRule {
   std::string method;
   std::string prefix;
@@ -606,15 +599,10 @@ struct FakeApiServer::Impl {
   bool in_pdb_recompute = false;
   std::condition_variable timer_cv;
 
-  asio::io_context ioc;
-  std::unique_ptr<tcp::acceptor> acceptor;
-  uint16_t port = 0;
+  LoopbackServer server{"fake apiserver", [this](tcp::socket& socket) { return serve(socket); }};
   std::atomic<bool> stopping{false};
   bool running = false;
-  std::thread accept_thread;
   std::thread timer_thread;
-  std::mutex conn_mu;
-  std::list<std::unique_ptr<Connection>> connections;
 
   // ---------------- store (all with mu held) ----------------
 
@@ -1419,41 +1407,8 @@ struct FakeApiServer::Impl {
 
   // ---------------- connections ----------------
 
-  void accept_loop() {
-    while (!stopping) {
-      tcp::socket socket(ioc);
-      beast::error_code ec;
-      acceptor->accept(socket, ec);
-      if (ec || stopping) break;
-      socket.set_option(tcp::no_delay(true), ec);
-      auto conn = std::make_unique<Connection>();
-      conn->fd = socket.native_handle();
-      Connection* raw = conn.get();
-      std::lock_guard lock(conn_mu);
-      // Reap finished connection threads.
-      for (auto it = connections.begin(); it != connections.end();) {
-        if ((*it)->done) {
-          (*it)->thread.join();
-          it = connections.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      raw->thread = std::thread([this, raw, s = std::move(socket)]() mutable { serve(std::move(s), *raw); });
-      connections.push_back(std::move(conn));
-    }
-  }
-
-  void close_connection(tcp::socket& socket, Connection& conn, bool abrupt) {
-    std::lock_guard lock(conn_mu);
-    beast::error_code ec;
-    if (abrupt) ::shutdown(socket.native_handle(), SHUT_RDWR);
-    else socket.shutdown(tcp::socket::shutdown_send, ec);
-    socket.close(ec);
-    conn.closed = true;
-  }
-
-  void serve(tcp::socket socket, Connection& conn) {
+  // Returns true when the connection must end abruptly (a dropped watch).
+  bool serve(tcp::socket& socket) {
     beast::flat_buffer buffer;
     bool abrupt = false;
     while (!stopping) {
@@ -1523,8 +1478,7 @@ struct FakeApiServer::Impl {
       http::write(socket, res, ec);
       if (ec || !req.keep_alive) break;
     }
-    close_connection(socket, conn, abrupt);
-    conn.done = true;
+    return abrupt;
   }
 
   enum class WatchEnd { kGraceful, kDropped, kBroken };
@@ -1686,17 +1640,9 @@ FakeApiServer::~FakeApiServer() { stop(); }
 void FakeApiServer::start() {
   Impl& s = *impl_;
   if (s.running) return;
-  s.acceptor = std::make_unique<tcp::acceptor>(s.ioc);
-  beast::error_code ec;
-  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-  s.acceptor->open(endpoint.protocol(), ec);
-  if (!ec) s.acceptor->bind(endpoint, ec);
-  if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("fake apiserver: cannot listen on 127.0.0.1:0: " + ec.message());
-  s.port = s.acceptor->local_endpoint().port();
   s.stopping = false;
+  s.server.start();
   s.running = true;
-  s.accept_thread = std::thread([&s] { s.accept_loop(); });
   s.timer_thread = std::thread([&s] { s.timer_loop(); });
 }
 
@@ -1704,8 +1650,6 @@ void FakeApiServer::stop() {
   Impl& s = *impl_;
   if (!s.running) return;
   s.stopping = true;
-  ::shutdown(s.acceptor->native_handle(), SHUT_RDWR);
-  s.accept_thread.join();
   {
     std::lock_guard lock(s.mu);
     s.timer_cv.notify_all();
@@ -1716,23 +1660,12 @@ void FakeApiServer::stop() {
     }
   }
   s.timer_thread.join();
-  std::list<std::unique_ptr<Connection>> connections;
-  {
-    std::lock_guard lock(s.conn_mu);
-    for (const auto& c : s.connections) {
-      if (!c->closed) ::shutdown(c->fd, SHUT_RDWR);
-    }
-    connections.swap(s.connections);
-  }
-  for (auto& c : connections) c->thread.join();
-  beast::error_code ec;
-  s.acceptor->close(ec);
-  s.acceptor.reset();
+  s.server.stop();
   s.running = false;
 }
 
-uint16_t FakeApiServer::port() const { return impl_->port; }
-std::string FakeApiServer::url() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
+uint16_t FakeApiServer::port() const { return impl_->server.port(); }
+std::string FakeApiServer::url() const { return "http://127.0.0.1:" + std::to_string(port()); }
 
 json FakeApiServer::put(json object) {
   Impl& s = *impl_;

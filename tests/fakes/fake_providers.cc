@@ -1,20 +1,18 @@
 #include "fakes/fake_providers.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <atomic>
 #include <ctime>
-#include <list>
+#include <functional>
 #include <regex>
 #include <stdexcept>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+
+#include "fakes/loopback_server.h"
 
 namespace ballast::testing {
 namespace {
@@ -73,24 +71,46 @@ std::string header(const FakeProviderRequest& request, const std::string& name) 
   return it == request.headers.end() ? std::string() : it->second;
 }
 
-}  // namespace
-
 // ---------------- the server core ----------------
 
+// One connection's keep-alive HTTP/1.1 exchange: each request is answered by `answer`.
+void serve_http(tcp::socket& socket, const std::function<FakeProviderResponse(const FakeProviderRequest&)>& answer) {
+  beast::flat_buffer buffer;
+  while (true) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(8 << 20);
+    beast::error_code read_ec;
+    http::read(socket, buffer, parser, read_ec);
+    if (read_ec) return;
+    auto message = parser.release();
+    FakeProviderRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    for (const auto& field : message) request.headers[lower(std::string(field.name_string()))] = std::string(field.value());
+    request.body = message.body();
+    const auto response = answer(request);
+    http::response<http::string_body> out{static_cast<http::status>(response.status), 11};
+    out.set(http::field::content_type, "application/json");
+    for (const auto& [name, value] : response.headers) out.set(name, value);
+    out.body() = response.body;
+    out.keep_alive(message.keep_alive());
+    out.prepare_payload();
+    beast::error_code write_ec;
+    http::write(socket, out, write_ec);
+    if (write_ec || !message.keep_alive()) return;
+  }
+}
+
+}  // namespace
+
 struct FakeProviderServer::Impl {
-  struct Connection {
-    std::thread thread;
-    int fd = -1;
-    std::atomic<bool> done{false};
-  };
-  asio::io_context ioc;
-  std::unique_ptr<tcp::acceptor> acceptor;
-  std::thread accept_thread;
-  std::mutex conn_mu;
-  std::list<std::unique_ptr<Connection>> connections;
-  std::atomic<bool> stopping{false};
-  bool running = false;
-  uint16_t port = 0;
+  explicit Impl(FakeProviderServer& owner)
+      : server("fake provider", [&owner](tcp::socket& socket) {
+          serve_http(socket, [&owner](const FakeProviderRequest& request) { return owner.answer(request); });
+          return false;
+        }) {}
+
+  LoopbackServer server;
   // Knobs and log, guarded by the owner's mutex_.
   int fail_status = 0;
   int fail_count = 0;
@@ -100,101 +120,14 @@ struct FakeProviderServer::Impl {
   std::vector<FakeProviderRequest> log;
 };
 
-FakeProviderServer::FakeProviderServer() : impl_(std::make_unique<Impl>()) {}
+FakeProviderServer::FakeProviderServer() : impl_(std::make_unique<Impl>(*this)) {}
 FakeProviderServer::~FakeProviderServer() { stop(); }
 
-void FakeProviderServer::start() {
-  Impl& s = *impl_;
-  if (s.running) return;
-  s.acceptor = std::make_unique<tcp::acceptor>(s.ioc);
-  beast::error_code ec;
-  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-  s.acceptor->open(endpoint.protocol(), ec);
-  if (!ec) s.acceptor->bind(endpoint, ec);
-  if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("fake provider: cannot listen: " + ec.message());
-  s.port = s.acceptor->local_endpoint().port();
-  s.stopping = false;
-  s.running = true;
-  s.accept_thread = std::thread([this] {
-    Impl& st = *impl_;
-    while (!st.stopping) {
-      tcp::socket socket(st.ioc);
-      beast::error_code accept_ec;
-      st.acceptor->accept(socket, accept_ec);
-      if (accept_ec || st.stopping) break;
-      auto conn = std::make_unique<Impl::Connection>();
-      conn->fd = socket.native_handle();
-      Impl::Connection* raw = conn.get();
-      std::lock_guard lock(st.conn_mu);
-      for (auto it = st.connections.begin(); it != st.connections.end();) {
-        if ((*it)->done) {
-          (*it)->thread.join();
-          it = st.connections.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      raw->thread = std::thread([this, raw, sock = std::move(socket)]() mutable {
-        beast::flat_buffer buffer;
-        while (!impl_->stopping) {
-          http::request_parser<http::string_body> parser;
-          parser.body_limit(8 << 20);
-          beast::error_code read_ec;
-          http::read(sock, buffer, parser, read_ec);
-          if (read_ec) break;
-          auto message = parser.release();
-          FakeProviderRequest request;
-          request.method = std::string(message.method_string());
-          request.target = std::string(message.target());
-          for (const auto& field : message) request.headers[lower(std::string(field.name_string()))] = std::string(field.value());
-          request.body = message.body();
-          const auto response = answer(request);
-          http::response<http::string_body> out{static_cast<http::status>(response.status), 11};
-          out.set(http::field::content_type, "application/json");
-          for (const auto& [name, value] : response.headers) out.set(name, value);
-          out.body() = response.body;
-          out.keep_alive(message.keep_alive());
-          out.prepare_payload();
-          beast::error_code write_ec;
-          http::write(sock, out, write_ec);
-          if (write_ec || !message.keep_alive()) break;
-        }
-        beast::error_code close_ec;
-        std::lock_guard conn_lock(impl_->conn_mu);
-        sock.shutdown(tcp::socket::shutdown_both, close_ec);
-        sock.close(close_ec);
-        raw->fd = -1;
-        raw->done = true;
-      });
-      st.connections.push_back(std::move(conn));
-    }
-  });
-}
+void FakeProviderServer::start() { impl_->server.start(); }
+void FakeProviderServer::stop() { impl_->server.stop(); }
 
-void FakeProviderServer::stop() {
-  Impl& s = *impl_;
-  if (!s.running) return;
-  s.stopping = true;
-  ::shutdown(s.acceptor->native_handle(), SHUT_RDWR);
-  s.accept_thread.join();
-  std::list<std::unique_ptr<Impl::Connection>> connections;
-  {
-    std::lock_guard lock(s.conn_mu);
-    for (const auto& c : s.connections) {
-      if (c->fd >= 0) ::shutdown(c->fd, SHUT_RDWR);
-    }
-    connections.swap(s.connections);
-  }
-  for (auto& c : connections) c->thread.join();
-  beast::error_code ec;
-  s.acceptor->close(ec);
-  s.acceptor.reset();
-  s.running = false;
-}
-
-uint16_t FakeProviderServer::port() const { return impl_->port; }
-std::string FakeProviderServer::url() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
+uint16_t FakeProviderServer::port() const { return impl_->server.port(); }
+std::string FakeProviderServer::url() const { return "http://127.0.0.1:" + std::to_string(port()); }
 
 FakeProviderResponse FakeProviderServer::answer(const FakeProviderRequest& request) {
   std::chrono::milliseconds delay{0};
