@@ -114,11 +114,12 @@ std::string ContaboProvider::parked_name(const std::string& group, TimePoint par
 Result<std::unique_ptr<ContaboProvider>> ContaboProvider::make(ContaboSettings settings,
                                                                const ProviderContext& context) {
   if (!context.clock || !context.transport) return invalid_argument("contabo: clock and transport are required");
-  if (auto url = net::parse_url(settings.api_url); !url.ok()) return invalid_argument("contabo apiURL: " + url.error().message);
+  auto api_url = api_base_url(settings.api_url, "contabo apiURL");
+  if (!api_url) return api_url.error();
+  settings.api_url = std::move(*api_url);
   if (auto url = net::parse_url(settings.auth_url); !url.ok()) {
     return invalid_argument("contabo authURL: " + url.error().message);
   }
-  while (!settings.api_url.empty() && settings.api_url.back() == '/') settings.api_url.pop_back();
   if (settings.client_id.empty() || settings.client_secret.empty() || settings.username.empty() ||
       settings.password.empty()) {
     return invalid_argument("contabo credentials: need clientId, clientSecret, username and password");
@@ -131,7 +132,7 @@ Result<std::unique_ptr<ContaboProvider>> ContaboProvider::make(ContaboSettings s
 
 ContaboProvider::ContaboProvider(ContaboSettings settings, const ProviderContext& context)
     : settings_(std::move(settings)),
-      wall_now_(context.wall_now ? context.wall_now : [] { return std::chrono::system_clock::now(); }),
+      wall_now_(context.wall_now),
       http_("contabo", context) {}
 
 Result<std::string> ContaboProvider::token(bool force) {

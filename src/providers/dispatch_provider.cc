@@ -38,7 +38,7 @@ Result<std::unique_ptr<DispatchProvider>> DispatchProvider::make(DispatchSetting
 DispatchProvider::DispatchProvider(DispatchSettings settings, std::string token, const ProviderContext& context)
     : settings_(std::move(settings)),
       token_(std::move(token)),
-      wall_now_(context.wall_now ? context.wall_now : [] { return std::chrono::system_clock::now(); }),
+      wall_now_(context.wall_now),
       http_("dispatch", context) {}
 
 Status DispatchProvider::post(const std::string& group, int desired, const std::vector<std::string>& remove,

@@ -20,6 +20,12 @@ nanoseconds to_nanos(double seconds) {
 
 }  // namespace
 
+Result<std::string> api_base_url(std::string url, const std::string& setting) {
+  if (auto parsed = net::parse_url(url); !parsed.ok()) return invalid_argument(setting + ": " + parsed.error().message);
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
 Transport http_transport(net::HttpClient& client) {
   return [&client](const net::HttpClientRequest& request) { return client.request_sync(request); };
 }

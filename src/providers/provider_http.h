@@ -50,12 +50,16 @@ struct ProviderContext {
   Transport transport;  // see http_transport()
   const Clock* clock = nullptr;
   SleepFunction sleep;  // empty → std::this_thread::sleep_for
-  WallClock wall_now;   // empty → system_clock::now
+  WallClock wall_now = [] { return std::chrono::system_clock::now(); };
   ResilienceOptions resilience;
 };
 
 // A Transport over the project's HTTP client (request_sync). `client` must outlive it.
 Transport http_transport(net::HttpClient& client);
+
+// A provider's API base URL checked and without trailing slashes (paths are appended to
+// it); kInvalidArgument naming `setting` when it does not parse.
+Result<std::string> api_base_url(std::string url, const std::string& setting);
 
 // Token bucket with a pause a 429 can impose. Thread-safe; time comes from `clock`.
 class RateLimiter {

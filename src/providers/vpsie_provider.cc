@@ -102,8 +102,9 @@ Result<json> envelope(const std::string& what, int status, const std::string& bo
 
 Result<std::unique_ptr<VpsieProvider>> VpsieProvider::make(VpsieSettings settings, const ProviderContext& context) {
   if (!context.clock || !context.transport) return invalid_argument("vpsie: clock and transport are required");
-  if (auto url = net::parse_url(settings.api_url); !url.ok()) return invalid_argument("vpsie apiURL: " + url.error().message);
-  while (!settings.api_url.empty() && settings.api_url.back() == '/') settings.api_url.pop_back();
+  auto api_url = api_base_url(settings.api_url, "vpsie apiURL");
+  if (!api_url) return api_url.error();
+  settings.api_url = std::move(*api_url);
   if (settings.token.empty() && (settings.client_id.empty() || settings.client_secret.empty())) {
     return invalid_argument("vpsie credentials: need `token`, or `clientId` and `clientSecret`");
   }
@@ -115,7 +116,7 @@ Result<std::unique_ptr<VpsieProvider>> VpsieProvider::make(VpsieSettings setting
 
 VpsieProvider::VpsieProvider(VpsieSettings settings, const ProviderContext& context)
     : settings_(std::move(settings)),
-      wall_now_(context.wall_now ? context.wall_now : [] { return std::chrono::system_clock::now(); }),
+      wall_now_(context.wall_now),
       http_("vpsie", context) {}
 
 Result<std::string> VpsieProvider::bearer(bool force) {
