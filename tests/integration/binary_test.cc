@@ -15,25 +15,16 @@
 #include <thread>
 
 #include "externalscaler.grpc.pb.h"
+#include "fakes/shell.h"
 #include "sources/sessions/session_publisher.h"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-struct Output {
-  int exit_code;
-  std::string text;  // stdout and stderr
-};
-
-Output run(const std::string& args) {
-  const std::string command = std::string(BALLAST_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string text;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) text.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+// The built binary with `args`; stdout and stderr.
+ballast::testing::CommandOutput run(const std::string& args) {
+  return ballast::testing::run_command(std::string(BALLAST_BINARY) + " " + args + " 2>&1");
 }
 
 // A free loopback port: bound, read back and released for the child to take.
@@ -73,19 +64,7 @@ std::string http_get(uint16_t port, const std::string& path) {
   return response;
 }
 
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/ballast-binary-XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string file = path + "/" + name;
-    std::ofstream(file) << text;
-    return file;
-  }
-  std::string path;
-};
+using ballast::testing::TempDir;
 
 }  // namespace
 

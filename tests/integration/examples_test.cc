@@ -3,7 +3,6 @@
 // (a small checker below), the config through the config loader and the policy through
 // `ballast check-config`. The repository root is found from this file's path.
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -12,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "core/config.h"
+#include "fakes/shell.h"
 #include "scaler/trigger_spec.h"
 
 namespace fs = std::filesystem;
@@ -184,17 +183,6 @@ std::string joined(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& line : lines) out += line + "\n";
   return out;
-}
-
-// Runs a command, returns its exit status and stdout+stderr.
-std::pair<int, std::string> run(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) output += buffer.data();
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 std::set<std::string> policy_scaler_addresses() {
@@ -373,8 +361,8 @@ TEST_CASE("the example tier policy is CONTRACT.md's table and ballast check-conf
   for (const auto& [tier, name] : contract) named.insert(name);
   CHECK(classes == named);
 
-  const auto [status, output] =
-      run(std::string(BALLAST_BINARY) + " check-config --policy '" + policy_path.string() + "'");
-  INFO(output);
-  CHECK(status == 0);
+  const auto checked = ballast::testing::run_command(std::string(BALLAST_BINARY) + " check-config --policy '" +
+                                                    policy_path.string() + "' 2>&1");
+  INFO(checked.text);
+  CHECK(checked.exit_code == 0);
 }

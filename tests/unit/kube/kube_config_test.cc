@@ -8,25 +8,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "fakes/shell.h"
+
 namespace {
 
 using ballast::ErrorCode;
 using ballast::kube::load_in_cluster;
 using ballast::kube::load_kubeconfig;
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "ballast-kubecfg-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string file = path + "/" + name;
-    std::ofstream(file) << text;
-    return file;
-  }
-  std::string path;
-};
+using ballast::testing::TempDir;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
