@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test-only real systems from their pinned Go modules (tests/e2e/*/go.mod) into a
-# cache outside the checkout, keyed by the modules' go.sum, and prints the bin directory.
+# cache outside the checkout, each module's binaries keyed by its own go.mod and go.sum, and
+# prints one bin directory that links them all.
 # A warm run finds the binaries and builds nothing; a cold one takes long on 2 cores (see
 # README "End-to-end tests"), so it prints progress.
 #
@@ -13,19 +14,24 @@ say() { echo "e2e-bins: $*" >&2; }
 command -v go >/dev/null || { say "Go is needed (the machine's Go, or Debian's golang-go >= 1.25)"; exit 1; }
 export GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=mod"
 
-key="$(cat "$root"/tests/e2e/*/go.sum "$root"/tests/e2e/*/go.mod | sha256sum | cut -c1-16)"
-bin="$cache/e2e/$key/bin"
+module_key() { cat "$root/tests/e2e/$1/go.mod" "$root/tests/e2e/$1/go.sum" | sha256sum | cut -c1-16; }
+bin="$cache/e2e/bin-$(for dir in "$root"/tests/e2e/*/go.mod; do module_key "$(basename "$(dirname "$dir")")"; done | sha256sum | cut -c1-16)"
 mkdir -p "$bin"
 
-# build MODULE_DIR OUTPUT PACKAGE [LDFLAGS]: one binary, skipped when present.
+# build MODULE_DIR OUTPUT PACKAGE [LDFLAGS]: one binary, skipped when its module's pins
+# are unchanged; linked into $bin.
 build() {
   local dir="$1" out="$2" package="$3" ldflags="${4:-}"
-  [ -x "$bin/$out" ] && return 0
-  local started=$SECONDS
-  say "building $out from $package (cold: several minutes on 2 cores) ..."
-  (cd "$root/tests/e2e/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp" "$package")
-  mv -f "$bin/$out.tmp" "$bin/$out"
-  say "built $out in $((SECONDS - started)) s"
+  local built="$cache/e2e/$dir-$(module_key "$dir")"
+  if [ ! -x "$built/$out" ]; then
+    local started=$SECONDS
+    say "building $out from $package (cold: several minutes on 2 cores) ..."
+    mkdir -p "$built"
+    (cd "$root/tests/e2e/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$built/$out.tmp" "$package")
+    mv -f "$built/$out.tmp" "$built/$out"
+    say "built $out in $((SECONDS - started)) s"
+  fi
+  ln -sfn "$built/$out" "$bin/$out"
 }
 
 k8s_release="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$root/tests/e2e/cluster/go.mod")"
