@@ -8,6 +8,8 @@
 #   scripts/e2e-cluster.sh up      # build if needed, start, wait until healthy
 #   scripts/e2e-cluster.sh env     # prints `export KUBECONFIG=…` (admin) and the other addresses
 #   scripts/e2e-cluster.sh down    # stop every process `up` started, by PID, and remove the state
+#   scripts/e2e-cluster.sh restart NAME   # stop one component (e.g. kube-apiserver) and start
+#                                         # it again with the same flags (fault tests)
 #
 # State (certificates, kubeconfigs, data, logs, PIDs) lives in $BALLAST_E2E_DIR
 # (default /tmp/ballast-e2e); logs are in its log/ folder.
@@ -43,12 +45,26 @@ stop_all() {
   done
 }
 
-# start NAME COMMAND...: in the background, output to log/NAME.log, PID recorded.
+# start NAME COMMAND...: in the background, output to log/NAME.log, PID and command recorded.
 start() {
   local name="$1"
   shift
-  "$@" >"$state/log/$name.log" 2>&1 &
+  printf '%s\0' "$@" >"$state/cmd/$name"
+  "$@" >>"$state/log/$name.log" 2>&1 &
   echo $! >"$state/pid/$name"
+}
+
+# restart NAME: SIGTERM, wait for the exit, start the recorded command again.
+restart() {
+  local name="$1" pid
+  [ -f "$state/cmd/$name" ] || die "no component $name in $state"
+  pid="$(cat "$state/pid/$name")"
+  kill "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  local command=()
+  mapfile -d '' command <"$state/cmd/$name"
+  start "$name" "${command[@]}"
+  say "restarted $name"
 }
 
 # wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds, or fail naming the log to read.
@@ -126,7 +142,8 @@ up() {
   bin="$("$root/scripts/e2e-bins.sh")"
   "$root/scripts/fetch-helm.sh"
   rm -rf "$state"
-  mkdir -p "$state/log" "$state/pid" "$state/etcd"
+  mkdir -p "$state/log" "$state/pid" "$state/cmd"
+  mkdir -m 0700 "$state/etcd"
   local started=$SECONDS
   make_certs
   local etcd_port etcd_peer api_port
@@ -171,6 +188,7 @@ up() {
 case "${1:-}" in
   up) up ;;
   down) stop_all; rm -rf "$state"; say "down" ;;
+  restart) restart "${2:?usage: scripts/e2e-cluster.sh restart NAME}" ;;
   env)
     [ -f "$state/admin.kubeconfig" ] || die "not up (scripts/e2e-cluster.sh up)"
     echo "export KUBECONFIG=$state/admin.kubeconfig"

@@ -18,7 +18,7 @@ die() { say "$*"; exit 1; }
 
 # kubectl must be within one minor of the e2e control plane (1.35): an older tools/bin is replaced.
 works() { [ -x "$tools/helm" ] && [ -x "$tools/kubectl" ] &&
-  "$tools/helm" version --short >/dev/null 2>&1 && "$tools/kubectl" version --client 2>/dev/null | grep -q 'v1\.35\.'; }
+  "$tools/helm" version --short >/dev/null 2>&1 && [[ "$("$tools/kubectl" version --client 2>/dev/null)" == *"v1.35."* ]]; }
 
 if works; then
   exit 0
