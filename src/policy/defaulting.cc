@@ -159,19 +159,43 @@ void default_anti_affinity(json& pod_spec, const Tier& tier, const json& selecto
                      " (tier " + tier.name + ")");
 }
 
-void default_priority(json& pod_spec, const Tier& tier, std::string_view ns, const TierPolicy& policy,
+// The Priority admission plugin runs before the webhooks: a Pod that named no class reaches
+// us with the cluster's default already resolved (the policy's globalDefault class and its
+// value, or no class and priority 0). That is not the user's choice.
+bool priority_from_cluster_default(const json& pod_spec, const TierPolicy& policy) {
+  const json* name = child(pod_spec, "priorityClassName");
+  const json* value = child(pod_spec, "priority");
+  const std::string class_name = name != nullptr && name->is_string() ? name->get<std::string>() : "";
+  if (class_name.empty()) return value == nullptr || (value->is_number_integer() && value->get<long long>() == 0);
+  const auto known = policy.priority_classes.find(class_name);
+  return known != policy.priority_classes.end() && known->second.global_default && value != nullptr &&
+         value->is_number_integer() && value->get<long long>() == known->second.value;
+}
+
+void default_priority(json& pod_spec, bool is_pod, const Tier& tier, std::string_view ns, const TierPolicy& policy,
                       std::vector<std::string>& warnings) {
   if (tier.priority_class.empty()) return;
   const json* current = child(pod_spec, "priorityClassName");
-  if (current != nullptr && !(current->is_string() && current->get<std::string>().empty())) return;
-  // An integer priority next to a class name is rejected by the Priority plugin.
-  if (child(pod_spec, "priority") != nullptr) return;
+  const bool unset = current == nullptr || (current->is_string() && current->get<std::string>().empty());
+  // A template's integer priority next to a class name is rejected by the Priority plugin.
+  if (!is_pod && (!unset || child(pod_spec, "priority") != nullptr)) return;
+  // A Pod's class was resolved by the plugin: replacing it means giving the value and
+  // preemptionPolicy the plugin computes for the new class (it checks them when reinvoked),
+  // so only classes whose values the policy knows are set.
+  const auto resolved = policy.priority_classes.find(tier.priority_class);
+  if (is_pod && (!priority_from_cluster_default(pod_spec, policy) || resolved == policy.priority_classes.end())) return;
+  if (current != nullptr && current->is_string() && current->get<std::string>() == tier.priority_class) return;
   if (!policy.may_use_priority_class(ns, tier.priority_class)) {
     warnings.push_back("ballast: priorityClassName " + tier.priority_class + " of tier " + tier.name +
                        " is not allowed in namespace " + std::string(ns) + "; left unset");
     return;
   }
   pod_spec["priorityClassName"] = tier.priority_class;
+  if (is_pod) {
+    const PriorityClassSpec& spec = resolved->second;
+    pod_spec["priority"] = spec.value;
+    pod_spec["preemptionPolicy"] = spec.preemption_policy.empty() ? "PreemptLowerPriority" : spec.preemption_policy;
+  }
   warnings.push_back("ballast: set priorityClassName " + tier.priority_class + " (tier " + tier.name + ")");
 }
 
@@ -281,8 +305,7 @@ Defaulted apply_defaults(const json& object, WorkloadKind kind, std::string_view
       if (tier.anti_affinity && !skips.affinity) default_anti_affinity(*pod_spec, tier, selector, result.warnings);
     }
   }
-  // The Priority plugin has already resolved a Pod's priority; a class set now is rejected.
-  if (!is_pod && !skips.priority) default_priority(*pod_spec, tier, ns, policy, result.warnings);
+  if (!skips.priority) default_priority(*pod_spec, is_pod, tier, ns, policy, result.warnings);
   if (!skips.resources) default_requests(*pod_spec, tier, result.warnings);
 
   json& object_metadata = result.object["metadata"];

@@ -298,22 +298,59 @@ TEST_CASE("opt-out annotations switch defaults off, wholly or in part", "[policy
   }
 }
 
-TEST_CASE("bare pods get spread and requests but never a priority class", "[policy]") {
+TEST_CASE("bare pods get spread and requests", "[policy]") {
   const auto result = apply_defaults(bare_pod(), WorkloadKind::kPod, "shop", default_policy());
   const json spec = result.object["spec"];
   CHECK(spec["topologySpreadConstraints"][0]["labelSelector"] == json::parse(R"({"matchLabels": {"run": "debug"}})"));
   CHECK_FALSE(spec["topologySpreadConstraints"][0].contains("matchLabelKeys"));
   CHECK(spec["containers"][0]["resources"]["requests"]["cpu"] == "50m");
-  CHECK(spec["priorityClassName"] == "platform-normal");  // as the Priority plugin left it
-  CHECK(spec["priority"] == 10000);
   CHECK(result.object["metadata"]["annotations"][kAppliedTierAnnotation] == "standard");
+}
 
-  // A workload pod with no class of its own still gets none.
-  json classless = bare_pod();
-  classless["spec"].erase("priorityClassName");
-  classless["spec"].erase("priority");
-  CHECK_FALSE(apply_defaults(classless, WorkloadKind::kPod, "shop", default_policy()).object["spec"].contains(
-      "priorityClassName"));
+// The Priority plugin runs before webhooks (found on the real apiserver): a bare Pod arrives
+// with the cluster default resolved, and only that default is replaced by the tier's class,
+// with the value and preemptionPolicy the plugin computes for it.
+TEST_CASE("a bare pod's class resolved from the cluster default becomes its tier's", "[policy]") {
+  struct Row {
+    const char* name;
+    const char* ns;
+    const char* tier_label;  // "" = none
+    json class_name;         // null = absent
+    json priority;           // null = absent
+    json want_class;
+    json want_priority;
+    json want_preemption;
+  };
+  const Row rows[] = {
+      {"default class of a tier that uses it stays", "shop", "", "platform-normal", 10000, "platform-normal", 10000,
+       "PreemptLowerPriority"},
+      {"default class replaced for a stateful namespace", "databases", "", "platform-normal", 10000,
+       "platform-critical", 100000, "PreemptLowerPriority"},
+      {"batch tier gets its class and Never", "shop", "batch", "platform-normal", 10000, "batch-low", 1000, "Never"},
+      {"a cluster without a default: no class, priority 0", "databases", "", nullptr, 0, "platform-critical", 100000,
+       "PreemptLowerPriority"},
+      {"no Priority plugin: nothing resolved", "databases", "", nullptr, nullptr, "platform-critical", 100000,
+       "PreemptLowerPriority"},
+      {"a class the user chose stays", "databases", "", "batch-low", 1000, "batch-low", 1000, "PreemptLowerPriority"},
+      {"a default with another value is not the plugin's", "databases", "", "platform-normal", 5, "platform-normal",
+       5, "PreemptLowerPriority"},
+      {"a reserved class stays out of unprivileged namespaces", "shop", "infra", "platform-normal", 10000,
+       "platform-normal", 10000, "PreemptLowerPriority"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name);
+    json pod = bare_pod();
+    pod["metadata"]["namespace"] = row.ns;
+    if (*row.tier_label != '\0') pod["metadata"]["labels"]["ballast.dev/tier"] = row.tier_label;
+    pod["spec"].erase("priorityClassName");
+    pod["spec"].erase("priority");
+    if (!row.class_name.is_null()) pod["spec"]["priorityClassName"] = row.class_name;
+    if (!row.priority.is_null()) pod["spec"]["priority"] = row.priority;
+    const json spec = apply_defaults(pod, WorkloadKind::kPod, row.ns, default_policy()).object["spec"];
+    CHECK(spec.value("priorityClassName", json()) == row.want_class);
+    CHECK(spec.value("priority", json()) == row.want_priority);
+    CHECK(spec.value("preemptionPolicy", json()) == row.want_preemption);
+  }
 }
 
 TEST_CASE("controller-owned and mirror pods are left alone", "[policy]") {
