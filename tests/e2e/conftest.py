@@ -2,7 +2,6 @@
 installed as a user would, and ballast as a host process authenticated with the chart's own
 ServiceAccount. scripts/e2e.sh brings the cluster up, runs pytest here and brings it down."""
 
-import hashlib
 import json
 import os
 import pathlib
@@ -12,6 +11,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import uuid
 import ssl
 
 import pytest
@@ -224,7 +224,7 @@ def nodes(cluster):
 def namespace(cluster, request):
     """A fresh namespace per test, deleted afterwards (without waiting)."""
     readable = "".join(c if c.isalnum() else "-" for c in request.node.name.lower().removeprefix("test_"))[:40]
-    name = f"{readable.strip('-')}-{hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:6]}"
+    name = f"{readable.strip('-')}-{uuid.uuid4().hex[:6]}"  # unique: a deleted one lingers while terminating
     cluster.admin.run("create", "namespace", name)
     yield name
     cluster.admin.run("delete", "namespace", name, "--wait=false", check=False)
