@@ -37,6 +37,18 @@ bool has_drain_taint(const json& node) {
   return false;
 }
 
+// A Node whose Ready condition says True. A node that has only registered (its kubelet,
+// or kwok, has not reported yet) has no allocatable the planner can count on: ending its
+// VM's in-flight entry then would order a second VM for the same pending pods.
+bool reports_ready(const json& node) {
+  const json* conditions = node.contains("status") ? &node["status"] : nullptr;
+  if (conditions == nullptr || !conditions->contains("conditions") || !(*conditions)["conditions"].is_array()) return false;
+  for (const auto& condition : (*conditions)["conditions"]) {
+    if (condition.is_object() && condition.value("type", "") == "Ready") return condition.value("status", "") == "True";
+  }
+  return false;
+}
+
 // Pods the drain must move: bound to the node, not DaemonSet or mirror pods, not finished.
 bool must_move(const json& pod, const std::string& node) {
   if (!pod.contains("spec") || pod["spec"].value("nodeName", "") != node) return false;
@@ -223,27 +235,27 @@ void NodePoolReconciler::scale_up(const json& group_object, int64_t count, const
   }
 }
 
-void NodePoolReconciler::reconcile_in_flight(const json& group_object, const std::set<std::string>& registered,
+void NodePoolReconciler::reconcile_in_flight(const json& group_object, const std::set<std::string>& ready, int group_size,
                                              TimePoint now, json& status) {
   const std::string group = meta(group_object, "name");
   const int64_t timeout = spec_int(group_object, nullptr, "provisionTimeoutSeconds", options_.provision_timeout_seconds);
   json kept = json::array();
   for (const auto& entry : status.value("inFlight", json::array())) {
     const std::string name = entry.value("name", "");
-    if (registered.count(name) > 0) {
-      log_.info("node joined", {{"group", group}, {"node", name}});
+    if (ready.count(name) > 0) {
+      log_.info("node joined and is Ready", {{"group", group}, {"node", name}});
       continue;
     }
     auto requested = parse_time(entry.value("requestedAt", ""));
     if (requested && now - *requested > std::chrono::seconds(timeout)) {
-      log_.warn("node never joined; deleting it at the provider", {{"group", group}, {"node", name}});
+      log_.warn("node never became Ready; deleting it at the provider", {{"group", group}, {"node", name}});
       if (may_write()) {
         if (NodeProvider* provider = provider_for(group_object)) {
           ProviderInstance instance;
           instance.id = entry.value("providerId", name);
           instance.name = name;
           instance.group = group;
-          if (auto removed = provider->remove(instance, static_cast<int>(registered.size())); !removed) {
+          if (auto removed = provider->remove(instance, group_size); !removed) {
             log_.warn("cannot delete the VM that never joined", {{"group", group}, {"node", name},
                                                                   {"error", removed.error().message}});
             kept.push_back(entry);
@@ -252,8 +264,8 @@ void NodePoolReconciler::reconcile_in_flight(const json& group_object, const std
         }
       }
       events_.warning(group_subject(group), "ProvisionTimeout",
-                      name + " did not join within " + std::to_string(timeout) + "s; deleted at the provider");
-      status["lastScaleUpFailure"] = {{"time", format_time(now)}, {"reason", name + " did not join"}};
+                      name + " was not Ready within " + std::to_string(timeout) + "s; deleted at the provider");
+      status["lastScaleUpFailure"] = {{"time", format_time(now)}, {"reason", name + " was not Ready in time"}};
       continue;
     }
     kept.push_back(entry);
@@ -398,14 +410,14 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
     before[name] = object.value("status", json::object());
     statuses[name] = before[name];
   }
-  std::set<std::string> registered;
+  std::set<std::string> ready;
   std::map<std::string, int> group_nodes;
   for (const auto& node : node_objects) {
-    registered.insert(meta(node, "name"));
+    if (reports_ready(node)) ready.insert(meta(node, "name"));
     if (const std::string group = label(node, kNodeGroupLabel); !group.empty()) ++group_nodes[group];
   }
   for (auto& [name, object] : groups) {
-    reconcile_in_flight(*object, registered, now, statuses[name]);
+    reconcile_in_flight(*object, ready, group_nodes[name], now, statuses[name]);
     if (!may_write()) continue;
     NodeProvider* provider = provider_for(*object);
     if (provider == nullptr) continue;

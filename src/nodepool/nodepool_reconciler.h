@@ -75,8 +75,9 @@ class NodePoolReconciler {
   NodeProvider* provider_for(const nlohmann::json& node_group);
   void scale_up(const nlohmann::json& group_object, int64_t count, const std::string& offering, int desired,
                 TimePoint now, nlohmann::json& status, const std::string& reason);
-  void reconcile_in_flight(const nlohmann::json& group_object, const std::set<std::string>& registered, TimePoint now,
-                           nlohmann::json& status);
+  // group_size: the group's registered Nodes, the size a provider is told to keep.
+  void reconcile_in_flight(const nlohmann::json& group_object, const std::set<std::string>& ready, int group_size,
+                           TimePoint now, nlohmann::json& status);
   bool start_drain(const nlohmann::json& node, TimePoint now);
   void continue_drain(const nlohmann::json& node, const std::vector<nlohmann::json>& pods,
                       const nlohmann::json* group_object, int current_nodes, TimePoint now,

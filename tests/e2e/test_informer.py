@@ -3,11 +3,10 @@
 
 import base64
 import json
-import subprocess
 import time
 import urllib.request
 
-from conftest import ROOT, wait_until
+from conftest import wait_until
 from test_guard import budget
 from test_webhook import deployment
 
@@ -27,10 +26,6 @@ def compact_etcd(cluster):
     return int(revision)
 
 
-def apiserver_ready(cluster):
-    return cluster.admin.run("get", "--raw", "/readyz", check=False).returncode == 0
-
-
 def test_a_change_made_while_the_watch_is_broken_and_history_compacted_is_not_missed(cluster, ballast, nodes,
                                                                                     namespace):
     cluster.admin.create(deployment("before", "standard", replicas=2), "-n", namespace)
@@ -39,8 +34,7 @@ def test_a_change_made_while_the_watch_is_broken_and_history_compacted_is_not_mi
 
     # Changes ballast cannot see live: the apiserver is restarted, and meanwhile history is
     # compacted, so ballast's resourceVersion is too old when it resumes (410 Gone).
-    subprocess.run([str(ROOT / "scripts" / "e2e-cluster.sh"), "restart", "kube-apiserver"], check=True)
-    wait_until("the apiserver back", lambda: apiserver_ready(cluster), timeout=120)
+    cluster.restart_apiserver()
     cluster.admin.create(deployment("during", "standard", replicas=2), "-n", namespace)
     cluster.admin.run("scale", "deployment", "before", "-n", namespace, "--replicas=1")
     compact_etcd(cluster)

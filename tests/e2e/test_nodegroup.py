@@ -37,27 +37,28 @@ def pipeline():
 
 def test_status_written_by_the_reconciler_reads_back_unpruned(cluster, ballast, nodes, namespace, pipeline):
     token = "e2e-dispatch-token"
+    group, pool_label = f"pool-{namespace[-6:]}", f"batch-{namespace[-6:]}"  # unique per run
     cluster.admin.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "e2e-dispatch", "namespace": NAMESPACE},
                          "data": {"token": base64.b64encode(token.encode()).decode()}})
     cluster.admin.apply({
-        "apiVersion": "ballast.dev/v1alpha1", "kind": "NodeGroup", "metadata": {"name": "e2e-pool"},
+        "apiVersion": "ballast.dev/v1alpha1", "kind": "NodeGroup", "metadata": {"name": group},
         "spec": {"minNodes": 0, "maxNodes": 2,
                  "provider": {"type": "dispatch", "credentialsSecret": {"name": "e2e-dispatch", "namespace": NAMESPACE},
                               "dispatch": {"url": pipeline, "eventType": "ballast-scale"}},
                  "offerings": [{"id": "cx42", "cpu": "8", "memory": "16Gi", "maxPods": 110}],
-                 "labels": {"workload-type": "e2e-batch"}, "scaleUp": {"podAgeSeconds": 0},
+                 "labels": {"workload-type": pool_label}, "scaleUp": {"podAgeSeconds": 0},
                  "provisionTimeoutSeconds": 1800}})
     try:
         # A pod only the group's nodes can take: unschedulable until a node joins.
         cluster.admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "needs-pool"},
-                              "spec": {"nodeSelector": {"workload-type": "e2e-batch"},
+                              "spec": {"nodeSelector": {"workload-type": pool_label},
                                        "containers": [{"name": "main", "image": "registry.invalid/batch:1",
                                                        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}},
                              "-n", namespace)
-        group = wait_until("an in-flight VM in the status", lambda: (lambda g: g if g.get("status", {}).get(
+        stored = wait_until("an in-flight VM in the status", lambda: (lambda g: g if g.get("status", {}).get(
             "inFlight") and g["status"]["inFlight"][0].get("providerId") else None)(
-            cluster.admin.get("nodegroup", "e2e-pool")), timeout=90)
-        status = group["status"]
+            cluster.admin.get("nodegroup", group)), timeout=90)
+        status = stored["status"]
         in_flight = status["inFlight"][0]
         assert set(in_flight) == {"name", "offering", "requestedAt", "requestId", "providerId"}, in_flight
         assert in_flight["offering"] == "cx42"
@@ -68,13 +69,13 @@ def test_status_written_by_the_reconciler_reads_back_unpruned(cluster, ballast, 
 
         # The pipeline's node joins with the group's label: kwok makes it Ready.
         cluster.add_nodes([in_flight["name"]], cpu="8", memory="16Gi",
-                          labels={"ballast.dev/nodegroup": "e2e-pool", "workload-type": "e2e-batch"})
-        wait_until("the in-flight VM resolved", lambda: not cluster.admin.get("nodegroup", "e2e-pool")
+                          labels={"ballast.dev/nodegroup": group, "workload-type": pool_label})
+        wait_until("the in-flight VM resolved", lambda: not cluster.admin.get("nodegroup", group)
                    .get("status", {}).get("inFlight"), timeout=60)
         wait_until("the pod scheduled on the new node", lambda: cluster.admin.get(
             "pod", "needs-pool", namespace)["spec"].get("nodeName") == in_flight["name"], timeout=60)
-        status = cluster.admin.get("nodegroup", "e2e-pool")["status"]
+        status = cluster.admin.get("nodegroup", group)["status"]
         for entry in status.get("nodes", []):
             assert {"name", "state"} <= set(entry), entry
     finally:
-        cluster.admin.run("delete", "nodegroup", "e2e-pool", check=False)
+        cluster.admin.run("delete", "nodegroup", group, check=False)

@@ -122,7 +122,7 @@ struct World {
 
 }  // namespace
 
-TEST_CASE("pending pods make a dispatch request, and the node that joins ends the request", "[nodepool]") {
+TEST_CASE("pending pods make a dispatch request, and the node that joins and is Ready ends the request", "[nodepool]") {
   World world;
   world.server.put(group_node("general-a"));
   world.server.put(owned(ballast::testing::make_pod("ai", "busy", {{"app", "x"}}, "general-a")));
@@ -139,7 +139,17 @@ TEST_CASE("pending pods make a dispatch request, and the node that joins ends th
   CHECK(payload["client_payload"]["desired"] == 3);  // the max: two more 4-CPU nodes for three 3-CPU pods, capped
   REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 2; }, kWait));
 
-  // The pipeline brings the nodes up with the names ballast asked for.
+  // The pipeline brings the nodes up with the names ballast asked for. Registered but not
+  // yet Ready (no allocatable reported), they are still in flight and nothing more is ordered.
+  for (const auto& entry : world.in_flight()) {
+    json registering = group_node(entry["name"]);
+    registering["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "Unknown"}}});
+    world.server.put(registering);
+  }
+  const auto passes = reconciler->passes();
+  REQUIRE(FakeApiServer::wait_for([&] { return reconciler->passes() >= passes + 3; }, kWait));
+  CHECK(world.in_flight().size() == 2);
+  CHECK(payloads(world.pipeline).size() == 2);  // one request per VM, none more
   for (const auto& entry : world.in_flight()) world.server.put(group_node(entry["name"]));
   REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().empty(); }, kWait));
   std::this_thread::sleep_for(500ms);
