@@ -13,8 +13,10 @@ LEASE_SECONDS = 15  # ballast's leaseDuration (src/kube/leader_election.h)
 
 
 def holder(cluster):
+    """The pod name part of the Lease's holder (ballast's identity is `<pod>_<random>`)."""
     lease = cluster.admin.get("lease", "ballast-leader", NAMESPACE, check=False)
-    return (lease or {}).get("spec", {}).get("holderIdentity") or None
+    identity = (lease or {}).get("spec", {}).get("holderIdentity") or ""
+    return identity.rsplit("_", 1)[0] or None
 
 
 @pytest.fixture
