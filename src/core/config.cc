@@ -10,6 +10,7 @@
 
 #include "core/duration.h"
 #include "core/net_address.h"
+#include "core/yaml_document.h"
 
 namespace ballast {
 namespace {
@@ -201,6 +202,9 @@ Result<Config> load_config_file(const std::string& path, Config base) {
   try {
     const YAML::Node root = YAML::LoadFile(path);
     if (root.IsNull()) return base;
+    if (auto checked = check_yaml_document(root); !checked) {
+      return invalid_argument(path + ": " + checked.error().message);
+    }
     if (!root.IsMap()) return invalid_argument(path + ": the config must be a YAML mapping of setting: value");
     for (const auto& entry : root) {
       const auto key = entry.first.as<std::string>();

@@ -9,6 +9,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/yaml_document.h"
+
 namespace ballast::policy {
 namespace {
 
@@ -404,7 +406,11 @@ TierPolicy default_policy() {
 
 Result<TierPolicy> parse_policy(std::string_view yaml_text) {
   try {
-    return parse_root(YAML::Load(std::string(yaml_text)));
+    const Node root = YAML::Load(std::string(yaml_text));
+    if (auto checked = check_yaml_document(root); !checked) {
+      return invalid_argument("policy: " + checked.error().message);
+    }
+    return parse_root(root);
   } catch (const YAML::Exception& e) {
     return invalid_argument(std::string("policy: ") + e.what());
   }

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/nesting.h"
+
 namespace ballast::sessions {
 namespace {
 
@@ -55,6 +57,7 @@ Result<double> parse_amount(const json& amount, const char* field) {
 }  // namespace
 
 Result<Frame> parse_frame(std::string_view text) {
+  if (auto nesting = check_json_nesting(text, "frame"); !nesting) return nesting.error();
   const json document = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return invalid_argument("frame is not valid JSON");
   if (!document.is_object()) return invalid_argument("frame must be a JSON object");

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/base64.h"
+#include "core/nesting.h"
 #include "policy/defaulting.h"
 
 using namespace ballast;
@@ -299,4 +300,41 @@ TEST_CASE("routes, methods and bodies that are not reviews get HTTP errors", "[r
                                         "request": {"uid": "u"}})");
   CHECK(wrong_version.response.status == 400);
   CHECK_THAT(wrong_version.response.body, Catch::Contains("apiVersion"));
+}
+
+TEST_CASE("a review nested 150,000 levels deep gets 400 naming the limit on both routes", "[routes][nesting]") {
+  // The 300 KB body that overflowed the stack of a webhook thread (issue 16).
+  const std::string depth(150'000, '[');
+  const std::string body = R"({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u",
+      "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "operation": "CREATE",
+      "object": {"kind": "Deployment", "spec": {"template": {"spec": {"x": )" +
+                           depth + std::string(150'000, ']') + "}}}}}}";
+  REQUIRE(body.size() > 300'000);
+  for (const char* route : {"/mutate", "/validate"}) {
+    INFO(route);
+    const auto handled = handle_request(net::HttpRequest{"POST", route, {}, body}, test_policy());
+    CHECK(handled.response.status == 400);
+    CHECK(handled.result == "bad_request");
+    CHECK_THAT(handled.response.body, Catch::Contains("deeper than 128 levels"));
+  }
+}
+
+TEST_CASE("a review nested just under the limit is decided as usual", "[mutate][nesting]") {
+  // The walks (copy, compare, diff, dump) at the deepest accepted document.
+  json deep = json::array();
+  for (size_t i = 0; i < kMaxNestingDepth - 12; ++i) deep = json::array({std::move(deep)});
+  json object = deployment();
+  object["spec"]["template"]["spec"]["containers"][0]["args"] = deep;
+  const std::string body = json{{"apiVersion", "admission.k8s.io/v1"},
+                                {"kind", "AdmissionReview"},
+                                {"request",
+                                 {{"uid", "u"},
+                                  {"kind", {{"group", "apps"}, {"version", "v1"}, {"kind", "Deployment"}}},
+                                  {"operation", "CREATE"},
+                                  {"namespace", "shop"},
+                                  {"object", object}}}}
+                               .dump();
+  const auto handled = handle_request(net::HttpRequest{"POST", "/mutate", {}, body}, test_policy());
+  CHECK(handled.response.status == 200);
+  CHECK(handled.result == "patched");
 }

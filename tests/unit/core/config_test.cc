@@ -94,7 +94,10 @@ TEST_CASE("invalid config files are clear errors", "[config]") {
                       {"grpc-address: [\n", "invalid YAML"},
                       {"- a\n- b\n", "mapping"},
                       {"log-level: loud\n", "log level"},
-                      {"admin-address: {a: b}\n", "scalar"}};
+                      {"admin-address: {a: b}\n", "scalar"},
+                      {"log-level: info\nlog-level: debug\n", "duplicate key \"log-level\" (line 2)"},
+                      {"auth:\n  kafka: {bearerTokenFile: /a, bearerTokenFile: /b}\n",
+                       "duplicate key \"bearerTokenFile\""}};
   for (const auto& row : rows) {
     INFO(row.yaml);
     TempFile file(row.yaml);
@@ -102,6 +105,10 @@ TEST_CASE("invalid config files are clear errors", "[config]") {
     REQUIRE_FALSE(loaded.ok());
     CHECK(loaded.error().message.find(row.fragment) != std::string::npos);
   }
+  TempFile deep("components: " + std::string(200, '[') + std::string(200, ']') + "\n");
+  auto too_deep = load_config_file(deep.path, Config{});
+  REQUIRE_FALSE(too_deep.ok());
+  CHECK_THAT(too_deep.error().message, Catch::Contains("deeper than 128 levels"));
   auto missing = load_config_file("/nonexistent/ballast.yaml", Config{});
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == ErrorCode::kIo);

@@ -130,4 +130,12 @@ TEST_CASE("invalid frames are refused with a message that says what is wrong", "
 }
 
 }  // namespace
+
+TEST_CASE("a frame nested past the depth limit is refused before parsing", "[frame][nesting]") {
+  const std::string deep = R"({"counter":"c","value":1,"labels":)" + std::string(100'000, '{') + "}";
+  const auto parsed = parse_frame(deep);
+  REQUIRE_FALSE(parsed.ok());
+  CHECK_THAT(parsed.error().message, Catch::Contains("deeper than 128 levels"));
+}
+
 }  // namespace ballast::sessions
