@@ -3,6 +3,8 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
+# Warnings are errors in our builds (make and CI), not in a user's plain cmake build.
+WERROR_FLAGS := -DBALLAST_WERROR=ON
 UNIT_TARGETS := $(patsubst tests/unit/%,unit_%,$(wildcard tests/unit/*))
 # ccache (when installed) shares objects between checkouts at different paths.
 export CCACHE_BASEDIR := $(CURDIR)
@@ -14,7 +16,7 @@ deps:
 	scripts/install-deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(WERROR_FLAGS) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
@@ -33,7 +35,7 @@ test-e2e: build
 	BUILD=$(BUILD) scripts/e2e.sh
 
 test-unit-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBALLAST_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBALLAST_SANITIZE=ON $(WERROR_FLAGS) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS) --target $(UNIT_TARGETS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 

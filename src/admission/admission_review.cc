@@ -1,6 +1,7 @@
 #include "admission/admission_review.h"
 
 #include "core/base64.h"
+#include "core/nesting.h"
 
 namespace ballast::admission {
 namespace {
@@ -34,6 +35,8 @@ json take_object(json& request, const char* key) {
 }  // namespace
 
 Result<AdmissionRequest> decode_review(std::string_view body) {
+  // Before the parser: the decision copies, compares and diffs the object recursively.
+  if (auto nesting = check_json_nesting(body, "the AdmissionReview"); !nesting) return nesting.error();
   json review = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (review.is_discarded()) return invalid_argument("body is not valid JSON");
   if (!review.is_object()) return invalid_argument("body is not a JSON object");

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/log.h"
+#include "core/nesting.h"
 #include "net/http_client.h"
 
 namespace ballast::kube {
@@ -37,6 +38,7 @@ const char* content_type(PatchType type) {
 }
 
 Result<json> parse_body(const net::HttpClientResponse& response, const std::string& what) {
+  if (auto nesting = check_json_nesting(response.body, what); !nesting) return io_error(nesting.error().message);
   json body = json::parse(response.body, nullptr, false);
   if (body.is_discarded()) return io_error(what + ": the apiserver answered with a body that is not JSON");
   return body;
@@ -104,7 +106,7 @@ struct WatchStream {
 
   bool handle_line(std::string_view line) {
     if (line.find_first_not_of(" \r\t") == std::string_view::npos) return true;
-    json event = json::parse(line, nullptr, false);
+    json event = parse_bounded_json<json>(line);
     if (event.is_discarded() || !event.is_object() || !event.contains("type") || !event["type"].is_string()) {
       error_event = io_error(what + ": malformed watch event");
       return false;
@@ -138,7 +140,7 @@ class ClientWatchHandle final : public WatchHandle {
 Error api_error(int http_status, const std::string& body, const std::string& what) {
   std::string message;
   std::string reason;
-  json status = json::parse(body, nullptr, false);
+  json status = parse_bounded_json<json>(body);
   if (status.is_object()) {
     if (status.contains("message") && status["message"].is_string()) message = status["message"].get<std::string>();
     if (status.contains("reason") && status["reason"].is_string()) reason = status["reason"].get<std::string>();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/nesting.h"
 #include "nodepool/json_read.h"
 
 namespace ballast::nodepool {
@@ -367,6 +368,7 @@ Result<ClusterSnapshot> parse_snapshot_text(std::string_view text) {
     }
     return true;
   };
+  if (auto nesting = check_json_nesting(text, "snapshot"); !nesting) return nesting.error();
   json document = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
   if (document.is_discarded()) return invalid_argument("not valid JSON");
   if (failed) return *failed;

@@ -3,11 +3,12 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
+
+#include "core/file.h"
+#include "core/yaml_document.h"
 
 namespace ballast::policy {
 namespace {
@@ -404,20 +405,32 @@ TierPolicy default_policy() {
 
 Result<TierPolicy> parse_policy(std::string_view yaml_text) {
   try {
-    return parse_root(YAML::Load(std::string(yaml_text)));
+    const Node root = YAML::Load(std::string(yaml_text));
+    if (auto checked = check_yaml_document(root); !checked) {
+      return invalid_argument("policy: " + checked.error().message);
+    }
+    return parse_root(root);
   } catch (const YAML::Exception& e) {
     return invalid_argument(std::string("policy: ") + e.what());
   }
 }
 
 Result<TierPolicy> load_policy(const std::string& path) {
-  std::ifstream file(path);
-  if (!file.is_open()) return io_error("cannot read policy file " + path);
-  std::stringstream text;
-  text << file.rdbuf();
-  auto policy = parse_policy(text.str());
+  auto text = read_regular_file(path, kMaxYamlFileBytes);
+  if (!text) return Error{text.error().code, "policy file: " + text.error().message};
+  auto policy = parse_policy(*text);
   if (!policy) return Error{policy.error().code, path + ": " + policy.error().message};
   return policy;
+}
+
+bool defaults_off(std::string_view value) {
+  constexpr std::string_view kSpace = " \t";
+  const size_t first = value.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return false;
+  value = value.substr(first, value.find_last_not_of(kSpace) - first + 1);
+  return value.size() == 3 && std::tolower(static_cast<unsigned char>(value[0])) == 'o' &&
+         std::tolower(static_cast<unsigned char>(value[1])) == 'f' &&
+         std::tolower(static_cast<unsigned char>(value[2])) == 'f';
 }
 
 bool is_valid_quantity(std::string_view text) {

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/nesting.h"
+
 namespace ballast::providers {
 
 using nlohmann::json;
@@ -95,7 +97,7 @@ Result<json> parse_data(const std::string& what, int status, const std::string& 
     response.body = body;
     return status_error("contabo", what, response);
   }
-  json parsed = json::parse(body, nullptr, false);
+  json parsed = parse_bounded_json<json>(body);
   if (!parsed.is_object() || !parsed.contains("data") || !parsed["data"].is_array()) {
     return Error{ErrorCode::kIo, "contabo " + what + ": answer has no data array"};
   }
@@ -155,7 +157,7 @@ Result<std::string> ContaboProvider::token(bool force) {
     // Keycloak's error body names the problem, never the secret.
     return status_error("contabo", "token", *response);
   }
-  json parsed = json::parse(response->body, nullptr, false);
+  json parsed = parse_bounded_json<json>(response->body);
   if (!parsed.is_object() || string_field(parsed, "access_token").empty()) {
     return Error{ErrorCode::kIo, "contabo token: answer has no access_token"};
   }

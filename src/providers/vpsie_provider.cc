@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/nesting.h"
+
 namespace ballast::providers {
 namespace {
 
@@ -76,7 +78,7 @@ ProviderInstance to_instance(const json& vm, const std::string& group) {
 
 // {"error":true,...} may come with HTTP 200: that is an error too.
 Result<json> envelope(const std::string& what, int status, const std::string& body) {
-  json parsed = json::parse(body, nullptr, false);
+  json parsed = parse_bounded_json<json>(body);
   const bool object = parsed.is_object();
   if (object && flag(parsed, "error")) {
     const int code = parsed.contains("code") && parsed["code"].is_number_integer() ? parsed["code"].get<int>() : status;

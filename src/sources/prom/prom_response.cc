@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/nesting.h"
+
 namespace ballast::prom {
 namespace {
 
@@ -39,6 +41,7 @@ Result<std::optional<double>> parse_query_response(std::string_view body) {
     return malformed("body is " + std::to_string(body.size()) + " bytes, over the " +
                      std::to_string(kMaxResponseBytes) + " byte limit (does the query return many series?)");
   }
+  if (auto nesting = check_json_nesting(body, "the body"); !nesting) return malformed(nesting.error().message);
   const json document = json::parse(body.begin(), body.end(), nullptr, false);
   if (document.is_discarded()) return malformed("not JSON (truncated or not a Prometheus API)");
   if (!document.is_object()) return malformed("not a JSON object");

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/nesting.h"
+
 namespace ballast::sessions {
 namespace {
 
@@ -49,12 +51,16 @@ Result<double> parse_amount(const json& amount, const char* field) {
   // JSON has no NaN or infinity, and nlohmann 3.11 refuses out-of-range literals such as
   // 1e999; the protocol's finiteness rule should not hang on that parser detail.
   if (!std::isfinite(number)) return invalid_argument(std::string("\"") + field + "\" must be finite");
+  if (std::fabs(number) > kMaxAmount) {
+    return invalid_argument(std::string("\"") + field + "\" must be between -1e15 and 1e15");
+  }
   return number;
 }
 
 }  // namespace
 
 Result<Frame> parse_frame(std::string_view text) {
+  if (auto nesting = check_json_nesting(text, "frame"); !nesting) return nesting.error();
   const json document = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return invalid_argument("frame is not valid JSON");
   if (!document.is_object()) return invalid_argument("frame must be a JSON object");

@@ -3,9 +3,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <unordered_map>
 
 #include <boost/asio/dispatch.hpp>
@@ -16,6 +16,7 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "net/io_pool.h"
 #include "net/listener.h"
@@ -160,6 +161,10 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class Phase { kUpgrade, kOpen, kClosing, kDone };
 
   void on_request(beast::error_code ec) {
+    if (ec == http::error::header_limit && phase_ == Phase::kUpgrade) {
+      return reject(http::status::request_header_fields_too_large,
+                    "request headers larger than " + std::to_string(kMaxUpgradeHeaderBytes) + " bytes");
+    }
     if (ec || phase_ != Phase::kUpgrade) return end(ec);
     const auto& request = parser_->get();
     switch (check_upgrade(request.target(), request[http::field::authorization], state_->options)) {
@@ -185,7 +190,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void reject(http::status status, std::string body) {
-    auto response = std::make_shared<http::response<http::string_body>>(status, parser_->get().version());
+    // A request cut short by a limit may not have a version yet.
+    const unsigned version = parser_->get().version() == 10 ? 10 : 11;
+    auto response = std::make_shared<http::response<http::string_body>>(status, version);
     response->set(http::field::content_type, "text/plain; charset=utf-8");
     if (status == http::status::unauthorized) response->set(http::field::www_authenticate, "Bearer");
     response->body() = std::move(body) + "\n";
@@ -415,8 +422,9 @@ void SessionServer::stop() {
 }
 
 Result<std::vector<std::string>> load_tokens(const std::string& path) {
-  std::ifstream file(path);
-  if (!file.is_open()) return io_error("cannot read token file " + path);
+  auto text = read_regular_file(path);
+  if (!text) return Error{text.error().code, "token file: " + text.error().message};
+  std::istringstream file(*text);
   std::vector<std::string> tokens;
   std::string line;
   while (std::getline(file, line)) {
@@ -426,7 +434,6 @@ Result<std::vector<std::string>> load_tokens(const std::string& path) {
     const auto last = line.find_last_not_of(kSpace);
     tokens.push_back(line.substr(first, last - first + 1));
   }
-  if (file.bad()) return io_error("cannot read token file " + path);
   if (tokens.empty()) return invalid_argument("token file " + path + " holds no token");
   return tokens;
 }

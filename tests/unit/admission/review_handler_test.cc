@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/base64.h"
+#include "core/nesting.h"
 #include "policy/defaulting.h"
 
 using namespace ballast;
@@ -10,6 +11,8 @@ using namespace ballast::admission;
 using json = nlohmann::json;
 
 namespace {
+
+const std::map<std::string, std::string> kJson = {{"content-type", "application/json"}};
 
 const policy::TierPolicy& test_policy() {
   static const policy::TierPolicy policy = policy::default_policy();
@@ -284,7 +287,7 @@ TEST_CASE("validation denies escalation with the reason and allows the rest", "[
 
 TEST_CASE("routes, methods and bodies that are not reviews get HTTP errors", "[routes]") {
   const auto status = [](const std::string& method, const std::string& target, const std::string& body) {
-    return handle_request(net::HttpRequest{method, target, {}, body}, test_policy());
+    return handle_request(net::HttpRequest{method, target, kJson, body}, test_policy());
   };
   CHECK(status("GET", "/healthz", "").response.status == 200);
   CHECK(status("GET", "/mutate", "").response.status == 405);
@@ -299,4 +302,70 @@ TEST_CASE("routes, methods and bodies that are not reviews get HTTP errors", "[r
                                         "request": {"uid": "u"}})");
   CHECK(wrong_version.response.status == 400);
   CHECK_THAT(wrong_version.response.body, Catch::Contains("apiVersion"));
+}
+
+TEST_CASE("a review nested 150,000 levels deep gets 400 naming the limit on both routes", "[routes][nesting]") {
+  // The 300 KB body that overflowed the stack of a webhook thread (issue 16).
+  const std::string depth(150'000, '[');
+  const std::string body = R"({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u",
+      "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "operation": "CREATE",
+      "object": {"kind": "Deployment", "spec": {"template": {"spec": {"x": )" +
+                           depth + std::string(150'000, ']') + "}}}}}}";
+  REQUIRE(body.size() > 300'000);
+  for (const char* route : {"/mutate", "/validate"}) {
+    INFO(route);
+    const auto handled = handle_request(net::HttpRequest{"POST", route, kJson, body}, test_policy());
+    CHECK(handled.response.status == 400);
+    CHECK(handled.result == "bad_request");
+    CHECK_THAT(handled.response.body, Catch::Contains("deeper than 128 levels"));
+  }
+}
+
+TEST_CASE("a review nested just under the limit is decided as usual", "[mutate][nesting]") {
+  // The walks (copy, compare, diff, dump) at the deepest accepted document.
+  json deep = json::array();
+  for (size_t i = 0; i < kMaxNestingDepth - 12; ++i) deep = json::array({std::move(deep)});
+  json object = deployment();
+  object["spec"]["template"]["spec"]["containers"][0]["args"] = deep;
+  const std::string body = json{{"apiVersion", "admission.k8s.io/v1"},
+                                {"kind", "AdmissionReview"},
+                                {"request",
+                                 {{"uid", "u"},
+                                  {"kind", {{"group", "apps"}, {"version", "v1"}, {"kind", "Deployment"}}},
+                                  {"operation", "CREATE"},
+                                  {"namespace", "shop"},
+                                  {"object", object}}}}
+                               .dump();
+  const auto handled = handle_request(net::HttpRequest{"POST", "/mutate", kJson, body}, test_policy());
+  CHECK(handled.response.status == 200);
+  CHECK(handled.result == "patched");
+}
+
+TEST_CASE("a review must come as application/json, else 415 with the reason", "[routes]") {
+  const std::string body = R"({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+      "request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "DELETE"}})";
+  struct Row {
+    std::map<std::string, std::string> headers;
+    int status;
+  };
+  const Row rows[] = {
+      {kJson, 200},
+      {{{"content-type", "application/json; charset=utf-8"}}, 200},
+      {{{"content-type", "Application/JSON"}}, 200},
+      {{}, 415},
+      {{{"content-type", "text/plain"}}, 415},
+      {{{"content-type", "application/x-www-form-urlencoded"}}, 415},
+      {{{"content-type", "application/jsonx"}}, 415},
+  };
+  for (const auto& row : rows) {
+    for (const char* route : {"/mutate", "/validate"}) {
+      const auto handled = handle_request(net::HttpRequest{"POST", route, row.headers, body}, test_policy());
+      INFO(route << " " << (row.headers.empty() ? "(none)" : row.headers.begin()->second));
+      CHECK(handled.response.status == row.status);
+      if (row.status == 415) {
+        CHECK(handled.result == "bad_request");
+        CHECK_THAT(handled.response.body, Catch::Contains("Content-Type must be application/json"));
+      }
+    }
+  }
 }

@@ -145,6 +145,8 @@ TEST_CASE("a bad policy names what is wrong", "[policy]") {
       {"defaultTier: gold", "defaultTier"},
       {"privilegedNamespaces: kube-system", "expected a list"},
       {"tiers: [", "policy"},
+      {"tiers: {standard: {antiAffinity: true}, standard: {antiAffinity: false}}", "duplicate key \"standard\""},
+      {"defaultTier: standard\ndefaultTier: critical\n", "duplicate key \"defaultTier\" (line 2)"},
   };
   for (const auto& row : rows) {
     INFO(row.yaml);

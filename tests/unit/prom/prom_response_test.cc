@@ -96,3 +96,11 @@ TEST_CASE("null reads as zero only when ignoreNullValues is set", "[prom][respon
   CHECK(refused.error().code == ErrorCode::kUnavailable);
   CHECK(refused.error().message.find("ignoreNullValues") != std::string::npos);
 }
+
+TEST_CASE("a response nested past the depth limit is malformed, not parsed", "[prom][nesting]") {
+  const std::string deep = R"({"status":"success","data":{"resultType":"vector","result":)" +
+                           std::string(100'000, '[') + std::string(100'000, ']') + "}}";
+  const auto parsed = parse_query_response(deep);
+  REQUIRE_FALSE(parsed.ok());
+  CHECK_THAT(parsed.error().message, Catch::Contains("deeper than 128 levels"));
+}
