@@ -49,4 +49,6 @@ for component in kube-apiserver kube-controller-manager kube-scheduler; do
   build cluster "$component" "k8s.io/kubernetes/cmd/$component" "$k8s_ldflags"
 done
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok
+keda_release="$(awk '$1 == "github.com/kedacore/keda/v2" {print $2; exit}' "$root/tests/e2e/keda/go.mod")"
+build keda keda-operator github.com/kedacore/keda/v2/cmd/operator "-X github.com/kedacore/keda/v2/version.Version=${keda_release#v}"
 echo "$bin"

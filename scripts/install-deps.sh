@@ -9,6 +9,7 @@ packages=(
   libboost1.74-dev libssl-dev openssl
   prometheus kcat unzip python3-yaml python3-pytest
   nlohmann-json3-dev catch2 libyaml-cpp-dev librdkafka-dev
+  openjdk-17-jre-headless maven curl
 )
 
 missing=()

@@ -1,0 +1,179 @@
+"""Scale to zero for real: KEDA's own operator, the real apiserver, a real Kafka broker and
+the suite's ballast (conftest's `ballast`: its webhook validates the ScaledObjects, its scaler
+answers KEDA). Timings are printed ([timing] lines), not asserted: the 2-core machine is
+shared with builds.
+"""
+
+import time
+
+from kafka_fixtures import *  # noqa: F401,F403  (kafka_broker)
+from kafka_fixtures import unique, wait_for
+from keda_fixtures import *  # noqa: F401,F403  (kube, keda_operator)
+
+COOLDOWN_SECONDS = 5
+
+
+def scale_to_zero_workload(kube, namespace, name, metadata, fallback=False):
+    trigger = "\n".join(f'        {key}: "{value}"' for key, value in metadata.items())
+    fallback_spec = "  fallback: {failureThreshold: 3, replicas: 2}\n" if fallback else ""
+    kube.apply(f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  replicas: 0
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers: [{{name: worker, image: registry.invalid/worker:1}}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  scaleTargetRef: {{name: {name}}}
+  minReplicaCount: 0
+  maxReplicaCount: 3
+  pollingInterval: 15
+  cooldownPeriod: {COOLDOWN_SECONDS}
+{fallback_spec}  triggers:
+    - type: external-push
+      metadata:
+{trigger}
+""")
+
+
+def ready_condition(kube, namespace, name):
+    out = kube("get", "scaledobject", name, "-n", namespace, "-o",
+               "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
+    return out.strip()
+
+
+def kafka_trigger(broker, ballast, group, topic, **extra):
+    metadata = {"scalerAddress": f"127.0.0.1:{ballast.grpc_port}", "source": "kafka", "bootstrapServers": broker.bootstrap,
+                "consumerGroup": group, "topic": topic, "lagThreshold": "1"}
+    metadata.update({key: str(value) for key, value in extra.items()})
+    return metadata
+
+
+def replicas_become(kube, namespace, name, want, timeout):
+    started = time.monotonic()
+    wait_for(f"{namespace}/{name} spec.replicas = {want}", lambda: kube.replicas(namespace, name) == want, timeout,
+             interval=0.2)
+    return time.monotonic() - started
+
+
+def test_one_message_wakes_the_deployment_and_a_commit_puts_it_back_to_zero(
+        kube, keda_operator, kafka_broker, ballast, namespace):
+    name = "worker"
+    topic, group = unique("jobs"), unique("workers")
+    kafka_broker.create_topic(topic, partitions=1)
+    kafka_broker.commit(group, topic, {0: 0})  # a group that is caught up: lag 0
+    scale_to_zero_workload(kube, namespace, name, kafka_trigger(kafka_broker, ballast, group, topic))
+    wait_for("the ScaledObject to be Ready", lambda: ready_condition(kube, namespace, name) == "True", 60)
+    assert kube.replicas(namespace, name) == 0
+
+    produced = time.monotonic()
+    kafka_broker.produce(topic, 1)
+    woke = replicas_become(kube, namespace, name, 1, timeout=60)
+    print(f"\n[timing] produce → spec.replicas=1: {time.monotonic() - produced:.2f} s "
+          f"(external-push, pollingInterval 15 s)")
+
+    committed = time.monotonic()
+    kafka_broker.consume(group, topic)
+    back = replicas_become(kube, namespace, name, 0, timeout=60 + COOLDOWN_SECONDS)
+    print(f"[timing] commit → spec.replicas=0: {time.monotonic() - committed:.2f} s "
+          f"(cooldownPeriod {COOLDOWN_SECONDS} s); woke in {woke:.2f} s, back in {back:.2f} s")
+
+
+def test_broker_outage_while_active_never_scales_to_zero(kube, keda_operator, kafka_broker, ballast, namespace):
+    name = "worker"
+    topic, group = unique("jobs"), unique("workers")
+    kafka_broker.create_topic(topic, partitions=1)
+    kafka_broker.produce(topic, 3)
+    kafka_broker.commit(group, topic, {0: 0})
+    scale_to_zero_workload(kube, namespace, name,
+                           kafka_trigger(kafka_broker, ballast, group, topic, maxStaleness="5s"),
+                           fallback=True)
+    replicas_become(kube, namespace, name, 1, timeout=60)
+
+    kafka_broker.stop()
+    try:
+        # Well past maxStaleness + cooldownPeriod + one pollingInterval: ballast now fails the
+        # RPCs, and KEDA must not read that as "inactive".
+        deadline = time.monotonic() + 5 + COOLDOWN_SECONDS + 20
+        seen = set()
+        while time.monotonic() < deadline:
+            seen.add(kube.replicas(namespace, name))
+            time.sleep(1)
+        assert 0 not in seen, f"scaled to zero while the broker was down (replicas seen: {seen})"
+        print(f"\n[outage] replicas seen while the broker was down: {sorted(seen)}; "
+              f"Ready={ready_condition(kube, namespace, name)!r}")
+    finally:
+        kafka_broker.start()
+
+
+def builtin_kafka_workload(kube, namespace, name, broker, group, topic, polling_interval):
+    kube.apply(f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  replicas: 0
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers: [{{name: worker, image: registry.invalid/worker:1}}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  scaleTargetRef: {{name: {name}}}
+  minReplicaCount: 0
+  maxReplicaCount: 3
+  pollingInterval: {polling_interval}
+  cooldownPeriod: {COOLDOWN_SECONDS}
+  triggers:
+    - type: kafka
+      metadata:
+        bootstrapServers: "{broker.bootstrap}"
+        consumerGroup: "{group}"
+        topic: "{topic}"
+        lagThreshold: "1"
+""")
+
+
+def test_side_by_side_keda_builtin_kafka_trigger_and_ballast(kube, keda_operator, kafka_broker, ballast, namespace):
+    """One trial of produce → spec.replicas = 1 for KEDA's own kafka trigger (pollingInterval
+    15 s, as the platform we serve runs it, and 1 s) and ballast's external-push trigger, same
+    topic and group. Printed, not asserted (bench/RESULTS.md wants p50/p95 over many trials)."""
+    names = ("via-ballast", "via-keda-1s", "via-keda-15s")
+    topic, group = unique("jobs"), unique("workers")
+    kafka_broker.create_topic(topic, partitions=1)
+    kafka_broker.commit(group, topic, {0: 0})
+    scale_to_zero_workload(kube, namespace, "via-ballast", kafka_trigger(kafka_broker, ballast, group, topic))
+    builtin_kafka_workload(kube, namespace, "via-keda-1s", kafka_broker, group, topic, polling_interval=1)
+    builtin_kafka_workload(kube, namespace, "via-keda-15s", kafka_broker, group, topic, polling_interval=15)
+    for name in names:
+        wait_for(f"{name} Ready", lambda n=name: ready_condition(kube, namespace, n) == "True", 60)
+    time.sleep(3)  # a few polls of KEDA's trigger at lag 0
+    assert [kube.replicas(namespace, name) for name in names] == [0, 0, 0]
+
+    produced = time.monotonic()
+    kafka_broker.produce(topic, 1)
+    woke = {}
+    deadline = produced + 30
+    while time.monotonic() < deadline and len(woke) < len(names):
+        for name in names:
+            if name not in woke and kube.replicas(namespace, name) == 1:
+                woke[name] = time.monotonic() - produced
+        time.sleep(0.1)
+    report = ", ".join(f"{name} {woke[name]:.2f} s" if name in woke else f"{name} did not scale within 30 s"
+                       for name in names)
+    print(f"\n[timing] produce → spec.replicas=1: {report}")
+    if len(woke) < len(names):
+        print("[side-by-side] KEDA's kafka trigger:\n" + keda_operator.log_tail(15))
+    assert "via-ballast" in woke
