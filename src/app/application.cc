@@ -76,22 +76,7 @@ Status Application::start() {
   }
 
   hub_ = std::make_unique<scaler::MetricHub>(clock_);
-  metrics_.add_sampler("ballast_source_data_age_seconds", "Seconds since each source key last produced a value",
-                       "gauge", [hub = hub_.get()] {
-                         std::vector<std::pair<Labels, double>> samples;
-                         for (const auto& entry : hub->status()) {
-                           if (entry.age_seconds) samples.push_back({{{"source_key", entry.key}}, *entry.age_seconds});
-                         }
-                         return samples;
-                       });
-  metrics_.add_sampler("ballast_source_errors_total", "Failed refreshes per source key", "counter",
-                       [hub = hub_.get()] {
-                         std::vector<std::pair<Labels, double>> samples;
-                         for (const auto& entry : hub->status()) {
-                           samples.push_back({{{"source_key", entry.key}}, static_cast<double>(entry.errors)});
-                         }
-                         return samples;
-                       });
+  scaler::register_hub_metrics(metrics_, *hub_);
   io_pool_ = std::make_unique<net::IoPool>(2);
   io_pool_->start();
 

@@ -23,4 +23,21 @@ Result<HostPort> parse_host_port(std::string_view address) {
   return out;
 }
 
+std::string redact_url(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  const size_t authority_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  std::string out(url.substr(0, authority_start));
+  std::string_view rest = url.substr(authority_start);
+  // The last '@' anywhere: a password may hold '/', '?' or '#' unescaped, so nothing
+  // before it can be trusted to be the host. Over-redacting a path with '@' is harmless.
+  if (const size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    out += "REDACTED";
+    rest = rest.substr(at);
+  }
+  const size_t query = rest.find_first_of("?#");
+  out += rest.substr(0, query);
+  if (query != std::string_view::npos) out += "?REDACTED";
+  return out;
+}
+
 }  // namespace ballast

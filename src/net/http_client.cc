@@ -23,6 +23,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "core/net_address.h"
 #include "net/io_pool.h"
 
 namespace ballast::net {
@@ -126,27 +127,29 @@ bool is_stale_connection(const beast::error_code& ec) {
 
 Result<Url> parse_url(std::string_view text) {
   Url url;
+  // Errors show the URL without credentials or query: it may come from a user's setting.
+  const std::string shown = redact_url(text);
   const size_t scheme_end = text.find("://");
-  if (scheme_end == std::string_view::npos) return invalid_argument("URL \"" + std::string(text) + "\" has no scheme");
+  if (scheme_end == std::string_view::npos) return invalid_argument("URL \"" + shown + "\" has no scheme");
   url.scheme = lowercase(text.substr(0, scheme_end));
   if (url.scheme != "http" && url.scheme != "https") {
-    return invalid_argument("URL \"" + std::string(text) + "\" must start with http:// or https://");
+    return invalid_argument("URL \"" + shown + "\" must start with http:// or https://");
   }
   std::string_view rest = text.substr(scheme_end + 3);
   const size_t authority_end = std::min(rest.find_first_of("/?#"), rest.size());
   std::string_view authority = rest.substr(0, authority_end);
   std::string_view target = rest.substr(authority_end);
   if (authority.find('@') != std::string_view::npos) {
-    return invalid_argument("URL \"" + std::string(text) + "\" must not carry credentials");
+    return invalid_argument("URL \"" + shown + "\" must not carry credentials");
   }
   std::string_view port_text;
   if (authority.starts_with('[')) {
     const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return invalid_argument("URL \"" + std::string(text) + "\" has a bad IPv6 host");
+    if (close == std::string_view::npos) return invalid_argument("URL \"" + shown + "\" has a bad IPv6 host");
     url.host = std::string(authority.substr(1, close - 1));
     const std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
-      if (!after.starts_with(':')) return invalid_argument("URL \"" + std::string(text) + "\" has a bad port");
+      if (!after.starts_with(':')) return invalid_argument("URL \"" + shown + "\" has a bad port");
       port_text = after.substr(1);
     }
   } else {
@@ -154,13 +157,13 @@ Result<Url> parse_url(std::string_view text) {
     url.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
-  if (url.host.empty()) return invalid_argument("URL \"" + std::string(text) + "\" has no host");
+  if (url.host.empty()) return invalid_argument("URL \"" + shown + "\" has no host");
   url.port = url.scheme == "https" ? 443 : 80;
   if (!port_text.empty()) {
     unsigned port = 0;
     const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-      return invalid_argument("URL \"" + std::string(text) + "\" has a bad port");
+      return invalid_argument("URL \"" + shown + "\" has a bad port");
     }
     url.port = static_cast<uint16_t>(port);
   }

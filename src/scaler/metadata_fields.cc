@@ -79,7 +79,8 @@ Result<std::vector<std::pair<std::string, std::string>>> pairs_field(const Metad
     const std::string item = text.substr(start, comma - start);
     const size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0 || item.find('=', eq + 1) != std::string::npos) {
-      return invalid_argument(key + " must be k=v,k2=v2, got \"" + text + "\"");
+      // The text is not quoted: values may be credentials (customHeaders: Authorization=...).
+      return invalid_argument(key + " must be k=v,k2=v2 (item " + std::to_string(pairs.size() + 1) + " is not)");
     }
     pairs.emplace_back(item.substr(0, eq), item.substr(eq + 1));
     start = comma + 1;

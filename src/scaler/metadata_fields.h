@@ -25,7 +25,8 @@ Result<bool> bool_field(const Metadata& metadata, const std::string& key, bool f
 // A positive Go-style duration ("30s"); absent → fallback.
 Result<std::chrono::milliseconds> duration_field(const Metadata& metadata, const std::string& key,
                                                  std::chrono::milliseconds fallback);
-// `k=v,k2=v2` pairs in their written order; values may not contain ',' or '='.
+// `k=v,k2=v2` pairs in their written order; values may not contain ',' or '='. Errors
+// never quote the text (values may be credentials).
 Result<std::vector<std::pair<std::string, std::string>>> pairs_field(const Metadata& metadata, const std::string& key);
 
 }  // namespace ballast::scaler

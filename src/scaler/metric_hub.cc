@@ -30,9 +30,11 @@ void MetricHub::Subscription::reset() {
   slot_.reset();
 }
 
-bool MetricHub::track(const std::string& key) {
+bool MetricHub::track(const std::string& key, const std::string& name) {
   std::lock_guard lock(mutex_);
-  return entries_.try_emplace(key).second;
+  auto [it, inserted] = entries_.try_emplace(key);
+  if (it->second.name.empty()) it->second.name = name;
+  return inserted;
 }
 
 void MetricHub::publish(const std::string& key, double value, double activation_value) {
@@ -73,17 +75,16 @@ Result<Sample> MetricHub::read(const std::string& key, std::chrono::milliseconds
   std::lock_guard lock(mutex_);
   const auto it = entries_.find(key);
   if (it != entries_.end()) it->second.last_read = clock_.now();
-  if (it == entries_.end() || !it->second.last) {
-    const std::string why = it == entries_.end() || it->second.last_error.empty()
-                                ? "no value has been observed yet"
-                                : it->second.last_error;
-    return unavailable("no data for " + key + ": " + why);
+  if (it == entries_.end()) return unavailable("no data for this source: no value has been observed yet");
+  if (!it->second.last) {
+    const std::string why = it->second.last_error.empty() ? "no value has been observed yet" : it->second.last_error;
+    return unavailable("no data for " + it->second.name + ": " + why);
   }
   const Entry& entry = it->second;
   const auto age = clock_.now() - entry.last->observed_at;
   if (age > max_staleness) {
     const auto age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(age).count();
-    std::string message = "data for " + key + " is " + std::to_string(age_ms) + "ms old (maxStaleness " +
+    std::string message = "data for " + entry.name + " is " + std::to_string(age_ms) + "ms old (maxStaleness " +
                           std::to_string(max_staleness.count()) + "ms)";
     if (!entry.last_error.empty()) message += "; last error: " + entry.last_error;
     return unavailable(std::move(message));
@@ -113,12 +114,34 @@ std::vector<MetricHub::EntryStatus> MetricHub::status() const {
   std::vector<EntryStatus> out;
   out.reserve(entries_.size());
   const auto now = clock_.now();
+  std::map<std::string, int> seen;
   for (const auto& [key, entry] : entries_) {
-    EntryStatus status{key, std::nullopt, entry.errors, entry.last_error};
+    const std::string& name = entry.name.empty() ? key : entry.name;
+    const int count = ++seen[name];
+    EntryStatus status{count == 1 ? name : name + " #" + std::to_string(count), std::nullopt, entry.errors,
+                       entry.last_error};
     if (entry.last) status.age_seconds = std::chrono::duration<double>(now - entry.last->observed_at).count();
     out.push_back(std::move(status));
   }
   return out;
+}
+
+void register_hub_metrics(MetricsRegistry& metrics, const MetricHub& hub) {
+  metrics.add_sampler("ballast_source_data_age_seconds", "Seconds since each source key last produced a value",
+                      "gauge", [&hub] {
+                        std::vector<std::pair<Labels, double>> samples;
+                        for (const auto& entry : hub.status()) {
+                          if (entry.age_seconds) samples.push_back({{{"source_key", entry.name}}, *entry.age_seconds});
+                        }
+                        return samples;
+                      });
+  metrics.add_sampler("ballast_source_errors_total", "Failed refreshes per source key", "counter", [&hub] {
+    std::vector<std::pair<Labels, double>> samples;
+    for (const auto& entry : hub.status()) {
+      samples.push_back({{{"source_key", entry.name}}, static_cast<double>(entry.errors)});
+    }
+    return samples;
+  });
 }
 
 }  // namespace ballast::scaler

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "core/result.h"
 
 namespace ballast::scaler {
@@ -30,7 +31,10 @@ class MetricHub {
   explicit MetricHub(const Clock& clock) : clock_(clock) {}
 
   // Creates the entry when absent; true the first time, so the caller starts the source once.
-  bool track(const std::string& key);
+  // `name` (TriggerSpec::source_name) is what errors and status() show for the key; the
+  // key itself may carry a digest of secret values and is never shown.
+  bool track(const std::string& key, const std::string& name);
+  bool track(const std::string& key) { return track(key, key); }
 
   void publish(const std::string& key, double value) { publish(key, value, value); }
   // Kafka's excludePersistentLag hides stuck lag from the metric but not from activation.
@@ -67,7 +71,9 @@ class MetricHub {
   [[nodiscard]] Subscription subscribe(const std::string& key, Listener listener);
 
   struct EntryStatus {
-    std::string key;
+    // The entry's name, made unique with " #2", " #3"... when keys differing only in
+    // secret values share one (so it can label a metric series).
+    std::string name;
     std::optional<double> age_seconds;  // empty before the first value
     uint64_t errors = 0;
     std::string last_error;
@@ -76,6 +82,7 @@ class MetricHub {
 
  private:
   struct Entry {
+    std::string name;  // shown in errors and status; the key is not
     std::optional<Sample> last;
     Clock::time_point last_read{};
     std::string last_error;
@@ -88,5 +95,10 @@ class MetricHub {
   mutable std::mutex mutex_;
   std::map<std::string, Entry> entries_;
 };
+
+// Registers ballast_source_data_age_seconds and ballast_source_errors_total with one
+// series per hub entry, labelled source_key = the entry's name (never its key, which may
+// carry a digest of secrets). `hub` must outlive the registry's scrapes.
+void register_hub_metrics(MetricsRegistry& metrics, const MetricHub& hub);
 
 }  // namespace ballast::scaler

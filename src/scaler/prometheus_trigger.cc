@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "core/digest.h"
+#include "core/net_address.h"
 #include "scaler/metadata_fields.h"
 #include "scaler/trigger_spec.h"
 
@@ -40,18 +42,23 @@ Result<std::string> parse_server_address(const Metadata& metadata) {
   auto address = required(metadata, "serverAddress", "prometheus");
   if (!address) return address.error();
   std::string text = *address;
+  // Every message shows the address redacted: it may carry user:password@ or a key.
+  const std::string shown = redact_url(text);
   const std::string scheme = lower(text.substr(0, text.find("://")));
   if (text.find("://") == std::string::npos || (scheme != "http" && scheme != "https")) {
-    return invalid_argument("serverAddress must start with http:// or https://, got \"" + text + "\"");
+    return invalid_argument("serverAddress must start with http:// or https://, got \"" + shown + "\"");
   }
   const std::string rest = text.substr(text.find("://") + 3);
   const std::string authority = rest.substr(0, rest.find('/'));
-  if (authority.empty() || authority.front() == ':' || authority.find('@') != std::string::npos) {
-    return invalid_argument("serverAddress must name a host (and no credentials), got \"" + text + "\"");
+  // Any '@' counts: a password holding an unescaped '/' would otherwise pass as a path
+  // (and then show in the source's name).
+  if (authority.empty() || authority.front() == ':' || text.find('@') != std::string::npos) {
+    return invalid_argument("serverAddress must name a host and no credentials (use an auth profile), got \"" +
+                            shown + "\"");
   }
   if (text.find_first_of("?#") != std::string::npos || has_control_characters(text) ||
       text.find(' ') != std::string::npos) {
-    return invalid_argument("serverAddress must be a base URL without query, fragment or spaces, got \"" + text +
+    return invalid_argument("serverAddress must be a base URL without query, fragment or spaces, got \"" + shown +
                             "\" (use queryParameters for parameters)");
   }
   while (text.ends_with('/')) text.pop_back();
@@ -66,9 +73,12 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_headers(const Met
   auto headers = pairs_field(metadata, "customHeaders");
   if (!headers) return headers.error();
   for (auto& [name, value] : *headers) {
-    if (!is_token(name) || has_control_characters(value)) {
-      return invalid_argument("customHeaders must be Name=value,Name2=value2 with header names, got \"" +
-                              value_or(metadata, "customHeaders") + "\"");
+    // Never quote a value: it is often a credential (Authorization).
+    if (!is_token(name)) {
+      return invalid_argument("customHeaders must be Name=value,Name2=value2 with header names (a name is not)");
+    }
+    if (has_control_characters(value)) {
+      return invalid_argument("customHeaders: the value of " + name + " holds control characters");
     }
     const std::string folded = lower(name);
     if (folded == "host" || folded == "content-length" || folded == "transfer-encoding" || folded == "connection") {
@@ -179,18 +189,29 @@ Status parse_prometheus_trigger(const Metadata& metadata, TriggerSpec& spec) {
   if (spec.poll_interval.count() == 0) spec.poll_interval = kDefaultPollInterval;
 
   // Everything that changes the value or how it is fetched; never thresholds, so
-  // triggers that only differ there share one poller.
-  std::string key = "prometheus";
-  append_field(key, "server", prom.server_address);
-  append_field(key, "tenant", prom.tenant);
-  append_field(key, "query", prom.query);
-  for (const auto& [name, value] : prom.custom_headers) append_field(key, "header", name + "=" + value);
-  for (const auto& [name, value] : prom.query_parameters) append_field(key, "param", name + "=" + value);
-  append_field(key, "ignoreNullValues", prom.ignore_null_values ? "true" : "false");
-  append_field(key, "unsafeSsl", prom.unsafe_ssl ? "true" : "false");
-  append_field(key, "timeout", std::to_string(prom.timeout.count()) + "ms");
-  append_field(key, "auth", spec.auth);
-  spec.source_key = std::move(key);
+  // triggers that only differ there share one poller. The name (logs, the source_key
+  // label, error messages) holds header and parameter names only: their values are often
+  // credentials (Authorization, api_key). The key adds a digest of the values so triggers
+  // that differ only there still get their own poller.
+  std::string name = "prometheus";
+  std::string values;
+  append_field(name, "server", prom.server_address);
+  append_field(name, "tenant", prom.tenant);
+  append_field(name, "query", prom.query);
+  for (const auto& [header, value] : prom.custom_headers) {
+    append_field(name, "header", header);
+    append_field(values, header, value);
+  }
+  for (const auto& [parameter, value] : prom.query_parameters) {
+    append_field(name, "param", parameter);
+    append_field(values, parameter, value);
+  }
+  append_field(name, "ignoreNullValues", prom.ignore_null_values ? "true" : "false");
+  append_field(name, "unsafeSsl", prom.unsafe_ssl ? "true" : "false");
+  append_field(name, "timeout", std::to_string(prom.timeout.count()) + "ms");
+  append_field(name, "auth", spec.auth);
+  spec.source_key = values.empty() ? name : name + "|values=sha256:" + sha256_hex(values).substr(0, 16);
+  spec.source_name = std::move(name);
   if (spec.metric_name.empty()) spec.metric_name = default_metric_name(prom.query, spec.source_key);
   spec.detail = std::move(prom);
   return Ok{};

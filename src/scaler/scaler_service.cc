@@ -196,7 +196,7 @@ Result<TriggerSpec> ScalerService::resolve(const ScaledObjectRef& ref) {
     return unavailable("source " + std::string(source_kind_name(spec->source)) +
                        " is not running on this ballast (see --components)");
   }
-  if (hub_.track(spec->source_key)) source->second->watch(*spec);
+  if (hub_.track(spec->source_key, spec->source_name)) source->second->watch(*spec);
   return spec;
 }
 

@@ -58,7 +58,6 @@ Status reject_misspelled_keys(const Metadata& metadata) {
   return Ok{};
 }
 
-
 }  // namespace
 
 std::string stable_hash_hex(std::string_view text) {
@@ -145,6 +144,7 @@ Result<TriggerSpec> parse_trigger(const Metadata& metadata) {
     return invalid_argument("source must be kafka, prometheus or sessions, got \"" + source + "\"");
   }
   if (!parsed) return parsed.error();
+  if (spec.source_name.empty()) spec.source_name = spec.source_key;  // no secret values in the key
   return spec;
 }
 

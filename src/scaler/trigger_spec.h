@@ -32,6 +32,10 @@ struct TriggerSpec {
   // MetricHub entry and one poller, whatever their thresholds. Includes every option that
   // changes the value.
   std::string source_key;
+  // What logs, the source_key metric label and error messages show: the source_key
+  // without secret values (header and parameter values appear in the key only as a
+  // digest, and not at all here). Equal to source_key for sources with no such values.
+  std::string source_name;
   std::variant<SessionsTrigger, KafkaTrigger, PrometheusTrigger> detail;
 };
 

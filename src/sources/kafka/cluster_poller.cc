@@ -471,7 +471,9 @@ Status ClusterPoller::ensure_handle() {
   for (const auto& [name, value] : *settings) {
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof(error)) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
-      return invalid_argument("kafka client setting " + name + ": " + error);
+      // librdkafka quotes the value it refused; a password must not reach the error.
+      const bool secret = name.find("password") != std::string::npos || name.find("secret") != std::string::npos;
+      return invalid_argument("kafka client setting " + name + ": " + (secret ? "invalid value" : error));
     }
   }
   rd_kafka_conf_set_log_cb(conf, on_librdkafka_log);

@@ -129,12 +129,14 @@ struct PromSource::Shared {
 // start of this one. One query at a time per key, however slow the server.
 class PromSource::Poller : public std::enable_shared_from_this<Poller> {
  public:
-  Poller(std::shared_ptr<Shared> shared, asio::io_context& context, std::string key, scaler::PrometheusTrigger trigger,
-         std::chrono::milliseconds interval, std::optional<AuthProfile> auth, std::string auth_error)
+  Poller(std::shared_ptr<Shared> shared, asio::io_context& context, std::string key, std::string name,
+         scaler::PrometheusTrigger trigger, std::chrono::milliseconds interval, std::optional<AuthProfile> auth,
+         std::string auth_error)
       : shared_(std::move(shared)),
         strand_(asio::make_strand(context)),
         timer_(strand_),
         key_(std::move(key)),
+        name_(std::move(name)),
         trigger_(std::move(trigger)),
         interval_(interval),
         idle_after_(PromSource::idle_after(interval)),
@@ -243,12 +245,12 @@ class PromSource::Poller : public std::enable_shared_from_this<Poller> {
     if (const auto* failure = std::get_if<Failure>(&outcome)) {
       shared_->count_error(failure->reason);
       if (failing_ != true) {
-        shared_->log.warn("prometheus query failing", {{"key", key_}, {"reason", failure->reason},
+        shared_->log.warn("prometheus query failing", {{"source", name_}, {"reason", failure->reason},
                                                        {"error", failure->message}});
       }
       failing_ = true;
     } else {
-      if (failing_ == true) shared_->log.info("prometheus query recovered", {{"key", key_}});
+      if (failing_ == true) shared_->log.info("prometheus query recovered", {{"source", name_}});
       failing_ = false;
     }
     schedule();
@@ -265,6 +267,7 @@ class PromSource::Poller : public std::enable_shared_from_this<Poller> {
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
   const std::string key_;
+  const std::string name_;  // the key without secret values: what logs show
   const scaler::PrometheusTrigger trigger_;
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds idle_after_;
@@ -289,7 +292,7 @@ std::chrono::milliseconds PromSource::idle_after(std::chrono::milliseconds poll_
 void PromSource::watch(const scaler::TriggerSpec& spec) {
   const auto* trigger = std::get_if<scaler::PrometheusTrigger>(&spec.detail);
   if (trigger == nullptr) {
-    shared_->log.warn("ignoring a watch for another source", {{"key", spec.source_key}});
+    shared_->log.warn("ignoring a watch for another source", {{"source", spec.source_name}});
     return;
   }
   std::optional<AuthProfile> auth;
@@ -310,11 +313,11 @@ void PromSource::watch(const scaler::TriggerSpec& spec) {
       if (shared_->stopped) return;
     }
     if (pollers_.count(spec.source_key) > 0) return;
-    poller = std::make_shared<Poller>(shared_, pool_.context(), spec.source_key, *trigger, spec.poll_interval,
-                                      std::move(auth), std::move(auth_error));
+    poller = std::make_shared<Poller>(shared_, pool_.context(), spec.source_key, spec.source_name, *trigger,
+                                      spec.poll_interval, std::move(auth), std::move(auth_error));
     pollers_.emplace(spec.source_key, poller);
   }
-  shared_->log.debug("polling prometheus query", {{"key", spec.source_key}});
+  shared_->log.debug("polling prometheus query", {{"source", spec.source_name}});
   poller->start();
 }
 

@@ -23,7 +23,7 @@ SessionRegistry::SessionRegistry(scaler::MetricHub& hub, MetricsRegistry& metric
 void SessionRegistry::watch(const scaler::TriggerSpec& spec) {
   const auto* trigger = std::get_if<scaler::SessionsTrigger>(&spec.detail);
   if (spec.source != scaler::SourceKind::kSessions || trigger == nullptr) {
-    log_.warn("ignoring a watch for another source", {{"key", spec.source_key}});
+    log_.warn("ignoring a watch for another source", {{"source", spec.source_name}});
     return;
   }
   std::lock_guard lock(mutex_);

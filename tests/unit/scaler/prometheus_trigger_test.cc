@@ -2,8 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "fakes/fake_clock.h"
 #include "fakes/metadata_edits.h"
 
+#include "core/metrics.h"
+#include "scaler/metric_hub.h"
 #include "scaler/trigger_spec.h"
 
 using namespace ballast;
@@ -170,4 +173,68 @@ TEST_CASE("a separator inside a value cannot make two source keys equal", "[trig
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   CHECK(a->source_key != b->source_key);
+}
+
+TEST_CASE("secret header values, parameter values and URL passwords are shown nowhere",
+          "[trigger][prometheus][secrets]") {
+  const std::string secret = "s3cr3t-Zq9";
+  const auto with_header = [&](const std::string& token) {
+    return with(with(prom_metadata(), "customHeaders", "Authorization=Bearer " + token + ",X-Team=interviews"),
+                "queryParameters", "api_key=" + token);
+  };
+  auto spec = parse_trigger(with_header(secret));
+  REQUIRE(spec.ok());
+  auto other = parse_trigger(with_header("another-token"));
+  REQUIRE(other.ok());
+
+  SECTION("the key tells the two apart by a digest; the name shows header and parameter names only") {
+    CHECK(spec->source_key != other->source_key);
+    CHECK(spec->metric_name != other->metric_name);
+    CHECK(spec->source_name == other->source_name);
+    CHECK_THAT(spec->source_name, Catch::Contains("header=Authorization") && Catch::Contains("param=api_key"));
+    for (const std::string& shown : {spec->source_key, spec->source_name, spec->metric_name}) {
+      CHECK_THAT(shown, !Catch::Contains(secret));
+    }
+  }
+
+  SECTION("the hub's errors and the /metrics exposition show the name") {
+    testing::FakeClock clock;
+    MetricHub hub(clock);
+    MetricsRegistry metrics;
+    register_hub_metrics(metrics, hub);
+    REQUIRE(hub.track(spec->source_key, spec->source_name));
+    REQUIRE(hub.track(other->source_key, other->source_name));
+    const auto never = hub.read(spec->source_key, 30s);
+    REQUIRE_FALSE(never.ok());
+    hub.publish_error(spec->source_key, "HTTP 401");
+    hub.publish(other->source_key, 1);
+    const auto failed = hub.read(spec->source_key, 30s);
+    REQUIRE_FALSE(failed.ok());
+    const std::string exposition = metrics.render();
+    for (const std::string& shown : {never.error().message, failed.error().message, exposition}) {
+      CHECK_THAT(shown, !Catch::Contains(secret));
+    }
+    CHECK_THAT(failed.error().message, Catch::Contains("header=Authorization"));
+    // Two sources with one name still make two distinct series.
+    CHECK_THAT(exposition, Catch::Contains("header=Authorization") && Catch::Contains(" #2"));
+  }
+
+  SECTION("errors about the metadata never quote a secret") {
+    const std::vector<Metadata> broken = {
+        with(prom_metadata(), "serverAddress", "https://admin:" + secret + "@mimir:8080"),
+        with(prom_metadata(), "serverAddress", "https://admin:" + secret + "/x@mimir:8080"),
+        with(prom_metadata(), "serverAddress", "ftp://admin:" + secret + "@mimir:8080"),
+        with(prom_metadata(), "serverAddress", "https://mimir:8080/?key=" + secret),
+        with(prom_metadata(), "customHeaders", "Authorization=Bearer " + secret + ",broken"),
+        with(prom_metadata(), "customHeaders", "Authorization=Bearer=" + secret),
+        with(prom_metadata(), "customHeaders", "Bad Name=" + secret),
+        with(prom_metadata(), "customHeaders", "Authorization=" + secret + "\x01"),
+        with(prom_metadata(), "queryParameters", "api_key=" + secret + ",broken"),
+    };
+    for (const auto& metadata : broken) {
+      const std::string message = error_of(metadata);
+      INFO(message);
+      CHECK_THAT(message, !Catch::Contains(secret));
+    }
+  }
 }
