@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "core/duration.h"
+#include "scaler/activation.h"
 
 namespace ballast::scaler {
 
@@ -21,17 +22,50 @@ Result<std::string> required(const Metadata& metadata, const std::string& key, s
   return value;
 }
 
+namespace {
+
+// [+-]digits[.digits][(e|E)[+-]digits], or with the digits only after the point: what
+// KEDA's strconv.ParseFloat users write. strtod alone also takes hex ("0x10"), "inf",
+// "nan" and leading spaces.
+bool is_decimal_number(std::string_view text) {
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t start = i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    return i - start;
+  };
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  size_t mantissa = digits();
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    mantissa += digits();
+  }
+  if (mantissa == 0) return false;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == text.size();
+}
+
+Error out_of_range(const std::string& key) {
+  return invalid_argument(key + " must be between -9e15 and 9e15 (KEDA's largest metric value)");
+}
+
+}  // namespace
+
 Result<double> number_field(const Metadata& metadata, const std::string& key, std::optional<double> fallback) {
   const auto text = value_or(metadata, key);
   if (text.empty()) {
     if (fallback) return *fallback;
     return invalid_argument(key + " is required");
   }
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || !std::isfinite(value)) {
-    return invalid_argument(key + " must be a number, got \"" + text + "\"");
+  if (!is_decimal_number(text)) {
+    return invalid_argument(key + " must be a number (decimal, such as 2.5), got \"" + text + "\"");
   }
+  const double value = std::strtod(text.c_str(), nullptr);
+  if (!(std::fabs(value) <= kMaxWireValue)) return out_of_range(key);
   return value;
 }
 
@@ -46,6 +80,7 @@ Result<int64_t> integer_field(const Metadata& metadata, const std::string& key, 
   if (ec != std::errc() || end != text.data() + text.size()) {
     return invalid_argument(key + " must be a whole number, got \"" + text + "\"");
   }
+  if (std::fabs(static_cast<double>(value)) > kMaxWireValue) return out_of_range(key);
   return value;
 }
 

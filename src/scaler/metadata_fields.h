@@ -16,9 +16,10 @@ namespace ballast::scaler {
 std::string value_or(const Metadata& metadata, const std::string& key, std::string fallback = "");
 // A required string: absent or empty is an error naming the key.
 Result<std::string> required(const Metadata& metadata, const std::string& key, std::string_view source);
-// A finite number; `fallback` empty means the key is required.
+// A decimal number (no hex, inf or nan) within +-kMaxWireValue; `fallback` empty means
+// the key is required.
 Result<double> number_field(const Metadata& metadata, const std::string& key, std::optional<double> fallback);
-// A whole number; `fallback` empty means the key is required.
+// A whole number within +-kMaxWireValue; `fallback` empty means the key is required.
 Result<int64_t> integer_field(const Metadata& metadata, const std::string& key, std::optional<int64_t> fallback);
 // "true"/"false" (any case); absent → fallback.
 Result<bool> bool_field(const Metadata& metadata, const std::string& key, bool fallback);

@@ -51,6 +51,9 @@ Result<double> parse_amount(const json& amount, const char* field) {
   // JSON has no NaN or infinity, and nlohmann 3.11 refuses out-of-range literals such as
   // 1e999; the protocol's finiteness rule should not hang on that parser detail.
   if (!std::isfinite(number)) return invalid_argument(std::string("\"") + field + "\" must be finite");
+  if (std::fabs(number) > kMaxAmount) {
+    return invalid_argument(std::string("\"") + field + "\" must be between -1e15 and 1e15");
+  }
   return number;
 }
 

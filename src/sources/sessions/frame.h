@@ -12,6 +12,9 @@ namespace ballast::sessions {
 
 inline constexpr size_t kMaxCounterLength = 128;
 inline constexpr size_t kMaxLabels = 32;
+// The largest |value| or |delta| of a frame. A count of sessions never comes near it,
+// and it keeps sums of every series finite (two 1e308 series would sum to +inf).
+inline constexpr double kMaxAmount = 1e15;
 
 // One publisher frame, validated: it sets (`kValue`) or moves (`kDelta`) this connection's
 // gauge for the series `counter` + `labels`. Pure value.
@@ -21,7 +24,7 @@ struct Frame {
   std::string counter;
   std::vector<std::pair<std::string, std::string>> labels;  // sorted by key, keys unique
   Kind kind = Kind::kValue;
-  double amount = 0;  // kValue: finite, >= 0; kDelta: finite
+  double amount = 0;  // kValue: 0..kMaxAmount; kDelta: -kMaxAmount..kMaxAmount
 };
 
 // Parses one text frame of the session counters protocol. Errors are kInvalidArgument

@@ -43,7 +43,7 @@ TEST_CASE("a stream that starts active sends true once", "[activation]") {
   CHECK_FALSE(edges.observe(true).has_value());
 }
 
-TEST_CASE("wire values agree in int and float, and never go negative or NaN", "[activation]") {
+TEST_CASE("wire values agree in int and float, never go negative or NaN, and saturate", "[activation]") {
   struct Row {
     double value;
     int64_t integer;
@@ -54,8 +54,15 @@ TEST_CASE("wire values agree in int and float, and never go negative or NaN", "[
                       {2.5, 3, 2.5},
                       {-3, 0, 0},
                       {std::numeric_limits<double>::quiet_NaN(), 0, 0},
-                      {std::numeric_limits<double>::infinity(), 0, 0}};
+                      {-std::numeric_limits<double>::infinity(), 0, 0},
+                      // Huge loads saturate: never a silent 0 (two 1e308 series sum to +inf),
+                      // never INT64_MIN (2^63 and up converted to int64).
+                      {std::numeric_limits<double>::infinity(), 9'000'000'000'000'000, kMaxWireValue},
+                      {1e308, 9'000'000'000'000'000, kMaxWireValue},
+                      {9223372036854775808.0, 9'000'000'000'000'000, kMaxWireValue},
+                      {kMaxWireValue - 2, 8'999'999'999'999'998, kMaxWireValue - 2}};
   for (const auto& row : rows) {
+    INFO(row.value);
     const auto wire = wire_value(row.value);
     CHECK(wire.integer == row.integer);
     CHECK(wire.floating == row.floating);
@@ -78,6 +85,7 @@ TEST_CASE("expected replicas follow KEDA and the HPA for AverageValue", "[activa
       {5, 2, true, 0, 10, 3},    // ceil(5/2)
       {50, 2, true, 0, 10, 10},  // capped at max
       {4, 2, true, 3, 10, 3},    // held at min
+      {1e308, 1e-308, true, 0, 10, 10},  // a ratio past int64 is capped, not converted
   };
   for (const auto& row : rows) {
     CHECK(expected_replicas(row.value, row.target, row.active, row.min, row.max) == row.expected);

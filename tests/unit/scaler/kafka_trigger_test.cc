@@ -133,6 +133,8 @@ TEST_CASE("bad kafka metadata is INVALID_ARGUMENT naming the key", "[trigger][ka
       {with(base, "lagThreshold", "-5"), "lagThreshold"},
       {with(base, "lagThreshold", "ten"), "lagThreshold"},
       {with(base, "lagThreshold", "1.5"), "lagThreshold"},
+      {with(base, "lagThreshold", "9223372036854775807"), "lagThreshold"},
+      {with(base, "lagThreshold", "0x10"), "lagThreshold"},
       {with(base, "activationLagThreshold", "-1"), "activationLagThreshold"},
       {with(base, "activationLagThreshold", "x"), "activationLagThreshold"},
       {with(base, "offsetResetPolicy", "smallest"), "offsetResetPolicy"},

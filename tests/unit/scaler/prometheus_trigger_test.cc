@@ -112,6 +112,16 @@ TEST_CASE("bad prometheus metadata is rejected naming the key", "[trigger][prome
       {with(prom_metadata(), "threshold", "0"), "threshold"},
       {with(prom_metadata(), "threshold", "-1"), "threshold"},
       {with(prom_metadata(), "threshold", "lots"), "threshold"},
+      // Only decimal numbers: strtod would read these as 16, infinity, NaN or 5.
+      {with(prom_metadata(), "threshold", "0x10"), "threshold"},
+      {with(prom_metadata(), "threshold", "inf"), "threshold"},
+      {with(prom_metadata(), "threshold", "nan"), "threshold"},
+      {with(prom_metadata(), "threshold", " 5"), "threshold"},
+      {with(prom_metadata(), "threshold", "1e"), "threshold"},
+      // Past what KEDA's int64 milli-quantities hold (2^63 became INT64_MIN).
+      {with(prom_metadata(), "threshold", "9223372036854775808"), "threshold"},
+      {with(prom_metadata(), "threshold", "1e16"), "threshold"},
+      {with(prom_metadata(), "activationThreshold", "-1e300"), "activationThreshold"},
       {with(prom_metadata(), "activationThreshold", "x"), "activationThreshold"},
       {with(prom_metadata(), "customHeaders", "X-Team"), "customHeaders"},
       {with(prom_metadata(), "customHeaders", "X-Team=a=b"), "customHeaders"},

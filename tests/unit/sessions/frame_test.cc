@@ -117,6 +117,9 @@ TEST_CASE("invalid frames are refused with a message that says what is wrong", "
       {"delta is a string", R"({"counter":"c","delta":"-1"})", "\"delta\" must be a number"},
       {"delta is an array", R"({"counter":"c","delta":[1]})", "\"delta\" must be a number"},
       {"delta beyond double range", R"({"counter":"c","delta":-1e999})", ""},
+      // Finite, but two of them would sum to +inf (and GetMetrics answered 0 for that).
+      {"value of 1e308", R"({"counter":"c","value":1e308})", "\"value\" must be between -1e15 and 1e15"},
+      {"delta past the limit", R"({"counter":"c","delta":-2e15})", "\"delta\" must be between -1e15 and 1e15"},
       {"misspelt field", R"({"counter":"c","lables":{"a":"b"},"value":1})", "unknown field \"lables\""},
   };
   for (const auto& c : cases) {
