@@ -25,6 +25,10 @@ constexpr const char* kUsage =
     "  plan --snapshot FILE [flags]    what the node-pool reconciler would do to a cluster snapshot\n"
     "  version                         print the version\n"
     "\n"
+    "serve stops gracefully on SIGTERM, SIGINT or SIGHUP (drains, exits 0); it does not\n"
+    "reload files on SIGHUP: restart it (the webhook certificate alone is re-read on change).\n"
+    "File options must name files, not directories (a ConfigMap mount path is refused).\n"
+    "\n"
     "flags of serve and check-config:\n";
 
 int fail(const std::string& message) {

@@ -1,11 +1,10 @@
 #include "app/plan_command.h"
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
 
+#include "core/file.h"
 #include "nodepool/cluster_model.h"
 #include "nodepool/plan_report.h"
 #include "policy/tier_policy.h"
@@ -59,11 +58,7 @@ Result<PlanFlags> parse_plan_flags(const std::vector<std::string>& args) {
 
 Result<std::string> read_input(const std::string& path) {
   if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return io_error("cannot read " + path);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
+  return read_regular_file(path);
 }
 
 }  // namespace

@@ -12,6 +12,9 @@ sigset_t termination_set() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  // SIGHUP (a closed terminal, or a supervisor's "reload") stops gracefully like SIGTERM
+  // instead of killing the process mid-request; the files are re-read by restarting.
+  sigaddset(&set, SIGHUP);
   return set;
 }
 

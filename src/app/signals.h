@@ -5,7 +5,7 @@
 
 namespace ballast::app {
 
-// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later, so
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and every thread it starts later, so
 // the main thread can take them synchronously with the functions below.
 void block_termination_signals();
 int wait_for_termination_signal();

@@ -1,7 +1,6 @@
 #include "core/config.h"
 
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -9,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/duration.h"
+#include "core/file.h"
 #include "core/net_address.h"
 #include "core/yaml_document.h"
 
@@ -199,8 +199,10 @@ Result<Config> apply_settings(const std::vector<std::pair<std::string, std::stri
 
 Result<Config> load_config_file(const std::string& path, Config base) {
   std::vector<std::pair<std::string, std::string>> settings;
+  auto text = read_regular_file(path, kMaxYamlFileBytes);
+  if (!text) return Error{text.error().code, "config: " + text.error().message};
   try {
-    const YAML::Node root = YAML::LoadFile(path);
+    const YAML::Node root = YAML::Load(*text);
     if (root.IsNull()) return base;
     if (auto checked = check_yaml_document(root); !checked) {
       return invalid_argument(path + ": " + checked.error().message);
@@ -232,8 +234,6 @@ Result<Config> load_config_file(const std::string& path, Config base) {
         return invalid_argument(path + ": key \"" + key + "\" must be a scalar or a list");
       }
     }
-  } catch (const YAML::BadFile&) {
-    return io_error(path + ": cannot read the config file");
   } catch (const YAML::Exception& e) {
     return invalid_argument(path + ": invalid YAML: " + e.what());
   }
@@ -307,15 +307,17 @@ Status validate_config(const Config& config) {
       {"tls-cert-file", &config.webhook.tls_cert_file},       {"tls-key-file", &config.webhook.tls_key_file},
       {"policy", &config.policy_file},                        {"kubeconfig", &config.kubeconfig}};
   for (const auto& [name, file] : files) {
-    if (!file->empty() && !std::ifstream(*file).good()) {
-      return invalid_argument(std::string(name) + ": cannot read \"" + *file + "\"");
+    if (file->empty()) continue;
+    if (auto checked = check_regular_file(*file); !checked) {
+      return invalid_argument(std::string(name) + ": " + checked.error().message);
     }
   }
   for (const auto& [profile_name, profile] : config.auth_profiles) {
     for (const auto& [field_name, field] : kAuthFileFields) {
       const std::string& file = profile.*field;
-      if (!file.empty() && !std::ifstream(file).good()) {
-        return invalid_argument("auth." + profile_name + "." + field_name + ": cannot read \"" + file + "\"");
+      if (file.empty()) continue;
+      if (auto checked = check_regular_file(file); !checked) {
+        return invalid_argument("auth." + profile_name + "." + field_name + ": " + checked.error().message);
       }
     }
   }

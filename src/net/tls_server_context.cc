@@ -1,8 +1,5 @@
 #include "net/tls_server_context.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -10,19 +7,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "core/file.h"
+
 namespace ballast::net {
 namespace {
 
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file.is_open()) return io_error("cannot read " + path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 
@@ -84,9 +75,9 @@ Result<std::unique_ptr<ServingCertificate>> ServingCertificate::load(std::string
                                                                      Logger logger, ReloadObserver observer) {
   if (cert_file.empty() || key_file.empty()) return invalid_argument("a TLS server needs a certificate and a key file");
   if (interval <= std::chrono::milliseconds::zero()) return invalid_argument("certificate reload interval must be positive");
-  auto cert = read_file(cert_file);
+  auto cert = read_regular_file(cert_file);
   if (!cert) return cert.error();
-  auto key = read_file(key_file);
+  auto key = read_regular_file(key_file);
   if (!key) return key.error();
   auto context = make_tls_server_context(*cert, *key);
   if (!context) return Error{context.error().code, cert_file + ": " + context.error().message};
@@ -125,8 +116,8 @@ void ServingCertificate::poll_until_stopped() {
 }
 
 void ServingCertificate::check_files() {
-  auto cert = read_file(cert_file_);
-  auto key = cert ? read_file(key_file_) : Result<std::string>(cert.error());
+  auto cert = read_regular_file(cert_file_);
+  auto key = cert ? read_regular_file(key_file_) : Result<std::string>(cert.error());
   std::string pair;
   Result<std::shared_ptr<ssl::context>> context = Error{};
   if (!key) {

@@ -3,12 +3,11 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/file.h"
 #include "core/yaml_document.h"
 
 namespace ballast::policy {
@@ -417,11 +416,9 @@ Result<TierPolicy> parse_policy(std::string_view yaml_text) {
 }
 
 Result<TierPolicy> load_policy(const std::string& path) {
-  std::ifstream file(path);
-  if (!file.is_open()) return io_error("cannot read policy file " + path);
-  std::stringstream text;
-  text << file.rdbuf();
-  auto policy = parse_policy(text.str());
+  auto text = read_regular_file(path, kMaxYamlFileBytes);
+  if (!text) return Error{text.error().code, "policy file: " + text.error().message};
+  auto policy = parse_policy(*text);
   if (!policy) return Error{policy.error().code, path + ": " + policy.error().message};
   return policy;
 }

@@ -4,9 +4,9 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <thread>
+
+#include "core/file.h"
 
 namespace ballast::providers {
 namespace {
@@ -245,11 +245,9 @@ Error status_error(const std::string& provider, std::string_view what, const net
 Result<std::string> resolve_secret(const std::string& value, const std::string& file, std::string_view what) {
   if (!value.empty()) return value;
   if (file.empty()) return invalid_argument(std::string(what) + ": neither a value nor a file given");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return invalid_argument(std::string(what) + ": cannot read " + file);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  auto read = read_regular_file(file);
+  if (!read) return invalid_argument(std::string(what) + ": " + read.error().message);
+  std::string text = std::move(*read);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
   size_t first = 0;
   while (first < text.size() && std::isspace(static_cast<unsigned char>(text[first]))) ++first;

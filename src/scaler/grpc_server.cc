@@ -1,11 +1,9 @@
 #include "scaler/grpc_server.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "scaler/scaler_service.h"
 
@@ -13,11 +11,9 @@ namespace ballast::scaler {
 namespace {
 
 Result<std::string> read_file(const std::string& path, const char* flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return io_error(std::string(flag) + ": cannot read \"" + path + "\"");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  auto text = read_regular_file(path);
+  if (!text) return Error{text.error().code, std::string(flag) + ": " + text.error().message};
+  return text;
 }
 
 Result<std::shared_ptr<grpc::ServerCredentials>> credentials(const ScalerConfig& config) {

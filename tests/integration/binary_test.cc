@@ -97,6 +97,47 @@ TEST_CASE("check-config exits 1 with a clear message on an invalid file", "[bina
   CHECK(out.text.find("unknown key \"grpc-adress\"") != std::string::npos);
 }
 
+TEST_CASE("a directory where a file belongs is refused with exit 1, not an abort", "[binary]") {
+  TempDir dir;
+  const auto config = dir.write("ballast.yaml", "log-level: warn\n");
+  const std::string port = " --grpc-address 127.0.0.1:" + std::to_string(free_port()) +
+                           " --admin-address 127.0.0.1:" + std::to_string(free_port());
+  for (const std::string& args : {"check-config --config " + dir.path, "serve --config " + dir.path + port,
+                                  "check-config --config " + config + " --policy " + dir.path,
+                                  "check-config --config " + config + " --sessions-token-file " + dir.path,
+                                  "serve --components scaler,sessions --sessions-token-file " + dir.path + port}) {
+    INFO(args);
+    const auto out = run(args);
+    CHECK(out.exit_code == 1);
+    CHECK(out.text.find("is a directory") != std::string::npos);
+  }
+}
+
+TEST_CASE("serve stops gracefully on SIGHUP, like SIGTERM", "[binary]") {
+  const uint16_t admin_port = free_port();
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const std::string grpc = "--grpc-address=127.0.0.1:" + std::to_string(free_port());
+    const std::string admin = "--admin-address=127.0.0.1:" + std::to_string(admin_port);
+    execl(BALLAST_BINARY, BALLAST_BINARY, "serve", "--components", "scaler", grpc.c_str(), admin.c_str(),
+          "--log-level", "warn", nullptr);
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::string ready;
+  while (ready.find(" 200 ") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    ready = http_get(admin_port, "/readyz");
+  }
+  REQUIRE(ready.find(" 200 ") != std::string::npos);
+  REQUIRE(kill(child, SIGHUP) == 0);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));  // not killed by the signal (exit 129)
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
 TEST_CASE("serve answers KEDA and publishers, exposes metrics and stops cleanly on SIGTERM", "[binary]") {
   TempDir dir;
   const auto tokens = dir.write("tokens", "\nsecret-one\n  secret-two  \n");

@@ -2,18 +2,16 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <sstream>
+
+#include "core/file.h"
 
 namespace ballast::kafka {
 namespace {
 
 Result<std::string> read_secret(const std::string& profile_name, const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return io_error("auth profile \"" + profile_name + "\": cannot read password_file " + path);
-  std::ostringstream text;
-  text << file.rdbuf();
-  std::string secret = text.str();
+  auto text = read_regular_file(path);
+  if (!text) return io_error("auth profile \"" + profile_name + "\": password_file: " + text.error().message);
+  std::string secret = std::move(*text);
   // Mounted Secrets and `echo` leave a trailing newline that is not part of the password.
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
   return secret;

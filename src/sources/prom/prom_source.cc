@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
 #include <iomanip>
 #include <optional>
 #include <sstream>
@@ -15,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "net/http_client.h"
 #include "net/io_pool.h"
@@ -63,11 +63,9 @@ class SecretFile {
     if (::stat(path_.c_str(), &info) != 0) return io_error("cannot read " + path_);
     const int64_t stamp = int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec;
     if (!loaded_ || stamp != stamp_) {
-      std::ifstream in(path_);
-      if (!in) return io_error("cannot read " + path_);
-      std::stringstream text;
-      text << in.rdbuf();
-      std::string value = text.str();
+      auto text = read_regular_file(path_);
+      if (!text) return text.error();
+      std::string value = std::move(*text);
       while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
       if (value.empty()) return io_error(path_ + " is empty");
       value_ = std::move(value);

@@ -3,9 +3,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <unordered_map>
 
 #include <boost/asio/dispatch.hpp>
@@ -16,6 +16,7 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "net/io_pool.h"
 #include "net/listener.h"
@@ -415,8 +416,9 @@ void SessionServer::stop() {
 }
 
 Result<std::vector<std::string>> load_tokens(const std::string& path) {
-  std::ifstream file(path);
-  if (!file.is_open()) return io_error("cannot read token file " + path);
+  auto text = read_regular_file(path);
+  if (!text) return Error{text.error().code, "token file: " + text.error().message};
+  std::istringstream file(*text);
   std::vector<std::string> tokens;
   std::string line;
   while (std::getline(file, line)) {
@@ -426,7 +428,6 @@ Result<std::vector<std::string>> load_tokens(const std::string& path) {
     const auto last = line.find_last_not_of(kSpace);
     tokens.push_back(line.substr(first, last - first + 1));
   }
-  if (file.bad()) return io_error("cannot read token file " + path);
   if (tokens.empty()) return invalid_argument("token file " + path + " holds no token");
   return tokens;
 }

@@ -112,6 +112,43 @@ TEST_CASE("invalid config files are clear errors", "[config]") {
   auto missing = load_config_file("/nonexistent/ballast.yaml", Config{});
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == ErrorCode::kIo);
+  // A ConfigMap mount path instead of the file in it (this aborted with exit 134).
+  auto directory = load_config_file("/tmp", Config{});
+  REQUIRE_FALSE(directory.ok());
+  CHECK(directory.error().code == ErrorCode::kIo);
+  CHECK_THAT(directory.error().message, Catch::Contains("is a directory"));
+}
+
+TEST_CASE("every file setting refuses a directory, naming the setting", "[config]") {
+  TempFile file("x");
+  using Field = std::string*;
+  struct Row {
+    const char* name;
+    Field (*field)(Config&);
+  };
+  const Row rows[] = {
+      {"policy", [](Config& c) -> Field { return &c.policy_file; }},
+      {"sessions-token-file", [](Config& c) -> Field { return &c.sessions.token_file; }},
+      {"kubeconfig", [](Config& c) -> Field { return &c.kubeconfig; }},
+      {"grpc-client-ca-file", [](Config& c) -> Field { return &c.scaler.client_ca_file; }},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    Config config;
+    config.scaler.tls_cert_file = config.scaler.tls_key_file = file.path;  // so the CA alone is the question
+    *row.field(config) = file.path;
+    CHECK(validate_config(config).ok());
+    *row.field(config) = "/tmp";
+    const auto checked = validate_config(config);
+    REQUIRE_FALSE(checked.ok());
+    CHECK_THAT(checked.error().message, Catch::StartsWith(row.name) && Catch::Contains("is a directory"));
+  }
+  Config config;
+  config.auth_profiles["mimir"].bearer_token_file = "/tmp";
+  const auto checked = validate_config(config);
+  REQUIRE_FALSE(checked.ok());
+  CHECK_THAT(checked.error().message,
+             Catch::Contains("auth.mimir.bearerTokenFile") && Catch::Contains("is a directory"));
 }
 
 TEST_CASE("validation rejects inconsistent settings", "[config]") {
