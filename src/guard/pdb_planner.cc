@@ -368,7 +368,7 @@ class Planner {
     const json* metadata = child(*workload.object, "metadata");
     const json* template_metadata = path(*workload.object, {"spec", "template", "metadata"});
     for (const json* meta : {metadata, template_metadata}) {
-      if (annotation(meta, policy::kDefaultsAnnotation) == "off") {
+      if (policy::defaults_off(annotation(meta, policy::kDefaultsAnnotation))) {
         return note(workload, PdbNote::Reason::kOptedOut, "ballast: no PDB: ballast.dev/defaults is off");
       }
       if (lists_pdb(annotation(meta, policy::kSkipAnnotation))) {

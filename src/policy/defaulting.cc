@@ -257,7 +257,7 @@ Defaulted apply_defaults(const json& object, WorkloadKind kind, std::string_view
   }
   const json* template_metadata = is_pod ? nullptr : path(object, {"spec", "template", "metadata"});
   for (const json* meta : {metadata, template_metadata}) {
-    if (meta != nullptr && annotation(*meta, kDefaultsAnnotation) == "off") return result;
+    if (meta != nullptr && defaults_off(annotation(*meta, kDefaultsAnnotation))) return result;
   }
   json* pod_spec = is_pod ? mutable_path(result.object, {"spec"}) : mutable_path(result.object, {"spec", "template", "spec"});
   if (pod_spec == nullptr || !pod_spec->is_object()) return result;

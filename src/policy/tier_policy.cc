@@ -423,6 +423,16 @@ Result<TierPolicy> load_policy(const std::string& path) {
   return policy;
 }
 
+bool defaults_off(std::string_view value) {
+  constexpr std::string_view kSpace = " \t";
+  const size_t first = value.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return false;
+  value = value.substr(first, value.find_last_not_of(kSpace) - first + 1);
+  return value.size() == 3 && std::tolower(static_cast<unsigned char>(value[0])) == 'o' &&
+         std::tolower(static_cast<unsigned char>(value[1])) == 'f' &&
+         std::tolower(static_cast<unsigned char>(value[2])) == 'f';
+}
+
 bool is_valid_quantity(std::string_view text) {
   // <number><suffix>: number = digits with an optional fraction; suffix = a binary or
   // decimal SI suffix, or a decimal exponent (resource.Quantity's grammar, unsigned).

@@ -15,6 +15,10 @@ namespace ballast::policy {
 inline constexpr const char* kTierLabel = "ballast.dev/tier";
 inline constexpr const char* kDefaultsAnnotation = "ballast.dev/defaults";
 inline constexpr const char* kSkipAnnotation = "ballast.dev/skip";
+
+// True when a ballast.dev/defaults annotation value turns defaulting off: "off" in any
+// case ("OFF", "Off"), surrounding spaces ignored. Shared by the webhook and the guard.
+bool defaults_off(std::string_view annotation_value);
 inline constexpr const char* kAppliedTierAnnotation = "ballast.dev/applied-tier";
 inline constexpr const char* kHostnameTopologyKey = "kubernetes.io/hostname";
 

@@ -257,6 +257,23 @@ TEST_CASE("a second pass over defaulted objects changes nothing", "[policy]") {
   }
 }
 
+TEST_CASE("the defaults annotation is off in any case, and only for off", "[policy]") {
+  const TierPolicy policy = default_policy();
+  struct Row {
+    const char* value;
+    bool off;
+  };
+  const Row rows[] = {{"off", true},   {"OFF", true},  {"Off", true},   {" off ", true},
+                      {"on", false},   {"", false},    {"offline", false}, {"of", false}};
+  for (const auto& row : rows) {
+    INFO("\"" << row.value << "\"");
+    CHECK(defaults_off(row.value) == row.off);
+    json object = statefulset();
+    object["metadata"]["annotations"][kDefaultsAnnotation] = row.value;
+    CHECK(apply_defaults(object, WorkloadKind::kStatefulSet, "shop", policy).tier.empty() == row.off);
+  }
+}
+
 TEST_CASE("opt-out annotations switch defaults off, wholly or in part", "[policy]") {
   const TierPolicy policy = default_policy();
   json off = statefulset();
