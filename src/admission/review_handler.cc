@@ -1,5 +1,7 @@
 #include "admission/review_handler.h"
 
+#include <cctype>
+
 #include "policy/defaulting.h"
 #include "policy/validation.h"
 
@@ -29,6 +31,17 @@ std::string namespace_of(const AdmissionRequest& request) {
   if (metadata == request.object.end() || !metadata->is_object()) return "";
   const auto ns = metadata->find("namespace");
   return ns != metadata->end() && ns->is_string() ? ns->get<std::string>() : "";
+}
+
+// application/json, in any case, with or without parameters ("; charset=utf-8"): what
+// the apiserver sends.
+bool is_json_content_type(const net::HttpRequest& request) {
+  const auto it = request.headers.find("content-type");
+  if (it == request.headers.end()) return false;
+  std::string media = it->second.substr(0, it->second.find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
+  for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return media == "application/json";
 }
 
 net::HttpResponse json_response(std::string body) {
@@ -101,6 +114,12 @@ HandledRequest handle_request(const net::HttpRequest& request, const policy::Tie
     handled.result = "bad_request";
     handled.reason = "method must be POST";
     handled.response = text_response(405, handled.reason);
+    return handled;
+  }
+  if (!is_json_content_type(request)) {
+    handled.result = "bad_request";
+    handled.reason = "Content-Type must be application/json (an AdmissionReview)";
+    handled.response = text_response(415, handled.reason);
     return handled;
   }
   auto decoded = decode_review(request.body);

@@ -30,8 +30,9 @@ struct HandledRequest {
 };
 
 // Routes by path (query strings ignored): POST /mutate, POST /validate, GET /healthz.
-// A body that is not an AdmissionReview v1, or nests deeper than kMaxNestingDepth, gets
-// 400 with the reason in the body.
+// A Content-Type other than application/json gets 415; a body that is not an
+// AdmissionReview v1 (or nests deeper than kMaxNestingDepth) gets 400; both with the
+// reason in the body.
 HandledRequest handle_request(const net::HttpRequest& request, const policy::TierPolicy& policy);
 
 }  // namespace ballast::admission

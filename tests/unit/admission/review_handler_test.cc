@@ -12,6 +12,8 @@ using json = nlohmann::json;
 
 namespace {
 
+const std::map<std::string, std::string> kJson = {{"content-type", "application/json"}};
+
 const policy::TierPolicy& test_policy() {
   static const policy::TierPolicy policy = policy::default_policy();
   return policy;
@@ -285,7 +287,7 @@ TEST_CASE("validation denies escalation with the reason and allows the rest", "[
 
 TEST_CASE("routes, methods and bodies that are not reviews get HTTP errors", "[routes]") {
   const auto status = [](const std::string& method, const std::string& target, const std::string& body) {
-    return handle_request(net::HttpRequest{method, target, {}, body}, test_policy());
+    return handle_request(net::HttpRequest{method, target, kJson, body}, test_policy());
   };
   CHECK(status("GET", "/healthz", "").response.status == 200);
   CHECK(status("GET", "/mutate", "").response.status == 405);
@@ -312,7 +314,7 @@ TEST_CASE("a review nested 150,000 levels deep gets 400 naming the limit on both
   REQUIRE(body.size() > 300'000);
   for (const char* route : {"/mutate", "/validate"}) {
     INFO(route);
-    const auto handled = handle_request(net::HttpRequest{"POST", route, {}, body}, test_policy());
+    const auto handled = handle_request(net::HttpRequest{"POST", route, kJson, body}, test_policy());
     CHECK(handled.response.status == 400);
     CHECK(handled.result == "bad_request");
     CHECK_THAT(handled.response.body, Catch::Contains("deeper than 128 levels"));
@@ -334,7 +336,36 @@ TEST_CASE("a review nested just under the limit is decided as usual", "[mutate][
                                   {"namespace", "shop"},
                                   {"object", object}}}}
                                .dump();
-  const auto handled = handle_request(net::HttpRequest{"POST", "/mutate", {}, body}, test_policy());
+  const auto handled = handle_request(net::HttpRequest{"POST", "/mutate", kJson, body}, test_policy());
   CHECK(handled.response.status == 200);
   CHECK(handled.result == "patched");
+}
+
+TEST_CASE("a review must come as application/json, else 415 with the reason", "[routes]") {
+  const std::string body = R"({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+      "request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "DELETE"}})";
+  struct Row {
+    std::map<std::string, std::string> headers;
+    int status;
+  };
+  const Row rows[] = {
+      {kJson, 200},
+      {{{"content-type", "application/json; charset=utf-8"}}, 200},
+      {{{"content-type", "Application/JSON"}}, 200},
+      {{}, 415},
+      {{{"content-type", "text/plain"}}, 415},
+      {{{"content-type", "application/x-www-form-urlencoded"}}, 415},
+      {{{"content-type", "application/jsonx"}}, 415},
+  };
+  for (const auto& row : rows) {
+    for (const char* route : {"/mutate", "/validate"}) {
+      const auto handled = handle_request(net::HttpRequest{"POST", route, row.headers, body}, test_policy());
+      INFO(route << " " << (row.headers.empty() ? "(none)" : row.headers.begin()->second));
+      CHECK(handled.response.status == row.status);
+      if (row.status == 415) {
+        CHECK(handled.result == "bad_request");
+        CHECK_THAT(handled.response.body, Catch::Contains("Content-Type must be application/json"));
+      }
+    }
+  }
 }
