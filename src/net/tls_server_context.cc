@@ -25,6 +25,11 @@ Result<std::shared_ptr<ssl::context>> make_tls_server_context(const std::string&
   if (native == nullptr) return Error{ErrorCode::kInternal, "cannot create a TLS context"};
   auto context = std::make_shared<ssl::context>(native);
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  // TLS 1.2 keeps to forward-secret AEAD suites, as Kubernetes' own servers do; OpenSSL's
+  // default list also offers CBC with SHA-1/SHA-256 MACs. TLS 1.3 suites are all AEAD.
+  if (SSL_CTX_set_cipher_list(native, kTls12CipherSuites) != 1) {  // `context` frees `native`
+    return Error{ErrorCode::kInternal, "cannot set the TLS 1.2 cipher suites"};
+  }
   // Renegotiation is a denial-of-service lever and nothing here needs it.
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 

@@ -17,8 +17,15 @@
 
 namespace ballast::net {
 
-// A TLS 1.2+ server context for one certificate chain and key, both PEM text. Errors name
-// what is wrong (unparsable chain, unparsable key, key not matching the certificate).
+// The TLS 1.2 suites servers offer: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305
+// only (Kubernetes' choice for its own servers); no CBC, no SHA-1 MACs, no static RSA.
+inline constexpr const char* kTls12CipherSuites =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// A TLS 1.2+ server context for one certificate chain and key, both PEM text, offering
+// kTls12CipherSuites under TLS 1.2. Errors name what is wrong (unparsable chain,
+// unparsable key, key not matching the certificate).
 Result<std::shared_ptr<boost::asio::ssl::context>> make_tls_server_context(const std::string& chain_pem,
                                                                            const std::string& key_pem);
 
