@@ -41,6 +41,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout) return close();
     if (ec == http::error::body_limit) return respond_error(http::status::payload_too_large, "body too large\n");
+    if (ec == http::error::header_limit) {
+      return respond_error(http::status::request_header_fields_too_large, "request headers too large\n");
+    }
     if (ec) return close();
     const auto& request = parser_->get();
     HttpResponse plain = state_->handler(to_plain(request));

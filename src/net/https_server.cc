@@ -119,6 +119,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::body_limit) return respond_error(http::status::payload_too_large, "body too large\n");
+    if (ec == http::error::header_limit) {
+      return respond_error(http::status::request_header_fields_too_large, "request headers too large\n");
+    }
     if (ec && is_http_parse_error(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
       return respond_error(http::status::bad_request, "malformed HTTP request\n");
     }

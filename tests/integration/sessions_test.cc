@@ -206,6 +206,14 @@ TEST_CASE("a refused upgrade is a plain HTTP answer without a switch of protocol
   }
 }
 
+TEST_CASE("an upgrade with headers over 8 KiB is answered 431", "[sessions][integration]") {
+  Harness h;
+  const auto response = raw_upgrade(h.server->port(), kSessionsPath, "Bearer " + std::string(10'000, 'x'));
+  REQUIRE(response);
+  CHECK(response->result() == http::status::request_header_fields_too_large);
+  CHECK(response->count(http::field::upgrade) == 0);
+}
+
 TEST_CASE("an upgrade on another path is answered 404", "[sessions][integration]") {
   Harness h;
   const auto refused = SessionPublisher::connect("127.0.0.1", h.server->port(), kToken, "/v1/other");

@@ -161,6 +161,10 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class Phase { kUpgrade, kOpen, kClosing, kDone };
 
   void on_request(beast::error_code ec) {
+    if (ec == http::error::header_limit && phase_ == Phase::kUpgrade) {
+      return reject(http::status::request_header_fields_too_large,
+                    "request headers larger than " + std::to_string(kMaxUpgradeHeaderBytes) + " bytes");
+    }
     if (ec || phase_ != Phase::kUpgrade) return end(ec);
     const auto& request = parser_->get();
     switch (check_upgrade(request.target(), request[http::field::authorization], state_->options)) {
@@ -186,7 +190,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void reject(http::status status, std::string body) {
-    auto response = std::make_shared<http::response<http::string_body>>(status, parser_->get().version());
+    // A request cut short by a limit may not have a version yet.
+    const unsigned version = parser_->get().version() == 10 ? 10 : 11;
+    auto response = std::make_shared<http::response<http::string_body>>(status, version);
     response->set(http::field::content_type, "text/plain; charset=utf-8");
     if (status == http::status::unauthorized) response->set(http::field::www_authenticate, "Bearer");
     response->body() = std::move(body) + "\n";
