@@ -66,6 +66,16 @@ std::string http_get(uint16_t port, const std::string& path) {
 
 using ballast::testing::TempDir;
 
+// Polls /readyz of a child `serve` until it answers 200, for at most 10 s.
+bool becomes_ready(uint16_t admin_port) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (http_get(admin_port, "/readyz").find(" 200 ") != std::string::npos) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("ballast version prints the version", "[binary]") {
@@ -124,13 +134,7 @@ TEST_CASE("serve stops gracefully on SIGHUP, like SIGTERM", "[binary]") {
           "--log-level", "warn", nullptr);
     _exit(127);
   }
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  std::string ready;
-  while (ready.find(" 200 ") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-    ready = http_get(admin_port, "/readyz");
-  }
-  REQUIRE(ready.find(" 200 ") != std::string::npos);
+  REQUIRE(becomes_ready(admin_port));
   REQUIRE(kill(child, SIGHUP) == 0);
   int status = 0;
   REQUIRE(waitpid(child, &status, 0) == child);
@@ -154,13 +158,7 @@ TEST_CASE("serve answers KEDA and publishers, exposes metrics and stops cleanly 
     _exit(127);
   }
 
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  std::string ready;
-  while (ready.find(" 200 ") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-    ready = http_get(admin_port, "/readyz");
-  }
-  REQUIRE(ready.find(" 200 ") != std::string::npos);
+  REQUIRE(becomes_ready(admin_port));
   CHECK(http_get(admin_port, "/healthz").find(" 200 ") != std::string::npos);
 
   auto stub = externalscaler::ExternalScaler::NewStub(grpc::CreateChannel(
