@@ -13,7 +13,8 @@ namespace ballast {
 // throws), which used to abort the process or silently run the built-in policy.
 
 // Ok when `path` names an existing, readable regular file (symlinks followed, as
-// Kubernetes' projected volumes need); else kIo saying what it is instead.
+// Kubernetes' projected volumes need); else kIo saying what it is instead, or
+// kUnavailable when the process is out of file descriptors (EMFILE/ENFILE) right now.
 Status check_regular_file(const std::string& path);
 
 // The file's bytes, with the same refusals as check_regular_file; a file larger than

@@ -24,8 +24,8 @@ struct ServerState {
 // One keep-alive connection: read a request, answer it, repeat. Runs on the socket's strand.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, std::shared_ptr<const ServerState> state)
-      : stream_(std::move(socket)), state_(std::move(state)) {}
+  Connection(tcp::socket socket, ConnectionSlot slot, std::shared_ptr<const ServerState> state)
+      : stream_(std::move(socket)), slot_(std::move(slot)), state_(std::move(state)) {}
 
   void start() { read_request(); }
 
@@ -79,6 +79,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   beast::tcp_stream stream_;
+  ConnectionSlot slot_;  // freed with the connection
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<const ServerState> state_;
@@ -98,9 +99,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(IoPool& pool, const HttpSe
                                                       Handler handler) {
   // Every connection shares the state, so the handler outlives requests still in flight.
   auto state = std::make_shared<const ServerState>(ServerState{options, std::move(handler)});
-  auto listener = Listener::bind(pool.context(), options.address, [state](tcp::socket socket) {
-    std::make_shared<Connection>(std::move(socket), state)->start();
-  });
+  auto listener = Listener::bind(pool.context(), options.address, options.max_connections,
+                                 [state](tcp::socket socket, ConnectionSlot slot) {
+                                   std::make_shared<Connection>(std::move(socket), std::move(slot), state)->start();
+                                 });
   auto impl = std::make_shared<Impl>();
   if (!listener) return listener.error();
   impl->listener = *listener;

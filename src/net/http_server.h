@@ -17,6 +17,9 @@ struct HttpServerOptions {
   std::string address;
   size_t body_limit = 1 << 20;
   std::chrono::milliseconds read_timeout{10'000};
+  // Open connections at most; more are accepted and closed at once. Scrapes and probes
+  // need a handful.
+  size_t max_connections = 64;
 };
 
 // Plain HTTP/1.1 server with keep-alive on the shared IoPool. The handler runs on a

@@ -62,8 +62,9 @@ using Response = http::response<http::string_body>;
 // certificate reload never touches it.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, std::shared_ptr<ssl::context> tls, std::shared_ptr<ServerState> state)
-      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), state_(std::move(state)) {}
+  Connection(tcp::socket socket, ConnectionSlot slot, std::shared_ptr<ssl::context> tls,
+             std::shared_ptr<ServerState> state)
+      : slot_(std::move(slot)), tls_(std::move(tls)), stream_(std::move(socket), *tls_), state_(std::move(state)) {}
 
   ~Connection() {
     std::lock_guard lock(state_->mutex);
@@ -191,6 +192,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket.close(ignored);
   }
 
+  ConnectionSlot slot_;  // freed with the connection
   std::shared_ptr<ssl::context> tls_;
   beast::ssl_stream<beast::tcp_stream> stream_;
   std::shared_ptr<ServerState> state_;
@@ -224,10 +226,13 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::start(IoPool& pool, HttpsServe
 
   auto& context = pool.context();
   auto state = std::make_shared<ServerState>(std::move(options), std::move(handler));
-  auto listener = Listener::bind(context, state->options.address, [state, certificate](tcp::socket socket) {
-    auto connection = std::make_shared<Connection>(std::move(socket), certificate->current(), state);
-    asio::dispatch(connection->executor(), [connection] { connection->start(); });
-  });
+  auto listener = Listener::bind(
+      context, state->options.address, state->options.max_connections,
+      [state, certificate](tcp::socket socket, ConnectionSlot slot) {
+        auto connection =
+            std::make_shared<Connection>(std::move(socket), std::move(slot), certificate->current(), state);
+        asio::dispatch(connection->executor(), [connection] { connection->start(); });
+      });
   if (!listener) return listener.error();
   (*listener)->start();
   state->log.info("https listener started",

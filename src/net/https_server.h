@@ -22,6 +22,9 @@ struct HttpsServerOptions {
   std::chrono::milliseconds read_timeout{10'000};    // TLS handshake, and each request once it starts
   std::chrono::milliseconds idle_timeout{120'000};   // keep-alive wait for the next request
   std::chrono::milliseconds reload_interval{2'000};  // how often the cert and key files are re-read
+  // Open connections at most; more are accepted and closed at once. Each costs ~85 KB of
+  // TLS state, so 1024 stay well inside the chart's 256Mi limit.
+  size_t max_connections = 1024;
   std::string logger_name = "https";
   // Called on the reload thread after each change of the files: true when the new pair
   // was loaded, false when it was rejected. For metrics; must not block.

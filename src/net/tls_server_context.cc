@@ -123,6 +123,12 @@ void ServingCertificate::poll_until_stopped() {
 void ServingCertificate::check_files() {
   auto cert = read_regular_file(cert_file_);
   auto key = cert ? read_regular_file(key_file_) : Result<std::string>(cert.error());
+  // Out of descriptors says nothing about the files: try again at the next poll rather
+  // than count a rejection (the metric users alert on).
+  if (!key && key.error().code == ErrorCode::kUnavailable) {
+    logger_.debug("serving certificate not checked", {{"reason", key.error().message}});
+    return;
+  }
   std::string pair;
   Result<std::shared_ptr<ssl::context>> context = Error{};
   if (!key) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "externalscaler.grpc.pb.h"
+#include "fakes/loopback_client.h"
 #include "fakes/shell.h"
 #include "sources/sessions/session_publisher.h"
 
@@ -42,15 +43,8 @@ uint16_t free_port() {
 
 // A plain HTTP/1.0 GET; empty when nothing listens.
 std::string http_get(uint16_t port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return "";
-  }
+  const int fd = ballast::testing::connect_loopback(port);
+  if (fd < 0) return "";
   const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
   (void)write(fd, request.data(), request.size());
   std::string response;

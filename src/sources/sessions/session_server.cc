@@ -124,8 +124,8 @@ void schedule_refresh(const std::shared_ptr<ServerState>& state) {
 // dispatched there, the rest are completion handlers.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<ServerState> state)
-      : state_(std::move(state)), ws_(std::move(socket)), timer_(ws_.get_executor()) {}
+  Session(tcp::socket socket, net::ConnectionSlot slot, std::shared_ptr<ServerState> state)
+      : state_(std::move(state)), ws_(std::move(socket)), timer_(ws_.get_executor()), slot_(std::move(slot)) {}
 
   ~Session() {
     std::lock_guard lock(state_->mutex);
@@ -346,6 +346,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Phase phase_ = Phase::kUpgrade;
   uint64_t connection_ = 0;  // registry id while it holds series, else 0
+  net::ConnectionSlot slot_;  // freed with the session
   size_t invalid_in_a_row_ = 0;
   SteadyTime last_heard_;
   SteadyTime close_deadline_;
@@ -382,10 +383,12 @@ Result<std::unique_ptr<SessionServer>> SessionServer::start(net::IoPool& pool, S
 
   auto& context = pool.context();
   auto state = std::make_shared<ServerState>(std::move(options), registry, metrics, context);
-  auto listener = net::Listener::bind(context, state->options.address, [state](tcp::socket socket) {
-    auto session = std::make_shared<Session>(std::move(socket), state);
-    asio::dispatch(session->executor(), [session] { session->start(); });
-  });
+  auto listener = net::Listener::bind(
+      context, state->options.address, state->options.max_connections,
+      [state](tcp::socket socket, net::ConnectionSlot slot) {
+        auto session = std::make_shared<Session>(std::move(socket), std::move(slot), state);
+        asio::dispatch(session->executor(), [session] { session->start(); });
+      });
   if (!listener) return listener.error();
   (*listener)->start();
   asio::dispatch(state->refresh_timer.get_executor(), [state] { schedule_refresh(state); });

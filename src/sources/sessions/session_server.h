@@ -26,6 +26,9 @@ struct SessionServerOptions {
   bool insecure = false;            // accept publishers without a token (development only)
   std::chrono::milliseconds idle_timeout{60'000};
   size_t max_frame_bytes = 4096;
+  // Open connections at most; more are accepted and closed at once. Above the 5,000
+  // publishers of the soak test; many publishers need a memory limit above the chart's.
+  size_t max_connections = 8192;
 };
 
 // The publisher endpoint: WebSocket `/v1/sessions` on the shared IoPool. Each connection

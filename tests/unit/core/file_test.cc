@@ -1,5 +1,10 @@
 #include "core/file.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include <catch2/catch.hpp>
@@ -48,4 +53,25 @@ TEST_CASE("a file over the caller's size limit is refused before it is read", "[
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == ErrorCode::kInvalidArgument);
   CHECK_THAT(refused.error().message, Catch::Contains("2000 bytes, over the limit of 1999"));
+}
+
+TEST_CASE("out of file descriptors is kUnavailable (try again), not a bad file", "[file]") {
+  testing::TempDir dir;
+  const std::string file = dir.write("tls.crt", "pem");
+  // In a child: lowering its descriptor limit must not touch the test process.
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const rlimit few{64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &few) != 0) _exit(2);
+    const int any = open("/dev/null", O_RDONLY);
+    while (dup(any) >= 0) {
+    }  // every descriptor the limit allows is taken
+    const auto read = read_regular_file(file);
+    _exit(!read.ok() && read.error().code == ErrorCode::kUnavailable ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }

@@ -1,15 +1,12 @@
 #include "net/http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <string>
 
 #include <catch2/catch.hpp>
 
+#include "fakes/loopback_client.h"
 #include "net/io_pool.h"
 
 using namespace ballast;
@@ -17,22 +14,14 @@ using namespace ballast;
 namespace {
 
 // One request on a fresh loopback connection; everything the server sends until it closes.
-// SO_RCVTIMEO bounds a hung server; nothing here waits on time otherwise.
 std::string round_trip(uint16_t port, const std::string& request) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  const timeval limit{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int fd = testing::connect_loopback(port);
   std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+  if (fd >= 0 && write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
     char buffer[4096];
     for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, static_cast<size_t>(n));
   }
-  close(fd);
+  if (fd >= 0) close(fd);
   return response;
 }
 
