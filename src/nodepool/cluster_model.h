@@ -10,7 +10,7 @@
 #include "core/result.h"
 #include "nodepool/k8s_types.h"
 #include "nodepool/node_group.h"
-#include "nodepool/quantity.h"
+#include "core/timestamp.h"
 
 namespace ballast::nodepool {
 

@@ -37,8 +37,7 @@ struct NodeShape {
   bool unschedulable = false;  // cordoned: as the taint node.kubernetes.io/unschedulable:NoSchedule
 };
 
-bool tolerates(const std::vector<Toleration>& tolerations, const Taint& taint);
-bool selector_matches(const LabelSelector& selector, const Labels& labels);
+using kube::tolerates;
 bool node_selector_term_matches(const NodeSelectorTerm& term, const Labels& labels, const std::string& node_name);
 
 // nodeSelector, required node affinity, taints (kube-scheduler's filter plugins, minus

@@ -1,4 +1,4 @@
-#include "scaler/grpc_server.h"
+#include "scaler/grpc/grpc_server.h"
 
 #include <fstream>
 #include <sstream>
@@ -7,7 +7,7 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "core/log.h"
-#include "scaler/scaler_service.h"
+#include "scaler/grpc/scaler_service.h"
 
 namespace ballast::scaler {
 namespace {

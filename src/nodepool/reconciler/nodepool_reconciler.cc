@@ -1,7 +1,8 @@
-#include "nodepool/nodepool_reconciler.h"
+#include "nodepool/reconciler/nodepool_reconciler.h"
 
 #include "core/base64.h"
 #include "core/uuid.h"
+#include "kube/model/object_meta.h"
 #include "nodepool/cluster_model.h"
 #include "nodepool/node_group.h"
 #include "nodepool/scale_down_planner.h"
@@ -11,23 +12,6 @@ namespace ballast::nodepool {
 namespace {
 
 using nlohmann::json;
-
-std::string meta(const json& object, const char* field) {
-  if (!object.contains("metadata") || !object["metadata"].is_object()) return {};
-  return object["metadata"].value(field, std::string());
-}
-
-std::string label(const json& object, const char* key) {
-  if (!object.contains("metadata") || !object["metadata"].contains("labels")) return {};
-  const json& labels = object["metadata"]["labels"];
-  return labels.is_object() ? labels.value(key, std::string()) : std::string();
-}
-
-std::string annotation(const json& object, const char* key) {
-  if (!object.contains("metadata") || !object["metadata"].contains("annotations")) return {};
-  const json& annotations = object["metadata"]["annotations"];
-  return annotations.is_object() ? annotations.value(key, std::string()) : std::string();
-}
 
 bool has_drain_taint(const json& node) {
   if (!node.contains("spec") || !node["spec"].contains("taints") || !node["spec"]["taints"].is_array()) return false;
@@ -42,13 +26,9 @@ bool must_move(const json& pod, const std::string& node) {
   if (!pod.contains("spec") || pod["spec"].value("nodeName", "") != node) return false;
   const std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
   if (phase == "Succeeded" || phase == "Failed") return false;
-  if (!annotation(pod, "kubernetes.io/config.mirror").empty()) return false;
-  if (pod["metadata"].contains("ownerReferences") && pod["metadata"]["ownerReferences"].is_array()) {
-    for (const auto& owner : pod["metadata"]["ownerReferences"]) {
-      if (owner.is_object() && owner.value("controller", false) && owner.value("kind", "") == "DaemonSet") return false;
-    }
-  }
-  return true;
+  if (!kube::annotation(pod, "kubernetes.io/config.mirror").empty()) return false;
+  const auto controller = kube::controller_of(pod);
+  return !controller || controller->kind != "DaemonSet";
 }
 
 json group_subject(const std::string& group) {
@@ -110,7 +90,7 @@ void NodePoolReconciler::report_once(const std::string& key, const json& object,
 }
 
 NodeProvider* NodePoolReconciler::provider_for(const json& node_group) {
-  const std::string group = meta(node_group, "name");
+  const std::string group = kube::name(node_group);
   const std::string settings = node_group.contains("spec") && node_group["spec"].contains("provider")
                                    ? node_group["spec"]["provider"].dump()
                                    : std::string();
@@ -168,7 +148,7 @@ std::string render_user_data(std::string text, const CreateRequest& request) {
 
 void NodePoolReconciler::scale_up(const json& group_object, int64_t count, const std::string& offering, int desired,
                                   TimePoint now, json& status, const std::string& reason) {
-  const std::string group = meta(group_object, "name");
+  const std::string group = kube::name(group_object);
   if (options_.dry_run) {
     log_.info("dry-run: would add nodes", {{"group", group}, {"count", count}, {"offering", offering}});
     report_once("dry-up|" + group + "|" + std::to_string(count) + "|" + offering + "|" + reason, group_subject(group),
@@ -225,7 +205,7 @@ void NodePoolReconciler::scale_up(const json& group_object, int64_t count, const
 
 void NodePoolReconciler::reconcile_in_flight(const json& group_object, const std::set<std::string>& registered,
                                              TimePoint now, json& status) {
-  const std::string group = meta(group_object, "name");
+  const std::string group = kube::name(group_object);
   const int64_t timeout = spec_int(group_object, nullptr, "provisionTimeoutSeconds", options_.provision_timeout_seconds);
   json kept = json::array();
   for (const auto& entry : status.value("inFlight", json::array())) {
@@ -262,7 +242,7 @@ void NodePoolReconciler::reconcile_in_flight(const json& group_object, const std
 }
 
 bool NodePoolReconciler::start_drain(const json& node, TimePoint now) {
-  const std::string name = meta(node, "name");
+  const std::string name = kube::name(node);
   json taints = node.contains("spec") && node["spec"].contains("taints") && node["spec"]["taints"].is_array()
                     ? node["spec"]["taints"]
                     : json::array();
@@ -275,13 +255,13 @@ bool NodePoolReconciler::start_drain(const json& node, TimePoint now) {
     log_.warn("cannot taint the node for removal", {{"node", name}, {"error", patched.error().message}});
     return false;
   }
-  log_.info("draining node", {{"node", name}, {"group", label(node, kNodeGroupLabel)}});
+  log_.info("draining node", {{"node", name}, {"group", kube::label(node, kNodeGroupLabel)}});
   events_.normal(node, "ScaleDown", "draining " + name + " to remove it");
   return true;
 }
 
 void NodePoolReconciler::undo_drain(const json& node) {
-  const std::string name = meta(node, "name");
+  const std::string name = kube::name(node);
   json taints = json::array();
   for (const auto& taint : node["spec"].value("taints", json::array())) {
     if (!(taint.is_object() && taint.value("key", "") == kToBeDeletedTaint)) taints.push_back(taint);
@@ -295,11 +275,11 @@ void NodePoolReconciler::undo_drain(const json& node) {
 
 void NodePoolReconciler::continue_drain(const json& node, const std::vector<json>& pods, const json* group_object,
                                         int current_nodes, TimePoint now, std::map<std::string, json>& statuses) {
-  const std::string name = meta(node, "name");
-  const std::string group = label(node, kNodeGroupLabel);
+  const std::string name = kube::name(node);
+  const std::string group = kube::label(node, kNodeGroupLabel);
   const int64_t grace =
       group_object != nullptr ? spec_int(*group_object, "scaleDown", "maxGracefulTerminationSeconds", 600) : 600;
-  const auto started = parse_time(annotation(node, kDrainStartedAnnotation));
+  const auto started = parse_time(kube::annotation(node, kDrainStartedAnnotation));
   std::vector<const json*> remaining;
   for (const auto& pod : pods) {
     if (must_move(pod, name)) remaining.push_back(&pod);
@@ -315,9 +295,9 @@ void NodePoolReconciler::continue_drain(const json& node, const std::vector<json
       return fail("pods still running after " + std::to_string(grace) + "s of draining");
     }
     for (const json* pod : remaining) {
-      if (pod->contains("metadata") && (*pod)["metadata"].contains("deletionTimestamp")) continue;
-      const std::string ns = meta(*pod, "namespace");
-      const std::string pod_name = meta(*pod, "name");
+      if (kube::is_being_deleted(*pod)) continue;
+      const std::string ns = kube::namespace_of(*pod);
+      const std::string pod_name = kube::name(*pod);
       auto evicted = api_.evict(ns, pod_name, std::nullopt);
       const char* result = !evicted ? "error"
                            : *evicted == kube::EvictionResult::kBlockedByPdb ? "blocked"
@@ -393,7 +373,7 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   std::map<std::string, json> before;
   std::map<std::string, json> statuses;
   for (const auto& object : group_objects) {
-    const std::string name = meta(object, "name");
+    const std::string name = kube::name(object);
     groups[name] = &object;
     before[name] = object.value("status", json::object());
     statuses[name] = before[name];
@@ -401,8 +381,8 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   std::set<std::string> registered;
   std::map<std::string, int> group_nodes;
   for (const auto& node : node_objects) {
-    registered.insert(meta(node, "name"));
-    if (const std::string group = label(node, kNodeGroupLabel); !group.empty()) ++group_nodes[group];
+    registered.insert(kube::name(node));
+    if (const std::string group = kube::label(node, kNodeGroupLabel); !group.empty()) ++group_nodes[group];
   }
   for (auto& [name, object] : groups) {
     reconcile_in_flight(*object, registered, now, statuses[name]);
@@ -422,7 +402,7 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   // Drains in progress continue whatever this pass plans.
   for (const auto& node : node_objects) {
     if (!has_drain_taint(node)) continue;
-    const std::string group = label(node, kNodeGroupLabel);
+    const std::string group = kube::label(node, kNodeGroupLabel);
     const auto it = groups.find(group);
     if (options_.dry_run || !may_write()) continue;
     continue_drain(node, pod_objects, it == groups.end() ? nullptr : it->second, group_nodes[group], now, statuses);
@@ -505,7 +485,7 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
     statuses[group.group]["nodes"] = entries;
     for (const auto& name : group.remove) {
       const auto node = std::find_if(node_objects.begin(), node_objects.end(),
-                                     [&](const json& object) { return meta(object, "name") == name; });
+                                     [&](const json& object) { return kube::name(object) == name; });
       if (node == node_objects.end() || has_drain_taint(*node)) continue;
       if (options_.dry_run) {
         log_.info("dry-run: would remove node", {{"node", name}, {"group", group.group}});

@@ -1,30 +1,24 @@
-#include "guard/guard_reconciler.h"
+#include "guard/reconciler/guard_reconciler.h"
 
 #include <variant>
 
 #include "guard/pdb_planner.h"
 #include "guard/priority_class_planner.h"
+#include "kube/model/object_meta.h"
 
 namespace ballast::guard {
 namespace {
 
 using nlohmann::json;
 
-std::string metadata_string(const json& object, const char* field) {
-  if (!object.contains("metadata") || !object["metadata"].is_object()) return {};
-  return object["metadata"].value(field, std::string());
-}
-
 // The object an Event about a PDB action is attached to: the owning workload when the
 // PDB names one (that is where users look), else the PDB itself.
 json event_subject(const json& pdb, const std::string& ns, const std::string& name) {
-  const json* owners = pdb.contains("metadata") ? &pdb["metadata"] : nullptr;
-  if (owners != nullptr && owners->contains("ownerReferences") && (*owners)["ownerReferences"].is_array() &&
-      !(*owners)["ownerReferences"].empty()) {
-    const json& owner = (*owners)["ownerReferences"][0];
-    return {{"apiVersion", owner.value("apiVersion", "apps/v1")},
-            {"kind", owner.value("kind", "")},
-            {"metadata", {{"name", owner.value("name", "")}, {"namespace", ns}, {"uid", owner.value("uid", "")}}}};
+  if (const auto owners = kube::owner_references(pdb); !owners.empty()) {
+    const kube::OwnerReference& owner = owners.front();
+    return {{"apiVersion", owner.api_version.empty() ? "apps/v1" : owner.api_version},
+            {"kind", owner.kind},
+            {"metadata", {{"name", owner.name}, {"namespace", ns}, {"uid", owner.uid}}}};
   }
   return {{"apiVersion", "policy/v1"}, {"kind", "PodDisruptionBudget"}, {"metadata", {{"name", name}, {"namespace", ns}}}};
 }
@@ -138,7 +132,7 @@ void GuardReconciler::act_on_priority_classes() {
     report_once("pc-conflict|" + conflict.name + "|" + have, subject, true, "PriorityClassConflict", conflict.message);
   }
   for (const auto& create : plan.creates) {
-    const std::string name = metadata_string(create.priority_class, "name");
+    const std::string name = kube::name(create.priority_class);
     if (options_.dry_run) {
       log_.info("dry-run: would create PriorityClass", {{"priorityClass", name}});
       report_once("dry-pc|" + name, create.priority_class, false, "DryRunCreate",
@@ -195,8 +189,8 @@ void GuardReconciler::act_on_pdbs() {
           std::string name;
           json subject;
           if constexpr (std::is_same_v<Step, CreatePdb>) {
-            ns = metadata_string(step.pdb, "namespace");
-            name = metadata_string(step.pdb, "name");
+            ns = kube::namespace_of(step.pdb);
+            name = kube::name(step.pdb);
             subject = event_subject(step.pdb, ns, name);
           } else if constexpr (std::is_same_v<Step, UpdatePdb>) {
             ns = step.ns;
