@@ -252,6 +252,5 @@ void Application::stop() {
 uint16_t Application::grpc_port() const { return grpc_server_ ? grpc_server_->port() : 0; }
 uint16_t Application::sessions_port() const { return session_server_ ? session_server_->port() : 0; }
 uint16_t Application::admin_port() const { return admin_server_ ? admin_server_->port() : 0; }
-uint16_t Application::webhook_port() const { return admission_server_ ? admission_server_->port() : 0; }
 
 }  // namespace ballast::app

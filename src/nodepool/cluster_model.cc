@@ -164,14 +164,6 @@ const json* object_name(const json& object) {
 
 }  // namespace
 
-Result<PodSchedulingSpec> parse_pod_spec(const nlohmann::json& spec) {
-  try {
-    return read_pod_spec(&spec, "spec");
-  } catch (const std::exception& e) {
-    return invalid_argument(e.what());
-  }
-}
-
 Result<Node> parse_node(const nlohmann::json& object) {
   return guarded<Node>("Node", object, [&](const Meta& meta) {
     Node n;

@@ -104,15 +104,6 @@ FitResult check_resources(const Resources& request, const Resources& free) {
   return {};
 }
 
-FitResult check_fit(const PodSchedulingSpec& pod, const SimNode& node) {
-  const Resources free = node.free();
-  if (pod.requests.pods > free.pods || pod.requests.cpu_milli > free.cpu_milli ||
-      pod.requests.memory_bytes > free.memory_bytes) {
-    return check_resources(pod.requests, free);
-  }
-  return check_static(pod, node.shape);
-}
-
 std::string scheduling_key(const PodSchedulingSpec& s) {
   std::string key;
   for (const auto& [k, v] : s.node_selector) key += k + "=" + v + ",";

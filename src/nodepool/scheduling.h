@@ -55,9 +55,6 @@ struct SimNode {
   Resources free() const { return allocatable - used; }
 };
 
-// Resources first (cheap), then the static predicates.
-FitResult check_fit(const PodSchedulingSpec& pod, const SimNode& node);
-
 // Pods whose specs give the same key pass the same static predicates on every node
 // (cluster-autoscaler's equivalence groups): nodeSelector, required affinity, tolerations.
 std::string scheduling_key(const PodSchedulingSpec& pod);

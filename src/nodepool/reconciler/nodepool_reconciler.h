@@ -70,8 +70,6 @@ class NodePoolReconciler {
   uint64_t passes() const;
 
  private:
-  struct GroupState;
-
   NodeProvider* provider_for(const nlohmann::json& node_group);
   void scale_up(const nlohmann::json& group_object, int64_t count, const std::string& offering, int desired,
                 TimePoint now, nlohmann::json& status, const std::string& reason);
