@@ -108,16 +108,6 @@ bool GuardReconciler::reconcile_once() {
   return true;
 }
 
-void GuardReconciler::report_once(const std::string& key, const json& object, bool warning, const std::string& reason,
-                                  const std::string& message) {
-  if (!reported_.insert(key).second) return;
-  if (warning) {
-    events_.warning(object, reason, message);
-  } else {
-    events_.normal(object, reason, message);
-  }
-}
-
 void GuardReconciler::act_on_priority_classes() {
   const auto plan = plan_priority_classes(*policy_, priority_classes_->objects());
   for (const auto& conflict : plan.conflicts) {
@@ -125,18 +115,19 @@ void GuardReconciler::act_on_priority_classes() {
                           {"kind", "PriorityClass"},
                           {"metadata", {{"name", conflict.name}}}};
     const std::string have = conflict.have_value ? std::to_string(*conflict.have_value) : "none";
-    if (reported_.count("pc-conflict|" + conflict.name + "|" + have) == 0) {
+    if (!reported_.reported("pc-conflict|" + conflict.name + "|" + have)) {
       log_.warn("PriorityClass differs from the policy; left unchanged",
                 {{"priorityClass", conflict.name}, {"want", conflict.want_value}, {"have", have}});
     }
-    report_once("pc-conflict|" + conflict.name + "|" + have, subject, true, "PriorityClassConflict", conflict.message);
+    reported_.report("pc-conflict|" + conflict.name + "|" + have, subject, true, "PriorityClassConflict",
+                     conflict.message);
   }
   for (const auto& create : plan.creates) {
     const std::string name = kube::name(create.priority_class);
     if (options_.dry_run) {
       log_.info("dry-run: would create PriorityClass", {{"priorityClass", name}});
-      report_once("dry-pc|" + name, create.priority_class, false, "DryRunCreate",
-                  "ballast would create PriorityClass " + name + " (dry-run)");
+      reported_.report("dry-pc|" + name, create.priority_class, false, "DryRunCreate",
+                       "ballast would create PriorityClass " + name + " (dry-run)");
       count_action("create_priority_class", "dry_run");
       continue;
     }
@@ -173,8 +164,8 @@ void GuardReconciler::act_on_pdbs() {
     const json workload = {{"apiVersion", "apps/v1"},
                            {"kind", note.kind},
                            {"metadata", {{"name", note.name}, {"namespace", note.ns}}}};
-    report_once("note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
-                note_is_warning(note.reason), note_reason(note.reason), note.message);
+    reported_.report("note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
+                     note_is_warning(note.reason), note_reason(note.reason), note.message);
   }
 
   for (const auto& action : plan.actions) {
@@ -203,8 +194,8 @@ void GuardReconciler::act_on_pdbs() {
           }
           if (options_.dry_run) {
             log_.info(std::string("dry-run: would ") + verb, {{"pdb", ns + "/" + name}, {"reason", step.reason}});
-            report_once(std::string("dry|") + verb + "|" + ns + "/" + name + "|" + step.reason, subject, false,
-                        "DryRunPdb", std::string("ballast would ") + verb + " " + name + ": " + step.reason);
+            reported_.report(std::string("dry|") + verb + "|" + ns + "/" + name + "|" + step.reason, subject, false,
+                             "DryRunPdb", std::string("ballast would ") + verb + " " + name + ": " + step.reason);
             count_action(verb, "dry_run");
             return;
           }

@@ -83,12 +83,6 @@ uint64_t NodePoolReconciler::passes() const { return loop_.passes(); }
 
 bool NodePoolReconciler::may_write() const { return !options_.dry_run && is_leader_(); }
 
-void NodePoolReconciler::report_once(const std::string& key, const json& object, bool warning,
-                                     const std::string& reason, const std::string& message) {
-  if (!reported_.insert(key).second) return;
-  warning ? events_.warning(object, reason, message) : events_.normal(object, reason, message);
-}
-
 NodeProvider* NodePoolReconciler::provider_for(const json& node_group) {
   const std::string group = kube::name(node_group);
   const std::string settings = node_group.contains("spec") && node_group["spec"].contains("provider")
@@ -99,8 +93,8 @@ NodeProvider* NodePoolReconciler::provider_for(const json& node_group) {
   auto made = provider_factory_(node_group);
   if (!made) {
     log_.warn("cannot set up the provider", {{"group", group}, {"error", made.error().message}});
-    report_once("provider|" + group + "|" + made.error().message, group_subject(group), true, "ProviderError",
-                made.error().message);
+    reported_.report("provider|" + group + "|" + made.error().message, group_subject(group), true, "ProviderError",
+                     made.error().message);
     providers_.erase(group);
     return nullptr;
   }
@@ -151,17 +145,17 @@ void NodePoolReconciler::scale_up(const json& group_object, int64_t count, const
   const std::string group = kube::name(group_object);
   if (options_.dry_run) {
     log_.info("dry-run: would add nodes", {{"group", group}, {"count", count}, {"offering", offering}});
-    report_once("dry-up|" + group + "|" + std::to_string(count) + "|" + offering + "|" + reason, group_subject(group),
-                false, "DryRunScaleUp",
-                "ballast would add " + std::to_string(count) + " " + offering + " node(s): " + reason);
+    reported_.report("dry-up|" + group + "|" + std::to_string(count) + "|" + offering + "|" + reason,
+                     group_subject(group), false, "DryRunScaleUp",
+                     "ballast would add " + std::to_string(count) + " " + offering + " node(s): " + reason);
     return;
   }
   NodeProvider* provider = provider_for(group_object);
   if (provider == nullptr) return;
   auto data = user_data(group_object);
   if (!data) {
-    report_once("bootstrap|" + group + "|" + data.error().message, group_subject(group), true, "BootstrapSecretError",
-                data.error().message);
+    reported_.report("bootstrap|" + group + "|" + data.error().message, group_subject(group), true,
+                     "BootstrapSecretError", data.error().message);
     return;
   }
   for (int64_t i = 0; i < count; ++i) {
@@ -419,8 +413,8 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
     if (why.empty()) why = "no NodeGroup exists";
     const json subject = {{"apiVersion", "v1"}, {"kind", "Pod"},
                           {"metadata", {{"name", pod.pod.name}, {"namespace", pod.pod.ns}}}};
-    report_once("unplaced|" + pod.pod.str() + "|" + why, subject, false, "NotTriggerScaleUp",
-                "pod didn't trigger scale-up: " + why);
+    reported_.report("unplaced|" + pod.pod.str() + "|" + why, subject, false, "NotTriggerScaleUp",
+                     "pod didn't trigger scale-up: " + why);
   }
   std::set<std::string> scaling_up;
   for (const auto& group : up.groups) {
@@ -436,10 +430,10 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
         parse_time(statuses[group.group].value("lastScaleUpFailure", json::object()).value("time", std::string()));
     const int64_t backoff = spec_int(*it->second, "scaleUp", "backoffSeconds", 180);
     if (failed_at && now - *failed_at < std::chrono::seconds(backoff)) {
-      report_once("backoff|" + group.group + "|" + format_time(*failed_at), group_subject(group.group), true,
-                  "ScaleUpBackoff",
-                  "the last scale-up failed at " + format_time(*failed_at) + "; no new node for " +
-                      std::to_string(backoff) + "s");
+      reported_.report("backoff|" + group.group + "|" + format_time(*failed_at), group_subject(group.group), true,
+                       "ScaleUpBackoff",
+                       "the last scale-up failed at " + format_time(*failed_at) + "; no new node for " +
+                           std::to_string(backoff) + "s");
       continue;
     }
     if (!options_.dry_run && !may_write()) return true;
@@ -478,8 +472,8 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
       if (node.state == NodeState::kBlocked) {
         for (const auto& blocker : node.blockers) ++unremovable[block_code(blocker.reason)];
         const json subject = {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", node.node}}}};
-        report_once("blocked|" + node.node + "|" + node.blockers.front().message, subject, false,
-                    "ScaleDownBlocked", node.blockers.front().message);
+        reported_.report("blocked|" + node.node + "|" + node.blockers.front().message, subject, false,
+                         "ScaleDownBlocked", node.blockers.front().message);
       }
     }
     statuses[group.group]["nodes"] = entries;
@@ -489,7 +483,7 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
       if (node == node_objects.end() || has_drain_taint(*node)) continue;
       if (options_.dry_run) {
         log_.info("dry-run: would remove node", {{"node", name}, {"group", group.group}});
-        report_once("dry-down|" + name, *node, false, "DryRunScaleDown", "ballast would drain and remove " + name);
+        reported_.report("dry-down|" + name, *node, false, "DryRunScaleDown", "ballast would drain and remove " + name);
         continue;
       }
       if (!may_write()) return true;
