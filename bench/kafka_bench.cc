@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "externalscaler.grpc.pb.h"
-#include "scaler/grpc_server.h"
+#include "scaler/grpc/grpc_server.h"
 #include "scaler/metric_hub.h"
 #include "sources/kafka/kafka_source.h"
 #include "sources/kafka/mock_cluster.h"

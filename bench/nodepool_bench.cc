@@ -17,7 +17,7 @@
 #include "kube/kube_client.h"
 #include "net/http_client.h"
 #include "net/io_pool.h"
-#include "nodepool/nodepool_reconciler.h"
+#include "nodepool/reconciler/nodepool_reconciler.h"
 
 using namespace std::chrono_literals;
 using nlohmann::json;

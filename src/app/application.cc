@@ -3,15 +3,15 @@
 #include "admission/admission_server.h"
 #include "app/admin.h"
 #include "app/node_providers.h"
-#include "guard/guard_reconciler.h"
+#include "guard/reconciler/guard_reconciler.h"
 #include "kube/event_recorder.h"
 #include "kube/kube_client.h"
 #include "kube/leader_election.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
-#include "nodepool/nodepool_reconciler.h"
+#include "nodepool/reconciler/nodepool_reconciler.h"
 #include "net/io_pool.h"
-#include "scaler/grpc_server.h"
+#include "scaler/grpc/grpc_server.h"
 #include "policy/tier_policy.h"
 #include "scaler/metric_hub.h"
 #include "sources/kafka/kafka_source.h"
@@ -237,6 +237,5 @@ void Application::stop() {
 uint16_t Application::grpc_port() const { return grpc_server_ ? grpc_server_->port() : 0; }
 uint16_t Application::sessions_port() const { return session_server_ ? session_server_->port() : 0; }
 uint16_t Application::admin_port() const { return admin_server_ ? admin_server_->port() : 0; }
-uint16_t Application::webhook_port() const { return admission_server_ ? admission_server_->port() : 0; }
 
 }  // namespace ballast::app

@@ -67,7 +67,6 @@ class Application {
   uint16_t grpc_port() const;
   uint16_t sessions_port() const;
   uint16_t admin_port() const;
-  uint16_t webhook_port() const;
   const std::set<std::string>& components() const { return components_; }
   MetricsRegistry& metrics() { return metrics_; }
 

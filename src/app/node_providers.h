@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nodepool/nodepool_reconciler.h"
+#include "nodepool/reconciler/nodepool_reconciler.h"
 #include "providers/provider_http.h"
 
 namespace ballast::kube {

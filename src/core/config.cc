@@ -77,7 +77,7 @@ const std::vector<Setting>& settings_table() {
       {"policy", "tier policy YAML file", false, string_field(&Config::policy_file)},
       {"namespace", "namespace for ballast's Lease and Events", false, string_field(&Config::namespace_name)},
       {"kubeconfig", "kubeconfig file for Kubernetes API access", false, string_field(&Config::kubeconfig)},
-      {"components", "comma list of components to run (scaler,sessions,admission)", false,
+      {"components", "comma list of components to run (scaler,sessions,admission,guard,nodepool)", false,
        [](Config& c, const std::string& v) -> Status {
          c.components.clear();
          std::stringstream list(v);

@@ -56,22 +56,4 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(std::llround(total_ms));
 }
 
-std::string format_duration(std::chrono::milliseconds duration) {
-  auto ms = duration.count();
-  if (ms == 0) return "0s";
-  if (ms % 1000 != 0) return std::to_string(ms) + "ms";
-  auto seconds = ms / 1000;
-  std::string out;
-  if (seconds >= 3600) {
-    out += std::to_string(seconds / 3600) + "h";
-    seconds %= 3600;
-  }
-  if (seconds >= 60) {
-    out += std::to_string(seconds / 60) + "m";
-    seconds %= 60;
-  }
-  if (seconds > 0) out += std::to_string(seconds) + "s";
-  return out;
-}
-
 }  // namespace ballast

@@ -12,7 +12,4 @@ namespace ballast {
 // "2h". A bare number is taken as seconds. Negative values are rejected.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
-// "1m30s"-style text for a duration (the inverse of parse_duration, shortest form).
-std::string format_duration(std::chrono::milliseconds duration);
-
 }  // namespace ballast

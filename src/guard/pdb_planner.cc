@@ -6,30 +6,27 @@
 #include <set>
 #include <tuple>
 
-#include "guard/label_selector.h"
+#include "kube/model/json_lookup.h"
+#include "kube/model/label_selector.h"
+#include "kube/model/object_meta.h"
 #include "policy/defaulting.h"
-#include "policy/json_lookup.h"
 
 namespace ballast::guard {
 namespace {
 
 using json = nlohmann::json;
-using policy::child;
-using policy::path;
+using kube::child;
+using kube::Labels;
+using kube::LabelSelector;
+using kube::path;
+using kube::string_at;
 
 // Kubernetes' limit for object names (DNS subdomain).
 constexpr size_t kMaxNameLength = 253;
 
-std::string string_at(const json& root, std::initializer_list<const char*> keys) {
-  const json* node = path(root, keys);
-  return node != nullptr && node->is_string() ? node->get<std::string>() : std::string();
-}
-
+// An annotation of an object's or a pod template's metadata.
 std::string annotation(const json* metadata, const char* key) {
-  if (metadata == nullptr) return {};
-  const json* annotations = child(*metadata, "annotations");
-  const json* value = annotations != nullptr ? child(*annotations, key) : nullptr;
-  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
+  return metadata != nullptr ? string_at(*metadata, {"annotations", key}) : std::string();
 }
 
 bool lists_pdb(const std::string& skip_list) {
@@ -82,14 +79,10 @@ struct Pdb {
 // Ours only with both marks (as pdb-controller finds its own): a copied manifest with the
 // label alone, or a user PDB that happens to carry the name, is never touched.
 bool is_owned(const json& pdb) {
-  if (string_at(pdb, {"metadata", "labels", kManagedByLabel}) != kManagedByValue) return false;
-  const json* owners = path(pdb, {"metadata", "ownerReferences"});
-  if (owners == nullptr || !owners->is_array()) return false;
-  for (const auto& owner : *owners) {
-    const json* controller = child(owner, "controller");
-    if (controller == nullptr || !controller->is_boolean() || !controller->get<bool>()) continue;
-    const std::string kind = string_at(owner, {"kind"});
-    if (string_at(owner, {"apiVersion"}).starts_with("apps/") && (kind == "Deployment" || kind == "StatefulSet")) {
+  if (kube::label(pdb, kManagedByLabel) != kManagedByValue) return false;
+  for (const auto& owner : kube::owner_references(pdb)) {
+    if (owner.controller && owner.api_version.starts_with("apps/") &&
+        (owner.kind == "Deployment" || owner.kind == "StatefulSet")) {
       return true;
     }
   }
@@ -97,8 +90,7 @@ bool is_owned(const json& pdb) {
 }
 
 bool is_terminating(const json& object) {
-  return path(object, {"metadata", "deletionTimestamp"}) != nullptr ||
-         string_at(object, {"status", "phase"}) == "Terminating";
+  return kube::is_being_deleted(object) || string_at(object, {"status", "phase"}) == "Terminating";
 }
 
 int replicas_of(const json& workload) {
@@ -113,7 +105,7 @@ using ScaleKey = std::tuple<std::string, std::string, std::string>;
 std::map<ScaleKey, int> keda_minimums(const std::vector<json>& scaled_objects) {
   std::map<ScaleKey, int> out;
   for (const auto& so : scaled_objects) {
-    const std::string ns = string_at(so, {"metadata", "namespace"});
+    const std::string ns = kube::namespace_of(so);
     const json* target = path(so, {"spec", "scaleTargetRef"});
     if (ns.empty() || target == nullptr || is_terminating(so)) continue;
     const std::string name = string_at(*target, {"name"});
@@ -159,8 +151,7 @@ json int_or_percent_json(const IntOrPercent& value) {
 PdbBudget max_unavailable_one(std::string why) { return PdbBudget{"maxUnavailable", 1, std::move(why)}; }
 
 json owner_reference(const Workload& workload) {
-  return {{"apiVersion", "apps/v1"},   {"kind", workload.kind_name}, {"name", workload.name},
-          {"uid", workload.uid},       {"controller", true},         {"blockOwnerDeletion", false}};
+  return kube::OwnerReference{"apps/v1", workload.kind_name, workload.name, workload.uid, true, false}.to_json();
 }
 
 json desired_pdb(const Workload& workload, const std::string& pdb_name, const std::string& tier,
@@ -192,7 +183,7 @@ bool same_owner(const json& have, const json& want) {
 // Compares only what ballast owns: its two labels, its owner reference and the spec.
 bool owned_fields_match(const json& existing, const json& desired) {
   for (const char* label : {kManagedByLabel, policy::kTierLabel}) {
-    if (string_at(existing, {"metadata", "labels", label}) != string_at(desired, {"metadata", "labels", label})) {
+    if (kube::label(existing, label) != kube::label(desired, label)) {
       return false;
     }
   }
@@ -269,14 +260,14 @@ class Planner {
 
   void index_namespaces() {
     for (const auto& ns : input_.namespaces) {
-      const std::string name = string_at(ns, {"metadata", "name"});
+      const std::string name = kube::name(ns);
       if (!name.empty()) namespaces_[name] = &ns;
     }
   }
 
   void index_pdbs() {
     for (const auto& object : input_.pdbs) {
-      Pdb pdb{&object, string_at(object, {"metadata", "namespace"}), string_at(object, {"metadata", "name"}),
+      Pdb pdb{&object, kube::namespace_of(object), kube::name(object),
               is_owned(object), {}, false};
       if (pdb.ns.empty() || pdb.name.empty()) continue;
       const json* selector = path(object, {"spec", "selector"});
@@ -299,10 +290,10 @@ class Planner {
         workload.object = &object;
         workload.kind = kind;
         workload.kind_name = kind_name;
-        workload.ns = string_at(object, {"metadata", "namespace"});
-        workload.name = string_at(object, {"metadata", "name"});
-        workload.uid = string_at(object, {"metadata", "uid"});
-        workload.template_labels = labels_from_json(path(object, {"spec", "template", "metadata", "labels"}));
+        workload.ns = kube::namespace_of(object);
+        workload.name = kube::name(object);
+        workload.uid = kube::uid(object);
+        workload.template_labels = kube::string_map(path(object, {"spec", "template", "metadata", "labels"}));
         const json* selector = path(object, {"spec", "selector"});
         if (auto parsed = LabelSelector::parse(selector != nullptr ? *selector : json()); parsed) {
           workload.selector = std::move(*parsed);
@@ -438,14 +429,14 @@ class Planner {
     if (existing == nullptr) {
       creates_.push_back(CreatePdb{std::move(desired), reason});
     } else if (!owned_fields_match(*existing->object, desired)) {
-      updates_.push_back(UpdatePdb{workload.ns, pdb_name, string_at(*existing->object, {"metadata", "resourceVersion"}),
+      updates_.push_back(UpdatePdb{workload.ns, pdb_name, kube::resource_version(*existing->object),
                                    updated_pdb(*existing->object, desired), reason});
     }
   }
 
   void delete_pdb(const Pdb& pdb) {
-    deletes_.push_back(DeletePdb{pdb.ns, pdb.name, string_at(*pdb.object, {"metadata", "uid"}),
-                                 string_at(*pdb.object, {"metadata", "resourceVersion"}),
+    deletes_.push_back(DeletePdb{pdb.ns, pdb.name, kube::uid(*pdb.object),
+                                 kube::resource_version(*pdb.object),
                                  "no workload the policy covers wants it (opted out, no PDB for its tier, "
                                  "another PDB selects its pods, or the workload is gone)"});
   }

@@ -3,7 +3,7 @@
 #include <map>
 
 #include "guard/pdb_planner.h"
-#include "policy/json_lookup.h"
+#include "kube/model/json_lookup.h"
 
 namespace ballast::guard {
 
@@ -13,17 +13,17 @@ PriorityClassPlan plan_priority_classes(const policy::TierPolicy& policy, const 
   std::map<std::string, const json*> by_name;
   std::string cluster_default;
   for (const auto& object : existing) {
-    const json* name = policy::path(object, {"metadata", "name"});
+    const json* name = kube::path(object, {"metadata", "name"});
     if (name == nullptr || !name->is_string()) continue;
     by_name[name->get<std::string>()] = &object;
-    const json* global = policy::child(object, "globalDefault");
+    const json* global = kube::child(object, "globalDefault");
     if (global != nullptr && global->is_boolean() && global->get<bool>()) cluster_default = name->get<std::string>();
   }
 
   PriorityClassPlan plan;
   for (const auto& [name, spec] : policy.priority_classes) {
     if (const auto it = by_name.find(name); it != by_name.end()) {
-      const json* value = policy::child(*it->second, "value");
+      const json* value = kube::child(*it->second, "value");
       const std::optional<int64_t> have =
           value != nullptr && value->is_number_integer() ? std::optional<int64_t>(value->get<int64_t>()) : std::nullopt;
       if (have != spec.value) {

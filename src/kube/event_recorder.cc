@@ -3,6 +3,8 @@
 #include <random>
 
 #include "core/timestamp.h"
+#include "kube/model/json_lookup.h"
+#include "kube/model/object_meta.h"
 
 namespace ballast::kube {
 namespace {
@@ -13,10 +15,6 @@ using nlohmann::json;
 // new Event, which is harmless).
 constexpr size_t kMaxRemembered = 4096;
 
-std::string metadata_string(const json& object, const char* field) {
-  if (!object.contains("metadata") || !object["metadata"].is_object()) return {};
-  return object["metadata"].value(field, std::string());
-}
 
 std::string random_suffix() {
   static thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -40,11 +38,11 @@ void EventRecorder::warning(const json& object, const std::string& reason, const
 
 void EventRecorder::record(const json& object, const char* type, const std::string& reason,
                            const std::string& message) {
-  const std::string name = metadata_string(object, "name");
-  const std::string object_ns = metadata_string(object, "namespace");
+  const std::string name = kube::name(object);
+  const std::string object_ns = kube::namespace_of(object);
   const std::string ns = object_ns.empty() ? "default" : object_ns;
   const std::string now = format_time(std::chrono::system_clock::now());
-  const std::string key = metadata_string(object, "uid") + "|" + ns + "/" + name + "|" + reason + "|" + message;
+  const std::string key = kube::uid(object) + "|" + ns + "/" + name + "|" + reason + "|" + message;
 
   std::unique_lock lock(mutex_);
   if (auto it = recorded_.find(key); it != recorded_.end()) {
@@ -65,12 +63,12 @@ void EventRecorder::record(const json& object, const char* type, const std::stri
                 {"kind", "Event"},
                 {"metadata", {{"name", event_name}, {"namespace", ns}}},
                 {"involvedObject",
-                 {{"apiVersion", object.value("apiVersion", std::string())},
-                  {"kind", object.value("kind", std::string())},
+                 {{"apiVersion", string_at(object, {"apiVersion"})},
+                  {"kind", string_at(object, {"kind"})},
                   {"name", name},
                   {"namespace", object_ns},
-                  {"uid", metadata_string(object, "uid")},
-                  {"resourceVersion", metadata_string(object, "resourceVersion")}}},
+                  {"uid", kube::uid(object)},
+                  {"resourceVersion", kube::resource_version(object)}}},
                 {"reason", reason},
                 {"message", message},
                 {"type", type},

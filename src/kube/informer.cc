@@ -2,20 +2,15 @@
 
 #include <algorithm>
 
+#include "kube/model/object_meta.h"
+
 namespace ballast::kube {
 namespace {
 
 using nlohmann::json;
 
-std::string object_key(const json& object) {
-  const json& metadata = object.contains("metadata") ? object["metadata"] : json::object();
-  return metadata.value("namespace", std::string()) + "/" + metadata.value("name", std::string());
-}
-
-std::string object_version(const json& object) {
-  if (!object.contains("metadata") || !object["metadata"].is_object()) return {};
-  return object["metadata"].value("resourceVersion", std::string());
-}
+// Where the cache keeps an object: namespace/name ("/name" for cluster-scoped objects).
+std::string object_key(const json& object) { return namespace_of(object) + "/" + name(object); }
 
 }  // namespace
 
@@ -94,12 +89,12 @@ bool Informer::relist() {
 void Informer::apply(const WatchEvent& event) {
   if (log_.enabled(LogLevel::kDebug)) {
     log_.debug("watch event", {{"resource", resource_.plural}, {"type", event.type},
-                               {"object", object_key(event.object)}, {"resourceVersion", object_version(event.object)}});
+                               {"object", object_key(event.object)}, {"resourceVersion", resource_version(event.object)}});
   }
   bool changed = true;
   {
     std::lock_guard lock(mutex_);
-    if (const std::string version = object_version(event.object); !version.empty()) resource_version_ = version;
+    if (const std::string version = resource_version(event.object); !version.empty()) resource_version_ = version;
     if (event.type == "BOOKMARK") {
       changed = false;
     } else if (event.type == "DELETED") {

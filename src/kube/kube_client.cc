@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/nesting.h"
+#include "kube/model/object_meta.h"
 #include "net/http_client.h"
 
 namespace ballast::kube {
@@ -201,13 +202,6 @@ std::string describe(const Resource& resource, std::string_view ns, std::string_
   return text + std::string(name);
 }
 
-std::string object_name(const json& object, const char* field) {
-  const auto metadata = object.find("metadata");
-  if (metadata == object.end() || !metadata->is_object()) return {};
-  const auto value = metadata->find(field);
-  return value != metadata->end() && value->is_string() ? value->get<std::string>() : std::string();
-}
-
 }  // namespace
 
 KubeClient::KubeClient(net::IoPool& pool, KubeConfig config) : KubeClient(pool, std::move(config), Options{}) {}
@@ -253,11 +247,11 @@ Result<json> KubeClient::create(const Resource& resource, std::string_view ns, c
   auto request = impl_->request("POST", resource_path(resource, ns));
   request.headers.emplace_back("Content-Type", "application/json");
   request.body = object.dump();
-  return impl_->exchange(std::move(request), "create " + describe(resource, ns, object_name(object, "name")));
+  return impl_->exchange(std::move(request), "create " + describe(resource, ns, kube::name(object)));
 }
 
 Result<json> KubeClient::update(const Resource& resource, std::string_view ns, const json& object) {
-  const std::string name = object_name(object, "name");
+  const std::string name = kube::name(object);
   auto request = impl_->request("PUT", resource_path(resource, ns, name));
   request.headers.emplace_back("Content-Type", "application/json");
   request.body = object.dump();

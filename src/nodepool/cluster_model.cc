@@ -16,7 +16,7 @@ std::string Node::group() const {
 
 namespace {
 
-std::vector<SelectorRequirement> requirements_at(const json* value, const std::string& path, bool node_selector) {
+std::vector<SelectorRequirement> requirements_at(const json* value, const std::string& path) {
   std::vector<SelectorRequirement> out;
   const json& items = array_at(value, path);
   for (size_t i = 0; i < items.size(); ++i) {
@@ -26,7 +26,7 @@ std::vector<SelectorRequirement> requirements_at(const json* value, const std::s
     r.op = string_at(member(&items[i], "operator", p), p + ".operator");
     r.values = string_list_at(member(&items[i], "values", p), p + ".values");
     const bool known = r.op == "In" || r.op == "NotIn" || r.op == "Exists" || r.op == "DoesNotExist" ||
-                       (node_selector && (r.op == "Gt" || r.op == "Lt"));
+                       r.op == "Gt" || r.op == "Lt";
     if (!known) fail(p + ".operator", "unsupported operator \"" + r.op + "\"");
     if ((r.op == "Gt" || r.op == "Lt") && r.values.size() != 1) fail(p + ".values", "Gt/Lt take one value");
     out.push_back(std::move(r));
@@ -86,8 +86,8 @@ PodSchedulingSpec read_pod_spec(const json* spec, const std::string& path) {
   for (size_t i = 0; i < terms.size(); ++i) {
     const std::string p = index(ap + ".nodeSelectorTerms", i);
     NodeSelectorTerm term;
-    term.match_expressions = requirements_at(member(&terms[i], "matchExpressions", p), p + ".matchExpressions", true);
-    term.match_fields = requirements_at(member(&terms[i], "matchFields", p), p + ".matchFields", true);
+    term.match_expressions = requirements_at(member(&terms[i], "matchExpressions", p), p + ".matchExpressions");
+    term.match_fields = requirements_at(member(&terms[i], "matchFields", p), p + ".matchFields");
     out.required_affinity.push_back(std::move(term));
   }
   const json& tolerations = array_at(member(spec, "tolerations", path), path + ".tolerations");
@@ -150,13 +150,9 @@ void read_owner(const json& object, std::string& kind, std::string& name) {
 }
 
 LabelSelector selector_at(const json* value, const std::string& path) {
-  LabelSelector s;
-  if (value == nullptr) return s;
-  if (!value->is_object()) fail(path, "expected a label selector");
-  s.null_selector = false;
-  s.match_labels = string_map_at(member(value, "matchLabels", path), path + ".matchLabels");
-  s.match_expressions = requirements_at(member(value, "matchExpressions", path), path + ".matchExpressions", false);
-  return s;
+  auto parsed = LabelSelector::parse(value != nullptr ? *value : json());
+  if (!parsed) fail(path, parsed.error().message);
+  return std::move(parsed).value();
 }
 
 // metadata.name of an object of a kind we skip, or nullptr.
@@ -168,14 +164,6 @@ const json* object_name(const json& object) {
 }
 
 }  // namespace
-
-Result<PodSchedulingSpec> parse_pod_spec(const nlohmann::json& spec) {
-  try {
-    return read_pod_spec(&spec, "spec");
-  } catch (const std::exception& e) {
-    return invalid_argument(e.what());
-  }
-}
 
 Result<Node> parse_node(const nlohmann::json& object) {
   return guarded<Node>("Node", object, [&](const Meta& meta) {

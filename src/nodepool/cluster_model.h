@@ -10,7 +10,7 @@
 #include "core/result.h"
 #include "nodepool/k8s_types.h"
 #include "nodepool/node_group.h"
-#include "nodepool/quantity.h"
+#include "core/timestamp.h"
 
 namespace ballast::nodepool {
 
@@ -106,7 +106,6 @@ Result<Pod> parse_pod(const nlohmann::json& object);
 Result<PodDisruptionBudget> parse_pdb(const nlohmann::json& object);
 Result<DaemonSet> parse_daemonset(const nlohmann::json& object);
 Result<ReplicaSet> parse_replicaset(const nlohmann::json& object);
-Result<PodSchedulingSpec> parse_pod_spec(const nlohmann::json& spec);
 
 // Objects of any kind (as a watch delivers them) → snapshot. Kinds other than Node, Pod,
 // PodDisruptionBudget, NodeGroup, DaemonSet and ReplicaSet are skipped with a note.

@@ -13,7 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "nodepool/k8s_types.h"
-#include "nodepool/quantity.h"
+#include "core/timestamp.h"
+#include "kube/model/quantity.h"
 
 namespace ballast::nodepool::detail {
 
@@ -73,14 +74,14 @@ inline std::string quantity_text(const json& value, const std::string& path) {
 
 inline int64_t milli_at(const json* value, const std::string& path, int64_t fallback) {
   if (value == nullptr) return fallback;
-  auto parsed = parse_milli(quantity_text(*value, path));
+  auto parsed = kube::parse_milli(quantity_text(*value, path));
   if (!parsed) fail(path, parsed.error().message);
   return *parsed;
 }
 
 inline int64_t units_at(const json* value, const std::string& path, int64_t fallback) {
   if (value == nullptr) return fallback;
-  auto parsed = parse_units(quantity_text(*value, path));
+  auto parsed = kube::parse_units(quantity_text(*value, path));
   if (!parsed) fail(path, parsed.error().message);
   return *parsed;
 }

@@ -4,13 +4,20 @@
 
 #include <compare>
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "kube/model/label_selector.h"
+#include "kube/model/labels.h"
+#include "kube/model/taint.h"
+
 namespace ballast::nodepool {
 
-using Labels = std::map<std::string, std::string>;
+// The shared Kubernetes vocabulary (src/kube/model), under the names the planners use.
+using kube::Labels;
+using kube::LabelSelector;
+using kube::Taint;
+using kube::Toleration;
 
 // Integer resources: CPU in millicores, memory in bytes, pods as a count.
 struct Resources {
@@ -35,21 +42,7 @@ struct Resources {
   friend bool operator==(const Resources&, const Resources&) = default;
 };
 
-struct Taint {
-  std::string key;
-  std::string value;
-  std::string effect;  // NoSchedule | PreferNoSchedule | NoExecute
-  friend bool operator==(const Taint&, const Taint&) = default;
-};
-
-struct Toleration {
-  std::string key;       // empty with operator Exists = tolerate everything
-  std::string op = "Equal";  // Equal | Exists
-  std::string value;
-  std::string effect;    // empty = all effects
-};
-
-// A node selector requirement (required node affinity) or a label selector requirement.
+// A node selector requirement (required node affinity: core/v1 NodeSelectorRequirement).
 struct SelectorRequirement {
   std::string key;
   std::string op;  // In | NotIn | Exists | DoesNotExist | Gt | Lt
@@ -60,14 +53,6 @@ struct SelectorRequirement {
 struct NodeSelectorTerm {
   std::vector<SelectorRequirement> match_expressions;
   std::vector<SelectorRequirement> match_fields;  // only metadata.name is meaningful
-};
-
-// metav1.LabelSelector. `null_selector` (absent selector) selects nothing; an empty
-// selector selects everything (policy/v1 PDB semantics).
-struct LabelSelector {
-  bool null_selector = true;
-  Labels match_labels;
-  std::vector<SelectorRequirement> match_expressions;
 };
 
 // namespace/name of a pod, for reports.

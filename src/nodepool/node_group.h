@@ -8,7 +8,7 @@
 
 #include "core/result.h"
 #include "nodepool/k8s_types.h"
-#include "nodepool/quantity.h"
+#include "core/timestamp.h"
 
 namespace ballast::nodepool {
 

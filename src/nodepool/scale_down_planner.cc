@@ -304,7 +304,7 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
         std::vector<const PodDisruptionBudget*> matching;
         if (const auto it = ns_pdbs.find(pod->ns); it != ns_pdbs.end()) {
           for (const auto* pdb : it->second) {
-            if (selector_matches(pdb->selector, pod->labels)) matching.push_back(pdb);
+            if (pdb->selector.matches(pod->labels)) matching.push_back(pdb);
           }
         }
         for (const auto* pdb : matching) by_pdb[pdb].push_back(pod);

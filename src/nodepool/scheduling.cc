@@ -29,10 +29,6 @@ bool requirement_matches(const SelectorRequirement& r, const Labels& labels) {
   return false;
 }
 
-std::string describe_taint(const Taint& t) {
-  return t.key + (t.value.empty() ? "" : "=" + t.value) + ":" + t.effect;
-}
-
 }  // namespace
 
 const char* fit_failure_code(FitFailure failure) {
@@ -46,30 +42,6 @@ const char* fit_failure_code(FitFailure failure) {
     case FitFailure::kTooManyPods: return "too-many-pods";
   }
   return "unknown";
-}
-
-bool tolerates(const std::vector<Toleration>& tolerations, const Taint& taint) {
-  for (const auto& t : tolerations) {
-    if (!t.effect.empty() && t.effect != taint.effect) continue;
-    if (t.op == "Exists") {
-      if (t.key.empty() || t.key == taint.key) return true;
-    } else if (t.key == taint.key && t.value == taint.value) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool selector_matches(const LabelSelector& selector, const Labels& labels) {
-  if (selector.null_selector) return false;
-  for (const auto& [k, v] : selector.match_labels) {
-    const auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  for (const auto& r : selector.match_expressions) {
-    if (!requirement_matches(r, labels)) return false;
-  }
-  return true;
 }
 
 bool node_selector_term_matches(const NodeSelectorTerm& term, const Labels& labels, const std::string& node_name) {
@@ -114,12 +86,12 @@ FitResult check_static(const PodSchedulingSpec& pod, const NodeShape& node) {
     }
   }
   if (node.unschedulable && !tolerates(pod.tolerations, kCordonTaint)) {
-    return {FitFailure::kTaint, "node is cordoned (" + describe_taint(kCordonTaint) + ")"};
+    return {FitFailure::kTaint, "node is cordoned (" + kCordonTaint.str() + ")"};
   }
   if (node.taints != nullptr) {
     for (const auto& taint : *node.taints) {
       if (taint.effect == "PreferNoSchedule") continue;
-      if (!tolerates(pod.tolerations, taint)) return {FitFailure::kTaint, "taint " + describe_taint(taint)};
+      if (!tolerates(pod.tolerations, taint)) return {FitFailure::kTaint, "taint " + taint.str()};
     }
   }
   return {};
@@ -130,15 +102,6 @@ FitResult check_resources(const Resources& request, const Resources& free) {
   if (request.cpu_milli > free.cpu_milli) return {FitFailure::kInsufficientCpu, "Insufficient cpu"};
   if (request.memory_bytes > free.memory_bytes) return {FitFailure::kInsufficientMemory, "Insufficient memory"};
   return {};
-}
-
-FitResult check_fit(const PodSchedulingSpec& pod, const SimNode& node) {
-  const Resources free = node.free();
-  if (pod.requests.pods > free.pods || pod.requests.cpu_milli > free.cpu_milli ||
-      pod.requests.memory_bytes > free.memory_bytes) {
-    return check_resources(pod.requests, free);
-  }
-  return check_static(pod, node.shape);
 }
 
 std::string scheduling_key(const PodSchedulingSpec& s) {

@@ -37,8 +37,7 @@ struct NodeShape {
   bool unschedulable = false;  // cordoned: as the taint node.kubernetes.io/unschedulable:NoSchedule
 };
 
-bool tolerates(const std::vector<Toleration>& tolerations, const Taint& taint);
-bool selector_matches(const LabelSelector& selector, const Labels& labels);
+using kube::tolerates;
 bool node_selector_term_matches(const NodeSelectorTerm& term, const Labels& labels, const std::string& node_name);
 
 // nodeSelector, required node affinity, taints (kube-scheduler's filter plugins, minus
@@ -55,9 +54,6 @@ struct SimNode {
   Resources used;
   Resources free() const { return allocatable - used; }
 };
-
-// Resources first (cheap), then the static predicates.
-FitResult check_fit(const PodSchedulingSpec& pod, const SimNode& node);
 
 // Pods whose specs give the same key pass the same static predicates on every node
 // (cluster-autoscaler's equivalence groups): nodeSelector, required affinity, tolerations.

@@ -2,10 +2,13 @@
 
 #include <set>
 
-#include "policy/json_lookup.h"
+#include "kube/model/json_lookup.h"
 
 namespace ballast::policy {
 namespace {
+
+using kube::child;
+using kube::path;
 
 using json = nlohmann::json;
 

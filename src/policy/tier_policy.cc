@@ -9,6 +9,7 @@
 
 #include "core/file.h"
 #include "core/yaml_document.h"
+#include "kube/model/quantity.h"
 
 namespace ballast::policy {
 namespace {
@@ -235,7 +236,7 @@ Status parse_tier(const Node& node, const std::string& where, Tier& tier) {
       if (!requests[key]) continue;
       auto quantity = scalar(requests[key], where + ".requests." + key);
       if (!quantity) return quantity.error();
-      if (!quantity->empty() && !is_valid_quantity(*quantity)) {
+      if (!quantity->empty() && !kube::is_valid_quantity(*quantity)) {
         return invalid_argument(where + ".requests." + key + ": \"" + *quantity + "\" is not a resource quantity");
       }
       tier.requests.*field = *quantity;
@@ -431,33 +432,6 @@ bool defaults_off(std::string_view value) {
   return value.size() == 3 && std::tolower(static_cast<unsigned char>(value[0])) == 'o' &&
          std::tolower(static_cast<unsigned char>(value[1])) == 'f' &&
          std::tolower(static_cast<unsigned char>(value[2])) == 'f';
-}
-
-bool is_valid_quantity(std::string_view text) {
-  // <number><suffix>: number = digits with an optional fraction; suffix = a binary or
-  // decimal SI suffix, or a decimal exponent (resource.Quantity's grammar, unsigned).
-  size_t i = 0;
-  size_t digits = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
-  if (i < text.size() && text[i] == '.') {
-    ++i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
-  }
-  if (digits == 0) return false;
-  const std::string_view suffix = text.substr(i);
-  static constexpr std::array<std::string_view, 16> kSuffixes = {"",  "n", "u", "m",  "k",  "M",  "G",  "T",
-                                                                 "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-  for (auto s : kSuffixes) {
-    if (suffix == s) return true;
-  }
-  if (suffix.size() < 2 || (suffix[0] != 'e' && suffix[0] != 'E')) return false;
-  size_t j = 1;
-  if (suffix[j] == '+' || suffix[j] == '-') ++j;
-  if (j == suffix.size()) return false;
-  for (; j < suffix.size(); ++j) {
-    if (!std::isdigit(static_cast<unsigned char>(suffix[j]))) return false;
-  }
-  return true;
 }
 
 }  // namespace ballast::policy

@@ -103,7 +103,5 @@ Result<TierPolicy> parse_policy(std::string_view yaml_text);
 // Reads and parses the policy file. Blocking: start-up only.
 Result<TierPolicy> load_policy(const std::string& path);
 
-// A Kubernetes resource quantity ("100m", "128Mi", "1.5", "2e3").
-bool is_valid_quantity(std::string_view text);
 
 }  // namespace ballast::policy

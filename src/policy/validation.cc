@@ -2,11 +2,14 @@
 
 #include <cctype>
 
-#include "policy/json_lookup.h"
+#include "kube/model/json_lookup.h"
 #include "scaler/trigger_spec.h"
 
 namespace ballast::policy {
 namespace {
+
+using kube::child;
+using kube::path;
 
 using json = nlohmann::json;
 

@@ -32,14 +32,6 @@ constexpr const char* kParkedPrefix = "ballast-parked.";
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
-std::string string_field(const json& object, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end()) return {};
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
-  return {};
-}
-
 std::string map_state(const std::string& status) {
   if (status == "running") return "running";
   if (status == "stopped") return "stopped";
@@ -52,12 +44,12 @@ std::string map_state(const std::string& status) {
 
 ContaboProvider::Record to_record(const json& item) {
   ContaboProvider::Record record;
-  record.id = string_field(item, "instanceId");
-  record.display_name = string_field(item, "displayName");
-  record.product_id = string_field(item, "productId");
-  record.status = string_field(item, "status");
-  record.cancel_date = string_field(item, "cancelDate");
-  if (auto created = parse_time(string_field(item, "createdDate")); created.ok()) record.created_at = *created;
+  record.id = text_field(item, "instanceId");
+  record.display_name = text_field(item, "displayName");
+  record.product_id = text_field(item, "productId");
+  record.status = text_field(item, "status");
+  record.cancel_date = text_field(item, "cancelDate");
+  if (auto created = parse_time(text_field(item, "createdDate")); created.ok()) record.created_at = *created;
   if (starts_with(record.display_name, kParkedPrefix)) {
     const std::string rest = record.display_name.substr(std::string(kParkedPrefix).size());
     const auto dot = rest.rfind('.');
@@ -158,10 +150,10 @@ Result<std::string> ContaboProvider::token(bool force) {
     return status_error("contabo", "token", *response);
   }
   json parsed = parse_bounded_json<json>(response->body);
-  if (!parsed.is_object() || string_field(parsed, "access_token").empty()) {
+  if (!parsed.is_object() || text_field(parsed, "access_token").empty()) {
     return Error{ErrorCode::kIo, "contabo token: answer has no access_token"};
   }
-  access_token_ = string_field(parsed, "access_token");
+  access_token_ = text_field(parsed, "access_token");
   int64_t expires_in = 300;  // expires_in is standard but not in Contabo's spec
   if (parsed.contains("expires_in") && parsed["expires_in"].is_number_integer()) {
     expires_in = parsed["expires_in"].get<int64_t>();
@@ -307,7 +299,7 @@ Result<ProviderInstance> ContaboProvider::create(const CreateRequest& request) {
   auto parsed = parse_data("create instance", answer->status, answer->body);
   if (!parsed.ok()) return parsed.error();
   const auto& data = (*parsed)["data"];
-  if (data.empty() || !data[0].is_object() || string_field(data[0], "instanceId").empty()) {
+  if (data.empty() || !data[0].is_object() || text_field(data[0], "instanceId").empty()) {
     return Error{ErrorCode::kIo, "contabo create: answer has no instanceId"};
   }
   Record created = to_record(data[0]);

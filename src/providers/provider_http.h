@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/timestamp.h"
@@ -152,5 +154,9 @@ Result<std::string> resolve_secret(const std::string& value, const std::string& 
 // application/x-www-form-urlencoded body.
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
 inline bool is_success(int status) { return status >= 200 && status < 300; }
+
+// A field of a provider's JSON answer as text: a string as is, an integer in decimal (the
+// providers' APIs spell ids either way); empty when absent or of another type.
+std::string text_field(const nlohmann::json& object, const char* key);
 
 }  // namespace ballast::providers

@@ -22,14 +22,6 @@ std::string lower(std::string text) {
   return text;
 }
 
-std::string string_field(const json& object, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end()) return {};
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
-  return {};
-}
-
 bool flag(const json& object, const char* key) {
   const auto it = object.find(key);
   if (it == object.end()) return false;
@@ -46,7 +38,7 @@ bool starts_with(const std::string& text, const std::string& prefix) { return te
 std::string map_state(const json& vm) {
   if (flag(vm, "is_deleted")) return "deleting";
   if (flag(vm, "is_suspended") || flag(vm, "is_locked")) return "error";
-  const std::string state = lower(string_field(vm, "state"));
+  const std::string state = lower(text_field(vm, "state"));
   if (state == "running" || state == "active" || state == "started") return "running";
   if (state == "error" || state == "failed") return "error";
   if (state == "stopped" || state == "off" || state == "shutdown") return "stopped";
@@ -56,7 +48,7 @@ std::string map_state(const json& vm) {
 }
 
 bool in_group(const json& vm, const std::string& group) {
-  if (starts_with(string_field(vm, "hostname"), group + "-")) return true;
+  if (starts_with(text_field(vm, "hostname"), group + "-")) return true;
   const auto tags = vm.find("tags");
   if (tags == vm.end() || !tags->is_array()) return false;
   for (const auto& tag : *tags) {
@@ -67,12 +59,12 @@ bool in_group(const json& vm, const std::string& group) {
 
 ProviderInstance to_instance(const json& vm, const std::string& group) {
   ProviderInstance instance;
-  instance.id = string_field(vm, "identifier");
-  instance.name = string_field(vm, "hostname");
+  instance.id = text_field(vm, "identifier");
+  instance.name = text_field(vm, "hostname");
   instance.group = group;
-  instance.offering = string_field(vm, "resourceIdentifier");
+  instance.offering = text_field(vm, "resourceIdentifier");
   instance.state = map_state(vm);
-  if (auto created = parse_time(string_field(vm, "created_on")); created.ok()) instance.created_at = *created;
+  if (auto created = parse_time(text_field(vm, "created_on")); created.ok()) instance.created_at = *created;
   return instance;
 }
 
@@ -82,7 +74,7 @@ Result<json> envelope(const std::string& what, int status, const std::string& bo
   const bool object = parsed.is_object();
   if (object && flag(parsed, "error")) {
     const int code = parsed.contains("code") && parsed["code"].is_number_integer() ? parsed["code"].get<int>() : status;
-    std::string message = string_field(parsed, "message").substr(0, 200);
+    std::string message = text_field(parsed, "message").substr(0, 200);
     ErrorCode error = ErrorCode::kInternal;
     if (code == 404 || lower(message).find("not found") != std::string::npos) error = ErrorCode::kNotFound;
     else if (code == 401 || code == 403 || code == 400) error = ErrorCode::kInvalidArgument;
@@ -137,11 +129,11 @@ Result<std::string> VpsieProvider::bearer(bool force) {
   if (!parsed.ok()) return parsed.error();
   const json& body = *parsed;
   const auto access = body.find("accessToken");
-  if (access == body.end() || !access->is_object() || string_field(*access, "token").empty()) {
+  if (access == body.end() || !access->is_object() || text_field(*access, "token").empty()) {
     return Error{ErrorCode::kIo, "vpsie login: answer has no accessToken.token"};
   }
-  access_token_ = string_field(*access, "token");
-  auto expires = parse_time(string_field(*access, "expires"));
+  access_token_ = text_field(*access, "token");
+  auto expires = parse_time(text_field(*access, "expires"));
   // Without a readable expiry, keep the token until a 401 says otherwise.
   access_expires_ = expires.ok() ? *expires : now + std::chrono::hours(24 * 365);
   log_.info("logged in", {{"expiresInSeconds", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -205,13 +197,13 @@ Result<std::vector<ProviderInstance>> VpsieProvider::list_all(const std::string&
   if (items == pending->end() || !items->is_array()) return out;
   for (const auto& item : *items) {
     if (!item.is_object()) continue;
-    const std::string hostname = string_field(item, "hostname");
+    const std::string hostname = text_field(item, "hostname");
     if (!starts_with(hostname, group + "-")) continue;
     if (std::any_of(out.begin(), out.end(), [&](const ProviderInstance& i) { return i.name == hostname; })) continue;
     ProviderInstance instance;
     instance.name = hostname;
     instance.group = group;
-    instance.offering = string_field(item, "resourceIdentifier");
+    instance.offering = text_field(item, "resourceIdentifier");
     instance.state = "creating";
     out.push_back(std::move(instance));
   }
@@ -230,7 +222,7 @@ Result<ProviderInstance> VpsieProvider::get(const std::string& id) {
   if (data == parsed->end() || !data->is_object()) return Error{ErrorCode::kIo, "vpsie get: data is not an object"};
   const auto vm_data = data->find("vmData");
   const json& vm = vm_data != data->end() && vm_data->is_object() ? *vm_data : *data;
-  const std::string hostname = string_field(vm, "hostname");
+  const std::string hostname = text_field(vm, "hostname");
   // The group is the hostname's prefix up to the last '-' (names are "<group>-<suffix>").
   const auto dash = hostname.rfind('-');
   return to_instance(vm, dash == std::string::npos ? std::string() : hostname.substr(0, dash));

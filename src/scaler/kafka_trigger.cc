@@ -180,14 +180,11 @@ Status parse_kafka_trigger(const Metadata& metadata, TriggerSpec& spec) {
   kafka.consumer_group = *group;
   kafka.topic = value_or(metadata, "topic");
 
-  auto threshold = integer_field(metadata, "lagThreshold", 10);
-  if (!threshold) return threshold.error();
-  if (*threshold <= 0) return invalid_argument("lagThreshold must be greater than zero");
-  kafka.lag_threshold = *threshold;
-  auto activation = integer_field(metadata, "activationLagThreshold", 0);
-  if (!activation) return activation.error();
-  if (*activation < 0) return invalid_argument("activationLagThreshold must not be negative");
-  kafka.activation_lag_threshold = *activation;
+  auto thresholds = thresholds_field<int64_t>(metadata, "lagThreshold", "activationLagThreshold", 10,
+                                              /*activation_may_be_negative=*/false);
+  if (!thresholds) return thresholds.error();
+  kafka.lag_threshold = thresholds->target;
+  kafka.activation_lag_threshold = thresholds->activation;
 
   const auto policy = value_or(metadata, "offsetResetPolicy", "latest");
   if (policy == "latest") {

@@ -103,6 +103,37 @@ Result<std::chrono::milliseconds> duration_field(const Metadata& metadata, const
   return parsed;
 }
 
+namespace {
+
+Result<double> typed_field(const Metadata& metadata, const std::string& key, std::optional<double> fallback) {
+  return number_field(metadata, key, fallback);
+}
+Result<int64_t> typed_field(const Metadata& metadata, const std::string& key, std::optional<int64_t> fallback) {
+  return integer_field(metadata, key, fallback);
+}
+
+}  // namespace
+
+template <typename Number>
+Result<Thresholds<Number>> thresholds_field(const Metadata& metadata, const std::string& target_key,
+                                            const std::string& activation_key, std::optional<Number> default_target,
+                                            bool activation_may_be_negative) {
+  auto target = typed_field(metadata, target_key, default_target);
+  if (!target) return target.error();
+  if (*target <= 0) return invalid_argument(target_key + " must be greater than zero");
+  auto activation = typed_field(metadata, activation_key, std::optional<Number>(0));
+  if (!activation) return activation.error();
+  if (!activation_may_be_negative && *activation < 0) {
+    return invalid_argument(activation_key + " must not be negative");
+  }
+  return Thresholds<Number>{*target, *activation};
+}
+
+template Result<Thresholds<double>> thresholds_field(const Metadata&, const std::string&, const std::string&,
+                                                     std::optional<double>, bool);
+template Result<Thresholds<int64_t>> thresholds_field(const Metadata&, const std::string&, const std::string&,
+                                                      std::optional<int64_t>, bool);
+
 Result<std::vector<std::pair<std::string, std::string>>> pairs_field(const Metadata& metadata,
                                                                      const std::string& key) {
   const auto text = value_or(metadata, key);

@@ -4,6 +4,7 @@
 // Every error is kInvalidArgument and names the key.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -26,6 +27,19 @@ Result<bool> bool_field(const Metadata& metadata, const std::string& key, bool f
 // A positive Go-style duration ("30s"); absent → fallback.
 Result<std::chrono::milliseconds> duration_field(const Metadata& metadata, const std::string& key,
                                                  std::chrono::milliseconds fallback);
+// The HPA target per replica (`target_key`, > 0) and the activation threshold
+// (`activation_key`, default 0) that every trigger carries, under its source's key names.
+// `default_target` empty means the target is required. Number is double, or int64_t for
+// counts (Kafka lag).
+template <typename Number>
+struct Thresholds {
+  Number target = 0;
+  Number activation = 0;
+};
+template <typename Number>
+Result<Thresholds<Number>> thresholds_field(const Metadata& metadata, const std::string& target_key,
+                                            const std::string& activation_key, std::optional<Number> default_target,
+                                            bool activation_may_be_negative);
 // `k=v,k2=v2` pairs in their written order; values may not contain ',' or '='. Errors
 // never quote the text (values may be credentials).
 Result<std::vector<std::pair<std::string, std::string>>> pairs_field(const Metadata& metadata, const std::string& key);

@@ -179,13 +179,11 @@ Status parse_prometheus_trigger(const Metadata& metadata, TriggerSpec& spec) {
   if (!timeout) return timeout.error();
   prom.timeout = *timeout;
 
-  auto threshold = number_field(metadata, "threshold", std::nullopt);
-  if (!threshold) return threshold.error();
-  if (*threshold <= 0) return invalid_argument("threshold must be greater than zero");
-  spec.threshold = *threshold;
-  auto activation = number_field(metadata, "activationThreshold", 0.0);
-  if (!activation) return activation.error();
-  spec.activation_threshold = *activation;
+  auto thresholds = thresholds_field<double>(metadata, "threshold", "activationThreshold", std::nullopt,
+                                             /*activation_may_be_negative=*/true);
+  if (!thresholds) return thresholds.error();
+  spec.threshold = thresholds->target;
+  spec.activation_threshold = thresholds->activation;
   if (spec.poll_interval.count() == 0) spec.poll_interval = kDefaultPollInterval;
 
   // Everything that changes the value or how it is fetched; never thresholds, so

@@ -52,13 +52,11 @@ Status parse_sessions_trigger(const Metadata& metadata, TriggerSpec& spec) {
   if (!selector) return selector.error();
   sessions.selector = std::move(*selector);
 
-  auto threshold = number_field(metadata, "threshold", std::nullopt);
-  if (!threshold) return threshold.error();
-  if (*threshold <= 0) return invalid_argument("threshold must be greater than zero");
-  spec.threshold = *threshold;
-  auto activation = number_field(metadata, "activationThreshold", 0.0);
-  if (!activation) return activation.error();
-  spec.activation_threshold = *activation;
+  auto thresholds = thresholds_field<double>(metadata, "threshold", "activationThreshold", std::nullopt,
+                                             /*activation_may_be_negative=*/true);
+  if (!thresholds) return thresholds.error();
+  spec.threshold = thresholds->target;
+  spec.activation_threshold = thresholds->activation;
 
   std::string canonical = "sessions|" + sessions.counter;
   std::string readable = "sessions-" + sessions.counter;

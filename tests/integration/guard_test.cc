@@ -12,7 +12,7 @@
 #include "core/metrics.h"
 #include "fakes/fake_apiserver.h"
 #include "fakes/fake_clock.h"
-#include "guard/guard_reconciler.h"
+#include "guard/reconciler/guard_reconciler.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
 #include "kube/kube_client.h"

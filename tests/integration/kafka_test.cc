@@ -8,7 +8,7 @@
 #include "core/metrics.h"
 #include "externalscaler.grpc.pb.h"
 #include "fakes/keda_client.h"
-#include "scaler/grpc_server.h"
+#include "scaler/grpc/grpc_server.h"
 #include "scaler/metric_hub.h"
 #include "sources/kafka/kafka_source.h"
 #include "sources/kafka/mock_cluster.h"

@@ -15,7 +15,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
-#include "scaler/grpc_server.h"
+#include "scaler/grpc/grpc_server.h"
 #include "scaler/metric_hub.h"
 #include "sources/prom/prom_source.h"
 

@@ -27,10 +27,3 @@ TEST_CASE("malformed durations are errors that quote the input", "[duration]") {
     CHECK(parsed.error().code == ballast::ErrorCode::kInvalidArgument);
   }
 }
-
-TEST_CASE("durations format back to their shortest text", "[duration]") {
-  CHECK(ballast::format_duration(90s) == "1m30s");
-  CHECK(ballast::format_duration(500ms) == "500ms");
-  CHECK(ballast::format_duration(0ms) == "0s");
-  CHECK(ballast::format_duration(3723s) == "1h2m3s");
-}

@@ -90,8 +90,7 @@ struct Generator {
       PodDisruptionBudget pdb;
       pdb.ns = "ns" + std::to_string(pick(0, 2));
       pdb.name = "pdb-" + std::to_string(a);
-      pdb.selector.null_selector = false;
-      pdb.selector.match_labels = {{"app", "app-" + std::to_string(a)}};
+      pdb.selector = LabelSelector::from_labels({{"app", "app-" + std::to_string(a)}});
       pdb.disruptions_allowed = pick(0, 2);
       c.pdbs.push_back(std::move(pdb));
     }
@@ -111,7 +110,7 @@ struct Generator {
 
 bool blocked_by_pdb(const Pod& pod, const ClusterSnapshot& c) {
   for (const auto& pdb : c.pdbs) {
-    if (pdb.ns == pod.ns && pdb.disruptions_allowed == 0 && selector_matches(pdb.selector, pod.labels)) return true;
+    if (pdb.ns == pod.ns && pdb.disruptions_allowed == 0 && pdb.selector.matches(pod.labels)) return true;
   }
   return false;
 }

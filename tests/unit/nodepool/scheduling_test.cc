@@ -12,27 +12,6 @@ SelectorRequirement req(std::string key, std::string op, std::vector<std::string
 
 }  // namespace
 
-TEST_CASE("tolerations match taints by key, value, operator and effect", "[scheduling]") {
-  const Taint taint{"dedicated", "db", "NoSchedule"};
-  struct Row {
-    Toleration toleration;
-    bool tolerated;
-  };
-  const Row rows[] = {
-      {{"dedicated", "Equal", "db", "NoSchedule"}, true},
-      {{"dedicated", "Equal", "db", ""}, true},
-      {{"dedicated", "Exists", "", ""}, true},
-      {{"", "Exists", "", ""}, true},
-      {{"dedicated", "Equal", "web", "NoSchedule"}, false},
-      {{"dedicated", "Equal", "db", "NoExecute"}, false},
-      {{"other", "Exists", "", ""}, false},
-  };
-  for (const auto& row : rows) {
-    INFO(row.toleration.key << " " << row.toleration.op << " " << row.toleration.value);
-    CHECK(tolerates({row.toleration}, taint) == row.tolerated);
-  }
-}
-
 TEST_CASE("required node affinity supports In, NotIn, Exists, DoesNotExist, Gt and Lt", "[scheduling]") {
   const Labels labels{{"zone", "eu-1"}, {"cores", "4"}, {"gpu", "none"}};
   struct Row {
@@ -87,18 +66,4 @@ TEST_CASE("resource fit checks pods, cpu and memory against what is free", "[sch
   CHECK(check_resources({1001, 1, 1}, free).failure == FitFailure::kInsufficientCpu);
   CHECK(check_resources({1, (1 << 30) + 1, 1}, free).failure == FitFailure::kInsufficientMemory);
   CHECK(check_resources({1, 1, 3}, free).failure == FitFailure::kTooManyPods);
-}
-
-TEST_CASE("label selectors: null selects nothing, empty selects everything", "[scheduling]") {
-  LabelSelector null_selector;
-  CHECK_FALSE(selector_matches(null_selector, {{"app", "x"}}));
-  LabelSelector empty;
-  empty.null_selector = false;
-  CHECK(selector_matches(empty, {{"app", "x"}}));
-  LabelSelector by_app;
-  by_app.null_selector = false;
-  by_app.match_labels = {{"app", "pg"}};
-  by_app.match_expressions = {req("role", "In", {"primary", "replica"})};
-  CHECK(selector_matches(by_app, {{"app", "pg"}, {"role", "replica"}}));
-  CHECK_FALSE(selector_matches(by_app, {{"app", "pg"}}));
 }

@@ -1,4 +1,4 @@
-#include "scaler/scaler_service.h"
+#include "scaler/grpc/scaler_service.h"
 
 #include <algorithm>
 

@@ -1,11 +1,11 @@
-#include "guard/label_selector.h"
+#include "kube/model/label_selector.h"
 
 #include <catch2/catch.hpp>
 
-using namespace ballast::guard;
+using namespace ballast::kube;
 using json = nlohmann::json;
 
-TEST_CASE("a label selector matches labels with Kubernetes' semantics", "[guard]") {
+TEST_CASE("a label selector matches labels with Kubernetes' semantics", "[label-selector]") {
   const Labels web{{"app", "web"}, {"tier", "front"}};
   const Labels bare{};
   struct Row {
@@ -37,7 +37,7 @@ TEST_CASE("a label selector matches labels with Kubernetes' semantics", "[guard]
   }
 }
 
-TEST_CASE("a null label selector matches nothing and an empty one everything", "[guard]") {
+TEST_CASE("a null label selector matches nothing and an empty one everything", "[label-selector]") {
   auto null_selector = LabelSelector::parse(json());
   REQUIRE(null_selector.ok());
   CHECK(null_selector->is_null());
@@ -49,7 +49,7 @@ TEST_CASE("a null label selector matches nothing and an empty one everything", "
   CHECK(everything->matches({{"app", "web"}}));
 }
 
-TEST_CASE("a malformed label selector is an error, not a match", "[guard]") {
+TEST_CASE("a malformed label selector is an error, not a match", "[label-selector]") {
   for (const char* text : {
            R"([])",
            R"({"matchLabels": []})",
@@ -67,10 +67,32 @@ TEST_CASE("a malformed label selector is an error, not a match", "[guard]") {
   }
 }
 
-TEST_CASE("labels_from_json keeps string labels only", "[guard]") {
-  const json labels = {{"app", "web"}, {"replicas", 3}};
-  CHECK(labels_from_json(&labels) == Labels{{"app", "web"}});
-  CHECK(labels_from_json(nullptr).empty());
-  const json not_object = json::array();
-  CHECK(labels_from_json(&not_object).empty());
+TEST_CASE("the selector built from labels is the matchLabels selector", "[label-selector]") {
+  const auto built = LabelSelector::from_labels({{"app", "pg"}});
+  auto parsed = LabelSelector::parse(json::parse(R"({"matchLabels": {"app": "pg"}})"));
+  REQUIRE(parsed.ok());
+  for (const Labels& labels : {Labels{{"app", "pg"}}, Labels{{"app", "pg"}, {"role", "replica"}}, Labels{{"app", "x"}},
+                               Labels{}}) {
+    CHECK(built.matches(labels) == parsed->matches(labels));
+  }
+  CHECK(LabelSelector::everything().is_everything());
+  CHECK(LabelSelector::everything().matches({}));
+}
+
+TEST_CASE("matchLabels and matchExpressions are ANDed, matchLabels first", "[label-selector]") {
+  auto selector = LabelSelector::parse(json::parse(
+      R"({"matchLabels": {"app": "pg"}, "matchExpressions": [{"key": "role", "operator": "In", "values": ["primary", "replica"]}]})"));
+  REQUIRE(selector.ok());
+  CHECK(selector->matches({{"app", "pg"}, {"role", "replica"}}));
+  CHECK_FALSE(selector->matches({{"app", "pg"}}));
+  CHECK_FALSE(selector->matches({{"role", "primary"}}));
+  REQUIRE(selector->requirements().size() == 2);
+  CHECK(selector->requirements()[0].key == "app");
+  CHECK(selector->requirements()[1].op == LabelSelector::Operator::kIn);
+}
+
+TEST_CASE("null parts of a selector are absent parts", "[label-selector]") {
+  auto selector = LabelSelector::parse(json::parse(R"({"matchLabels": null, "matchExpressions": null})"));
+  REQUIRE(selector.ok());
+  CHECK(selector->is_everything());
 }

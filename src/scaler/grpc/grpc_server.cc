@@ -1,11 +1,11 @@
-#include "scaler/grpc_server.h"
+#include "scaler/grpc/grpc_server.h"
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
 #include "core/file.h"
 #include "core/log.h"
-#include "scaler/scaler_service.h"
+#include "scaler/grpc/scaler_service.h"
 
 namespace ballast::scaler {
 namespace {

@@ -13,6 +13,7 @@
 #include "kube/informer.h"
 #include "kube/kube_api.h"
 #include "kube/reconcile_loop.h"
+#include "kube/report_once.h"
 #include "policy/tier_policy.h"
 
 namespace ballast::guard {
@@ -57,8 +58,6 @@ class GuardReconciler {
  private:
   void act_on_pdbs();
   void act_on_priority_classes();
-  void report_once(const std::string& key, const nlohmann::json& object, bool warning, const std::string& reason,
-                   const std::string& message);
   bool may_write() const;
   void count_action(const char* action, const char* result);
 
@@ -79,7 +78,7 @@ class GuardReconciler {
   kube::Informer* scaled_objects_ = nullptr;  // null when keda.sh is not served
 
   // Notes and conflicts already reported, so a steady state emits nothing. Worker only.
-  std::set<std::string> reported_;
+  kube::ReportOnce reported_{events_};
 
   // Last: its thread stops before the members a pass uses are destroyed.
   kube::ReconcileLoop loop_{options_.resync, options_.debounce, [this] { return reconcile_once(); }};

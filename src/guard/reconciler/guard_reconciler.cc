@@ -1,30 +1,24 @@
-#include "guard/guard_reconciler.h"
+#include "guard/reconciler/guard_reconciler.h"
 
 #include <variant>
 
 #include "guard/pdb_planner.h"
 #include "guard/priority_class_planner.h"
+#include "kube/model/object_meta.h"
 
 namespace ballast::guard {
 namespace {
 
 using nlohmann::json;
 
-std::string metadata_string(const json& object, const char* field) {
-  if (!object.contains("metadata") || !object["metadata"].is_object()) return {};
-  return object["metadata"].value(field, std::string());
-}
-
 // The object an Event about a PDB action is attached to: the owning workload when the
 // PDB names one (that is where users look), else the PDB itself.
 json event_subject(const json& pdb, const std::string& ns, const std::string& name) {
-  const json* owners = pdb.contains("metadata") ? &pdb["metadata"] : nullptr;
-  if (owners != nullptr && owners->contains("ownerReferences") && (*owners)["ownerReferences"].is_array() &&
-      !(*owners)["ownerReferences"].empty()) {
-    const json& owner = (*owners)["ownerReferences"][0];
-    return {{"apiVersion", owner.value("apiVersion", "apps/v1")},
-            {"kind", owner.value("kind", "")},
-            {"metadata", {{"name", owner.value("name", "")}, {"namespace", ns}, {"uid", owner.value("uid", "")}}}};
+  if (const auto owners = kube::owner_references(pdb); !owners.empty()) {
+    const kube::OwnerReference& owner = owners.front();
+    return {{"apiVersion", owner.api_version.empty() ? "apps/v1" : owner.api_version},
+            {"kind", owner.kind},
+            {"metadata", {{"name", owner.name}, {"namespace", ns}, {"uid", owner.uid}}}};
   }
   return {{"apiVersion", "policy/v1"}, {"kind", "PodDisruptionBudget"}, {"metadata", {{"name", name}, {"namespace", ns}}}};
 }
@@ -114,16 +108,6 @@ bool GuardReconciler::reconcile_once() {
   return true;
 }
 
-void GuardReconciler::report_once(const std::string& key, const json& object, bool warning, const std::string& reason,
-                                  const std::string& message) {
-  if (!reported_.insert(key).second) return;
-  if (warning) {
-    events_.warning(object, reason, message);
-  } else {
-    events_.normal(object, reason, message);
-  }
-}
-
 void GuardReconciler::act_on_priority_classes() {
   const auto plan = plan_priority_classes(*policy_, priority_classes_->objects());
   for (const auto& conflict : plan.conflicts) {
@@ -131,18 +115,19 @@ void GuardReconciler::act_on_priority_classes() {
                           {"kind", "PriorityClass"},
                           {"metadata", {{"name", conflict.name}}}};
     const std::string have = conflict.have_value ? std::to_string(*conflict.have_value) : "none";
-    if (reported_.count("pc-conflict|" + conflict.name + "|" + have) == 0) {
+    if (!reported_.reported("pc-conflict|" + conflict.name + "|" + have)) {
       log_.warn("PriorityClass differs from the policy; left unchanged",
                 {{"priorityClass", conflict.name}, {"want", conflict.want_value}, {"have", have}});
     }
-    report_once("pc-conflict|" + conflict.name + "|" + have, subject, true, "PriorityClassConflict", conflict.message);
+    reported_.report("pc-conflict|" + conflict.name + "|" + have, subject, true, "PriorityClassConflict",
+                     conflict.message);
   }
   for (const auto& create : plan.creates) {
-    const std::string name = metadata_string(create.priority_class, "name");
+    const std::string name = kube::name(create.priority_class);
     if (options_.dry_run) {
       log_.info("dry-run: would create PriorityClass", {{"priorityClass", name}});
-      report_once("dry-pc|" + name, create.priority_class, false, "DryRunCreate",
-                  "ballast would create PriorityClass " + name + " (dry-run)");
+      reported_.report("dry-pc|" + name, create.priority_class, false, "DryRunCreate",
+                       "ballast would create PriorityClass " + name + " (dry-run)");
       count_action("create_priority_class", "dry_run");
       continue;
     }
@@ -179,8 +164,8 @@ void GuardReconciler::act_on_pdbs() {
     const json workload = {{"apiVersion", "apps/v1"},
                            {"kind", note.kind},
                            {"metadata", {{"name", note.name}, {"namespace", note.ns}}}};
-    report_once("note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
-                note_is_warning(note.reason), note_reason(note.reason), note.message);
+    reported_.report("note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
+                     note_is_warning(note.reason), note_reason(note.reason), note.message);
   }
 
   for (const auto& action : plan.actions) {
@@ -195,8 +180,8 @@ void GuardReconciler::act_on_pdbs() {
           std::string name;
           json subject;
           if constexpr (std::is_same_v<Step, CreatePdb>) {
-            ns = metadata_string(step.pdb, "namespace");
-            name = metadata_string(step.pdb, "name");
+            ns = kube::namespace_of(step.pdb);
+            name = kube::name(step.pdb);
             subject = event_subject(step.pdb, ns, name);
           } else if constexpr (std::is_same_v<Step, UpdatePdb>) {
             ns = step.ns;
@@ -209,8 +194,8 @@ void GuardReconciler::act_on_pdbs() {
           }
           if (options_.dry_run) {
             log_.info(std::string("dry-run: would ") + verb, {{"pdb", ns + "/" + name}, {"reason", step.reason}});
-            report_once(std::string("dry|") + verb + "|" + ns + "/" + name + "|" + step.reason, subject, false,
-                        "DryRunPdb", std::string("ballast would ") + verb + " " + name + ": " + step.reason);
+            reported_.report(std::string("dry|") + verb + "|" + ns + "/" + name + "|" + step.reason, subject, false,
+                             "DryRunPdb", std::string("ballast would ") + verb + " " + name + ": " + step.reason);
             count_action(verb, "dry_run");
             return;
           }

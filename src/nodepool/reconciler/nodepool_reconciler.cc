@@ -1,7 +1,8 @@
-#include "nodepool/nodepool_reconciler.h"
+#include "nodepool/reconciler/nodepool_reconciler.h"
 
 #include "core/base64.h"
 #include "core/uuid.h"
+#include "kube/model/object_meta.h"
 #include "nodepool/cluster_model.h"
 #include "nodepool/node_group.h"
 #include "nodepool/scale_down_planner.h"
@@ -11,23 +12,6 @@ namespace ballast::nodepool {
 namespace {
 
 using nlohmann::json;
-
-std::string meta(const json& object, const char* field) {
-  if (!object.contains("metadata") || !object["metadata"].is_object()) return {};
-  return object["metadata"].value(field, std::string());
-}
-
-std::string label(const json& object, const char* key) {
-  if (!object.contains("metadata") || !object["metadata"].contains("labels")) return {};
-  const json& labels = object["metadata"]["labels"];
-  return labels.is_object() ? labels.value(key, std::string()) : std::string();
-}
-
-std::string annotation(const json& object, const char* key) {
-  if (!object.contains("metadata") || !object["metadata"].contains("annotations")) return {};
-  const json& annotations = object["metadata"]["annotations"];
-  return annotations.is_object() ? annotations.value(key, std::string()) : std::string();
-}
 
 bool has_drain_taint(const json& node) {
   if (!node.contains("spec") || !node["spec"].contains("taints") || !node["spec"]["taints"].is_array()) return false;
@@ -54,13 +38,9 @@ bool must_move(const json& pod, const std::string& node) {
   if (!pod.contains("spec") || pod["spec"].value("nodeName", "") != node) return false;
   const std::string phase = pod.contains("status") ? pod["status"].value("phase", "") : "";
   if (phase == "Succeeded" || phase == "Failed") return false;
-  if (!annotation(pod, "kubernetes.io/config.mirror").empty()) return false;
-  if (pod["metadata"].contains("ownerReferences") && pod["metadata"]["ownerReferences"].is_array()) {
-    for (const auto& owner : pod["metadata"]["ownerReferences"]) {
-      if (owner.is_object() && owner.value("controller", false) && owner.value("kind", "") == "DaemonSet") return false;
-    }
-  }
-  return true;
+  if (!kube::annotation(pod, "kubernetes.io/config.mirror").empty()) return false;
+  const auto controller = kube::controller_of(pod);
+  return !controller || controller->kind != "DaemonSet";
 }
 
 json group_subject(const std::string& group) {
@@ -115,14 +95,8 @@ uint64_t NodePoolReconciler::passes() const { return loop_.passes(); }
 
 bool NodePoolReconciler::may_write() const { return !options_.dry_run && is_leader_(); }
 
-void NodePoolReconciler::report_once(const std::string& key, const json& object, bool warning,
-                                     const std::string& reason, const std::string& message) {
-  if (!reported_.insert(key).second) return;
-  warning ? events_.warning(object, reason, message) : events_.normal(object, reason, message);
-}
-
 NodeProvider* NodePoolReconciler::provider_for(const json& node_group) {
-  const std::string group = meta(node_group, "name");
+  const std::string group = kube::name(node_group);
   const std::string settings = node_group.contains("spec") && node_group["spec"].contains("provider")
                                    ? node_group["spec"]["provider"].dump()
                                    : std::string();
@@ -131,8 +105,8 @@ NodeProvider* NodePoolReconciler::provider_for(const json& node_group) {
   auto made = provider_factory_(node_group);
   if (!made) {
     log_.warn("cannot set up the provider", {{"group", group}, {"error", made.error().message}});
-    report_once("provider|" + group + "|" + made.error().message, group_subject(group), true, "ProviderError",
-                made.error().message);
+    reported_.report("provider|" + group + "|" + made.error().message, group_subject(group), true, "ProviderError",
+                     made.error().message);
     providers_.erase(group);
     return nullptr;
   }
@@ -180,20 +154,20 @@ std::string render_user_data(std::string text, const CreateRequest& request) {
 
 void NodePoolReconciler::scale_up(const json& group_object, int64_t count, const std::string& offering, int desired,
                                   TimePoint now, json& status, const std::string& reason) {
-  const std::string group = meta(group_object, "name");
+  const std::string group = kube::name(group_object);
   if (options_.dry_run) {
     log_.info("dry-run: would add nodes", {{"group", group}, {"count", count}, {"offering", offering}});
-    report_once("dry-up|" + group + "|" + std::to_string(count) + "|" + offering + "|" + reason, group_subject(group),
-                false, "DryRunScaleUp",
-                "ballast would add " + std::to_string(count) + " " + offering + " node(s): " + reason);
+    reported_.report("dry-up|" + group + "|" + std::to_string(count) + "|" + offering + "|" + reason,
+                     group_subject(group), false, "DryRunScaleUp",
+                     "ballast would add " + std::to_string(count) + " " + offering + " node(s): " + reason);
     return;
   }
   NodeProvider* provider = provider_for(group_object);
   if (provider == nullptr) return;
   auto data = user_data(group_object);
   if (!data) {
-    report_once("bootstrap|" + group + "|" + data.error().message, group_subject(group), true, "BootstrapSecretError",
-                data.error().message);
+    reported_.report("bootstrap|" + group + "|" + data.error().message, group_subject(group), true,
+                     "BootstrapSecretError", data.error().message);
     return;
   }
   for (int64_t i = 0; i < count; ++i) {
@@ -237,7 +211,7 @@ void NodePoolReconciler::scale_up(const json& group_object, int64_t count, const
 
 void NodePoolReconciler::reconcile_in_flight(const json& group_object, const std::set<std::string>& ready, int group_size,
                                              TimePoint now, json& status) {
-  const std::string group = meta(group_object, "name");
+  const std::string group = kube::name(group_object);
   const int64_t timeout = spec_int(group_object, nullptr, "provisionTimeoutSeconds", options_.provision_timeout_seconds);
   json kept = json::array();
   for (const auto& entry : status.value("inFlight", json::array())) {
@@ -274,7 +248,7 @@ void NodePoolReconciler::reconcile_in_flight(const json& group_object, const std
 }
 
 bool NodePoolReconciler::start_drain(const json& node, TimePoint now) {
-  const std::string name = meta(node, "name");
+  const std::string name = kube::name(node);
   json taints = node.contains("spec") && node["spec"].contains("taints") && node["spec"]["taints"].is_array()
                     ? node["spec"]["taints"]
                     : json::array();
@@ -287,13 +261,13 @@ bool NodePoolReconciler::start_drain(const json& node, TimePoint now) {
     log_.warn("cannot taint the node for removal", {{"node", name}, {"error", patched.error().message}});
     return false;
   }
-  log_.info("draining node", {{"node", name}, {"group", label(node, kNodeGroupLabel)}});
+  log_.info("draining node", {{"node", name}, {"group", kube::label(node, kNodeGroupLabel)}});
   events_.normal(node, "ScaleDown", "draining " + name + " to remove it");
   return true;
 }
 
 void NodePoolReconciler::undo_drain(const json& node) {
-  const std::string name = meta(node, "name");
+  const std::string name = kube::name(node);
   json taints = json::array();
   for (const auto& taint : node["spec"].value("taints", json::array())) {
     if (!(taint.is_object() && taint.value("key", "") == kToBeDeletedTaint)) taints.push_back(taint);
@@ -307,11 +281,11 @@ void NodePoolReconciler::undo_drain(const json& node) {
 
 void NodePoolReconciler::continue_drain(const json& node, const std::vector<json>& pods, const json* group_object,
                                         int current_nodes, TimePoint now, std::map<std::string, json>& statuses) {
-  const std::string name = meta(node, "name");
-  const std::string group = label(node, kNodeGroupLabel);
+  const std::string name = kube::name(node);
+  const std::string group = kube::label(node, kNodeGroupLabel);
   const int64_t grace =
       group_object != nullptr ? spec_int(*group_object, "scaleDown", "maxGracefulTerminationSeconds", 600) : 600;
-  const auto started = parse_time(annotation(node, kDrainStartedAnnotation));
+  const auto started = parse_time(kube::annotation(node, kDrainStartedAnnotation));
   std::vector<const json*> remaining;
   for (const auto& pod : pods) {
     if (must_move(pod, name)) remaining.push_back(&pod);
@@ -327,9 +301,9 @@ void NodePoolReconciler::continue_drain(const json& node, const std::vector<json
       return fail("pods still running after " + std::to_string(grace) + "s of draining");
     }
     for (const json* pod : remaining) {
-      if (pod->contains("metadata") && (*pod)["metadata"].contains("deletionTimestamp")) continue;
-      const std::string ns = meta(*pod, "namespace");
-      const std::string pod_name = meta(*pod, "name");
+      if (kube::is_being_deleted(*pod)) continue;
+      const std::string ns = kube::namespace_of(*pod);
+      const std::string pod_name = kube::name(*pod);
       auto evicted = api_.evict(ns, pod_name, std::nullopt);
       const char* result = !evicted ? "error"
                            : *evicted == kube::EvictionResult::kBlockedByPdb ? "blocked"
@@ -405,7 +379,7 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   std::map<std::string, json> before;
   std::map<std::string, json> statuses;
   for (const auto& object : group_objects) {
-    const std::string name = meta(object, "name");
+    const std::string name = kube::name(object);
     groups[name] = &object;
     before[name] = object.value("status", json::object());
     statuses[name] = before[name];
@@ -413,8 +387,8 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   std::set<std::string> ready;
   std::map<std::string, int> group_nodes;
   for (const auto& node : node_objects) {
-    if (reports_ready(node)) ready.insert(meta(node, "name"));
-    if (const std::string group = label(node, kNodeGroupLabel); !group.empty()) ++group_nodes[group];
+    if (reports_ready(node)) ready.insert(kube::name(node));
+    if (const std::string group = kube::label(node, kNodeGroupLabel); !group.empty()) ++group_nodes[group];
   }
   for (auto& [name, object] : groups) {
     reconcile_in_flight(*object, ready, group_nodes[name], now, statuses[name]);
@@ -434,7 +408,7 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   // Drains in progress continue whatever this pass plans.
   for (const auto& node : node_objects) {
     if (!has_drain_taint(node)) continue;
-    const std::string group = label(node, kNodeGroupLabel);
+    const std::string group = kube::label(node, kNodeGroupLabel);
     const auto it = groups.find(group);
     if (options_.dry_run || !may_write()) continue;
     continue_drain(node, pod_objects, it == groups.end() ? nullptr : it->second, group_nodes[group], now, statuses);
@@ -451,8 +425,8 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
     if (why.empty()) why = "no NodeGroup exists";
     const json subject = {{"apiVersion", "v1"}, {"kind", "Pod"},
                           {"metadata", {{"name", pod.pod.name}, {"namespace", pod.pod.ns}}}};
-    report_once("unplaced|" + pod.pod.str() + "|" + why, subject, false, "NotTriggerScaleUp",
-                "pod didn't trigger scale-up: " + why);
+    reported_.report("unplaced|" + pod.pod.str() + "|" + why, subject, false, "NotTriggerScaleUp",
+                     "pod didn't trigger scale-up: " + why);
   }
   std::set<std::string> scaling_up;
   for (const auto& group : up.groups) {
@@ -468,10 +442,10 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
         parse_time(statuses[group.group].value("lastScaleUpFailure", json::object()).value("time", std::string()));
     const int64_t backoff = spec_int(*it->second, "scaleUp", "backoffSeconds", 180);
     if (failed_at && now - *failed_at < std::chrono::seconds(backoff)) {
-      report_once("backoff|" + group.group + "|" + format_time(*failed_at), group_subject(group.group), true,
-                  "ScaleUpBackoff",
-                  "the last scale-up failed at " + format_time(*failed_at) + "; no new node for " +
-                      std::to_string(backoff) + "s");
+      reported_.report("backoff|" + group.group + "|" + format_time(*failed_at), group_subject(group.group), true,
+                       "ScaleUpBackoff",
+                       "the last scale-up failed at " + format_time(*failed_at) + "; no new node for " +
+                           std::to_string(backoff) + "s");
       continue;
     }
     if (!options_.dry_run && !may_write()) return true;
@@ -510,18 +484,18 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
       if (node.state == NodeState::kBlocked) {
         for (const auto& blocker : node.blockers) ++unremovable[block_code(blocker.reason)];
         const json subject = {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", node.node}}}};
-        report_once("blocked|" + node.node + "|" + node.blockers.front().message, subject, false,
-                    "ScaleDownBlocked", node.blockers.front().message);
+        reported_.report("blocked|" + node.node + "|" + node.blockers.front().message, subject, false,
+                         "ScaleDownBlocked", node.blockers.front().message);
       }
     }
     statuses[group.group]["nodes"] = entries;
     for (const auto& name : group.remove) {
       const auto node = std::find_if(node_objects.begin(), node_objects.end(),
-                                     [&](const json& object) { return meta(object, "name") == name; });
+                                     [&](const json& object) { return kube::name(object) == name; });
       if (node == node_objects.end() || has_drain_taint(*node)) continue;
       if (options_.dry_run) {
         log_.info("dry-run: would remove node", {{"node", name}, {"group", group.group}});
-        report_once("dry-down|" + name, *node, false, "DryRunScaleDown", "ballast would drain and remove " + name);
+        reported_.report("dry-down|" + name, *node, false, "DryRunScaleDown", "ballast would drain and remove " + name);
         continue;
       }
       if (!may_write()) return true;

@@ -1,16 +1,14 @@
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/result.h"
+#include "kube/model/labels.h"
 
-namespace ballast::guard {
-
-using Labels = std::map<std::string, std::string>;
+namespace ballast::kube {
 
 // A metav1.LabelSelector (matchLabels + matchExpressions In/NotIn/Exists/DoesNotExist),
 // parsed once and matched against label sets with Kubernetes' semantics: every
@@ -19,33 +17,36 @@ using Labels = std::map<std::string, std::string>;
 // policy/v1 PodDisruptionBudgets. Immutable value type.
 class LabelSelector {
  public:
+  enum class Operator { kIn, kNotIn, kExists, kDoesNotExist };
+  struct Requirement {
+    std::string key;
+    Operator op = Operator::kIn;
+    std::vector<std::string> values;
+  };
+
   // A selector that matches nothing (a null selector).
   LabelSelector() = default;
+  // `{}`: matches every label set.
+  static LabelSelector everything() { return from_labels({}); }
+  // `{matchLabels: labels}`.
+  static LabelSelector from_labels(const Labels& match_labels);
 
   // Parses the JSON the apiserver returns. A null JSON value gives the match-nothing
-  // selector; anything malformed (unknown operator, values on Exists, no values on In,
-  // non-string labels) is an error: the caller decides what an unreadable selector means.
+  // selector; anything the apiserver's validation rejects (unknown operator, values on
+  // Exists, no values on In, non-string labels) is an error: the caller decides what an
+  // unreadable selector means.
   static Result<LabelSelector> parse(const nlohmann::json& selector);
 
   bool matches(const Labels& labels) const;
   // True for `{}`: selects every pod of the namespace.
   bool is_everything() const { return !null_ && requirements_.empty(); }
   bool is_null() const { return null_; }
+  // matchLabels first (as In requirements with one value), then matchExpressions.
+  const std::vector<Requirement>& requirements() const { return requirements_; }
 
  private:
-  enum class Op { kIn, kNotIn, kExists, kDoesNotExist };
-  struct Requirement {
-    std::string key;
-    Op op = Op::kIn;
-    std::vector<std::string> values;
-  };
-
   bool null_ = true;
   std::vector<Requirement> requirements_;
 };
 
-// The string-valued entries of a JSON labels object (others are skipped); empty when the
-// value is not an object.
-Labels labels_from_json(const nlohmann::json* labels);
-
-}  // namespace ballast::guard
+}  // namespace ballast::kube

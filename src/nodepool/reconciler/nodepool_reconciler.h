@@ -17,6 +17,7 @@
 #include "kube/informer.h"
 #include "kube/kube_api.h"
 #include "kube/reconcile_loop.h"
+#include "kube/report_once.h"
 #include "nodepool/node_provider.h"
 
 namespace ballast::nodepool {
@@ -70,8 +71,6 @@ class NodePoolReconciler {
   uint64_t passes() const;
 
  private:
-  struct GroupState;
-
   NodeProvider* provider_for(const nlohmann::json& node_group);
   void scale_up(const nlohmann::json& group_object, int64_t count, const std::string& offering, int desired,
                 TimePoint now, nlohmann::json& status, const std::string& reason);
@@ -85,8 +84,6 @@ class NodePoolReconciler {
   void undo_drain(const nlohmann::json& node);
   Result<std::string> user_data(const nlohmann::json& group_object);
   void write_status(const std::string& group, const nlohmann::json& before, const nlohmann::json& after);
-  void report_once(const std::string& key, const nlohmann::json& object, bool warning, const std::string& reason,
-                   const std::string& message);
   bool may_write() const;
 
   kube::KubeApi& api_;
@@ -106,7 +103,7 @@ class NodePoolReconciler {
 
   // Worker thread only.
   std::map<std::string, std::pair<std::string, std::unique_ptr<NodeProvider>>> providers_;  // group → (settings, provider)
-  std::set<std::string> reported_;
+  kube::ReportOnce reported_{events_};
 
   // Last: its thread stops before the members a pass uses are destroyed.
   kube::ReconcileLoop loop_{options_.interval, options_.debounce,

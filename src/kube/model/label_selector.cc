@@ -1,10 +1,17 @@
-#include "guard/label_selector.h"
+#include "kube/model/label_selector.h"
 
 #include <algorithm>
 
-namespace ballast::guard {
+namespace ballast::kube {
 
 using json = nlohmann::json;
+
+LabelSelector LabelSelector::from_labels(const Labels& match_labels) {
+  LabelSelector out;
+  out.null_ = false;
+  for (const auto& [key, value] : match_labels) out.requirements_.push_back({key, Operator::kIn, {value}});
+  return out;
+}
 
 Result<LabelSelector> LabelSelector::parse(const json& selector) {
   LabelSelector out;
@@ -15,7 +22,7 @@ Result<LabelSelector> LabelSelector::parse(const json& selector) {
     if (!labels->is_object()) return invalid_argument("label selector: matchLabels must be an object");
     for (const auto& [key, value] : labels->items()) {
       if (!value.is_string()) return invalid_argument("label selector: matchLabels." + key + " must be a string");
-      out.requirements_.push_back({key, Op::kIn, {value.get<std::string>()}});
+      out.requirements_.push_back({key, Operator::kIn, {value.get<std::string>()}});
     }
   }
   const auto expressions = selector.find("matchExpressions");
@@ -28,16 +35,16 @@ Result<LabelSelector> LabelSelector::parse(const json& selector) {
     if (key == expression.end() || !key->is_string() || op == expression.end() || !op->is_string()) {
       return invalid_argument("label selector: a matchExpressions entry needs key and operator");
     }
-    Requirement requirement{key->get<std::string>(), Op::kIn, {}};
+    Requirement requirement{key->get<std::string>(), Operator::kIn, {}};
     const std::string op_name = op->get<std::string>();
     if (op_name == "In") {
-      requirement.op = Op::kIn;
+      requirement.op = Operator::kIn;
     } else if (op_name == "NotIn") {
-      requirement.op = Op::kNotIn;
+      requirement.op = Operator::kNotIn;
     } else if (op_name == "Exists") {
-      requirement.op = Op::kExists;
+      requirement.op = Operator::kExists;
     } else if (op_name == "DoesNotExist") {
-      requirement.op = Op::kDoesNotExist;
+      requirement.op = Operator::kDoesNotExist;
     } else {
       return invalid_argument("label selector: unknown operator \"" + op_name + "\"");
     }
@@ -49,7 +56,7 @@ Result<LabelSelector> LabelSelector::parse(const json& selector) {
       }
     }
     // The apiserver's own validation: In/NotIn need values, Exists/DoesNotExist take none.
-    const bool set_based = requirement.op == Op::kIn || requirement.op == Op::kNotIn;
+    const bool set_based = requirement.op == Operator::kIn || requirement.op == Operator::kNotIn;
     if (set_based == requirement.values.empty()) {
       return invalid_argument("label selector: operator " + op_name +
                               (set_based ? " needs values" : " takes no values") + " (key " + requirement.key + ")");
@@ -69,26 +76,17 @@ bool LabelSelector::matches(const Labels& labels) const {
                             requirement.values.end();
     };
     switch (requirement.op) {
-      case Op::kIn:
+      case Operator::kIn:
         return listed();
-      case Op::kNotIn:
+      case Operator::kNotIn:
         return !listed();
-      case Op::kExists:
+      case Operator::kExists:
         return present;
-      case Op::kDoesNotExist:
+      case Operator::kDoesNotExist:
         return !present;
     }
     return false;
   });
 }
 
-Labels labels_from_json(const json* labels) {
-  Labels out;
-  if (labels == nullptr || !labels->is_object()) return out;
-  for (const auto& [key, value] : labels->items()) {
-    if (value.is_string()) out.emplace(key, value.get<std::string>());
-  }
-  return out;
-}
-
-}  // namespace ballast::guard
+}  // namespace ballast::kube

@@ -12,7 +12,7 @@
 #include "externalscaler.grpc.pb.h"
 
 #include "core/metrics.h"
-#include "scaler/grpc_server.h"
+#include "scaler/grpc/grpc_server.h"
 #include "scaler/metric_hub.h"
 #include "scaler/trigger_spec.h"
 
