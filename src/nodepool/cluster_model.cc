@@ -174,7 +174,11 @@ Result<Node> parse_node(const nlohmann::json& object) {
     n.annotations = string_map_at(member(m, "annotations", "metadata"), "metadata.annotations");
     n.created = time_at(member(m, "creationTimestamp", "metadata"), "metadata.creationTimestamp");
     const json* spec = member(&object, "spec", "");
+    // A starting node's startup taints are planned as gone, as cluster-autoscaler plans
+    // an upcoming node: otherwise the pods it was ordered for "do not fit" it for a moment
+    // and a second node is ordered (seen on the real control plane).
     n.taints = taints_at(member(spec, "taints", "spec"), "spec.taints");
+    std::erase_if(n.taints, [](const Taint& taint) { return kube::is_startup_taint(taint.key); });
     n.unschedulable = bool_at(member(spec, "unschedulable", "spec"), "spec.unschedulable", false);
     const json* status = member(&object, "status", "");
     const json* alloc = member(status, "allocatable", "status");

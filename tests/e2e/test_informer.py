@@ -3,6 +3,7 @@
 
 import base64
 import json
+import signal
 import time
 import urllib.request
 
@@ -32,12 +33,17 @@ def test_a_change_made_while_the_watch_is_broken_and_history_compacted_is_not_mi
     wait_until("before's PDB", lambda: budget(cluster, namespace, "before"))
     expired_before = sum("watch expired" in line for line in ballast.log_lines())
 
-    # Changes ballast cannot see live: the apiserver is restarted, and meanwhile history is
-    # compacted, so ballast's resourceVersion is too old when it resumes (410 Gone).
-    cluster.restart_apiserver()
-    cluster.admin.create(deployment("during", "standard", replicas=2), "-n", namespace)
-    cluster.admin.run("scale", "deployment", "before", "-n", namespace, "--replicas=1")
-    compact_etcd(cluster)
+    # ballast is frozen while changes happen and history is compacted; the apiserver restarts
+    # (dropping every watch and rebuilding its watch cache from the compacted etcd), so the
+    # resourceVersion ballast resumes from is gone for good: a real 410 Gone.
+    ballast.proc.send_signal(signal.SIGSTOP)
+    try:
+        cluster.admin.create(deployment("during", "standard", replicas=2), "-n", namespace)  # webhook fails open
+        cluster.admin.run("scale", "deployment", "before", "-n", namespace, "--replicas=1")
+        compact_etcd(cluster)
+        cluster.restart_apiserver()
+    finally:
+        ballast.proc.send_signal(signal.SIGCONT)
 
     wait_until("during's PDB", lambda: budget(cluster, namespace, "during") == {"minAvailable": 1}, timeout=90)
     wait_until("before's PDB follows the scale-down",

@@ -140,10 +140,17 @@ TEST_CASE("pending pods make a dispatch request, and the node that joins and is 
   REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 2; }, kWait));
 
   // The pipeline brings the nodes up with the names ballast asked for. Registered but not
-  // yet Ready (no allocatable reported), they are still in flight and nothing more is ordered.
+  // yet taking pods (not Ready yet; or Ready with the not-ready taint the node lifecycle
+  // controller lifts a moment later), they are still in flight and nothing more is ordered.
+  bool first = true;
   for (const auto& entry : world.in_flight()) {
     json registering = group_node(entry["name"]);
-    registering["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "Unknown"}}});
+    if (first) {
+      registering["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "Unknown"}}});
+    } else {
+      registering["spec"]["taints"] = json::array({{{"key", "node.kubernetes.io/not-ready"}, {"effect", "NoSchedule"}}});
+    }
+    first = false;
     world.server.put(registering);
   }
   const auto passes = reconciler->passes();

@@ -19,4 +19,9 @@ bool tolerates(const std::vector<Toleration>& tolerations, const Taint& taint) {
                      [&](const Toleration& toleration) { return toleration.tolerates(taint); });
 }
 
+bool is_startup_taint(std::string_view key) {
+  return key == "node.kubernetes.io/not-ready" || key == "node.kubernetes.io/unreachable" ||
+         key == "node.cloudprovider.kubernetes.io/uninitialized";
+}
+
 }  // namespace ballast::kube

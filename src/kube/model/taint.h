@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ballast::kube {
@@ -30,5 +31,10 @@ struct Toleration {
 
 // Whether any of `tolerations` tolerates `taint`.
 bool tolerates(const std::vector<Toleration>& tolerations, const Taint& taint);
+
+// A taint a node carries only while it starts: node.kubernetes.io/not-ready and
+// unreachable (lifted by the node lifecycle controller once the node is Ready) and
+// node.cloudprovider.kubernetes.io/uninitialized (lifted by the cloud controller).
+bool is_startup_taint(std::string_view key);
 
 }  // namespace ballast::kube

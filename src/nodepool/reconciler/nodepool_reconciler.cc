@@ -3,6 +3,7 @@
 #include "core/base64.h"
 #include "core/uuid.h"
 #include "kube/model/object_meta.h"
+#include "kube/model/taint.h"
 #include "nodepool/cluster_model.h"
 #include "nodepool/node_group.h"
 #include "nodepool/scale_down_planner.h"
@@ -21,13 +22,21 @@ bool has_drain_taint(const json& node) {
   return false;
 }
 
-// A Node whose Ready condition says True. A node that has only registered (its kubelet,
-// or kwok, has not reported yet) has no allocatable the planner can count on: ending its
-// VM's in-flight entry then would order a second VM for the same pending pods.
-bool reports_ready(const json& node) {
-  const json* conditions = node.contains("status") ? &node["status"] : nullptr;
-  if (conditions == nullptr || !conditions->contains("conditions") || !(*conditions)["conditions"].is_array()) return false;
-  for (const auto& condition : (*conditions)["conditions"]) {
+// A Node that can take pods: its Ready condition says True and the taints a node carries
+// while it starts are gone (the node lifecycle controller lifts node.kubernetes.io/not-ready
+// a moment after Ready; a cloud provider's uninitialized taint likewise). Until then the
+// planner cannot place the pending pods there, so ending its VM's in-flight entry earlier
+// would order a second VM for the same pods (seen on the real control plane).
+bool takes_pods(const json& node) {
+  const json* spec = node.contains("spec") ? &node["spec"] : nullptr;
+  if (spec != nullptr && spec->contains("taints") && (*spec)["taints"].is_array()) {
+    for (const auto& taint : (*spec)["taints"]) {
+      if (taint.is_object() && kube::is_startup_taint(taint.value("key", ""))) return false;
+    }
+  }
+  const json* status = node.contains("status") ? &node["status"] : nullptr;
+  if (status == nullptr || !status->contains("conditions") || !(*status)["conditions"].is_array()) return false;
+  for (const auto& condition : (*status)["conditions"]) {
     if (condition.is_object() && condition.value("type", "") == "Ready") return condition.value("status", "") == "True";
   }
   return false;
@@ -387,7 +396,7 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   std::set<std::string> ready;
   std::map<std::string, int> group_nodes;
   for (const auto& node : node_objects) {
-    if (reports_ready(node)) ready.insert(kube::name(node));
+    if (takes_pods(node)) ready.insert(kube::name(node));
     if (const std::string group = kube::label(node, kNodeGroupLabel); !group.empty()) ++group_nodes[group];
   }
   for (auto& [name, object] : groups) {

@@ -38,3 +38,19 @@ TEST_CASE("a taint prints as kubectl writes it", "[taint]") {
   CHECK(Taint{"node.kubernetes.io/unschedulable", "", "NoSchedule"}.str() ==
         "node.kubernetes.io/unschedulable:NoSchedule");
 }
+
+TEST_CASE("only the taints a starting node carries are startup taints", "[taint]") {
+  const std::pair<const char*, bool> rows[] = {
+      {"node.kubernetes.io/not-ready", true},
+      {"node.kubernetes.io/unreachable", true},
+      {"node.cloudprovider.kubernetes.io/uninitialized", true},
+      {"node.kubernetes.io/unschedulable", false},  // a cordon is the operator's, not the start's
+      {"ballast.dev/to-be-deleted", false},
+      {"node.kubernetes.io/not-ready-x", false},
+      {"", false},
+  };
+  for (const auto& [key, startup] : rows) {
+    INFO(key);
+    CHECK(is_startup_taint(key) == startup);
+  }
+}
