@@ -165,6 +165,8 @@ def edge_latencies(ballast, broker, producer, group, topic, partitions, trials, 
             edge = stream.next(timeout=20)
             assert edge["result"] is True, edge
             latencies.append(edge["at"] - sent)
+            if wake and latencies[-1] > 0.2:
+                print(f"\n[wake] trial {trial}: produced at {sent:.3f}, edge {latencies[-1] * 1000:.0f} ms later")
             lag += 1
         finally:
             stream.close()
