@@ -15,7 +15,6 @@ constexpr std::array<std::string_view, 15> kKeys = {
     "bootstrapServers", "consumerGroup", "topic", "lagThreshold", "activationLagThreshold", "offsetResetPolicy",
     "allowIdleConsumers", "excludePersistentLag", "scaleToZeroOnInvalidOffset", "limitToPartitionsWithLag",
     "ensureEvenDistributionOfPartitions", "partitionLimitation", "earliestFromLogStart", "ceilPartitionCap",
-    // Reserved by CONTRACT.md for a later issue; listed so a misspelling of it is caught.
     "wakeOnProduce"};
 
 constexpr std::chrono::milliseconds kDefaultPollInterval{1'000};
@@ -107,7 +106,7 @@ Result<std::vector<PartitionRange>> parse_partition_limitation(const Metadata& m
 }
 
 // Checks between keys, in KEDA's wording where KEDA has one.
-Status check_combinations(const KafkaTrigger& kafka, const Metadata& metadata) {
+Status check_combinations(const KafkaTrigger& kafka) {
   if (kafka.limit_to_partitions_with_lag && kafka.allow_idle_consumers) {
     return invalid_argument("limitToPartitionsWithLag and allowIdleConsumers cannot both be true");
   }
@@ -123,9 +122,6 @@ Status check_combinations(const KafkaTrigger& kafka, const Metadata& metadata) {
   // KEDA ignores it without a topic; a selection that selects nothing is better refused.
   if (!kafka.partition_limitation.empty() && kafka.topic.empty()) {
     return invalid_argument("partitionLimitation needs topic");
-  }
-  if (!value_or(metadata, "wakeOnProduce").empty()) {
-    return invalid_argument("wakeOnProduce is not available yet");
   }
   return Ok{};
 }
@@ -157,6 +153,8 @@ std::string source_key(const KafkaTrigger& kafka, const std::string& auth) {
     if (kafka.ceil_partition_cap) key += ",ceil";
     key += "|lagThreshold=" + std::to_string(kafka.lag_threshold);
   }
+  // Not a change of value, but the poller decides per key whether to watch for produces.
+  if (!kafka.wake_on_produce) key += "|wake=off";
   return key;
 }
 
@@ -203,16 +201,17 @@ Status parse_kafka_trigger(const Metadata& metadata, TriggerSpec& spec) {
       {"ensureEvenDistributionOfPartitions", &kafka.ensure_even_distribution_of_partitions},
       {"earliestFromLogStart", &kafka.earliest_from_log_start},
       {"ceilPartitionCap", &kafka.ceil_partition_cap},
+      {"wakeOnProduce", &kafka.wake_on_produce},
   };
   for (const auto& [key, field] : flags) {
-    auto value = bool_field(metadata, key, false);
+    auto value = bool_field(metadata, key, *field);
     if (!value) return value.error();
     *field = *value;
   }
   auto limitation = parse_partition_limitation(metadata);
   if (!limitation) return limitation.error();
   kafka.partition_limitation = std::move(*limitation);
-  if (auto combined = check_combinations(kafka, metadata); !combined) return combined.error();
+  if (auto combined = check_combinations(kafka); !combined) return combined.error();
 
   spec.threshold = static_cast<double>(kafka.lag_threshold);
   spec.activation_threshold = static_cast<double>(kafka.activation_lag_threshold);

@@ -41,6 +41,9 @@ struct KafkaTrigger {
   // Ours, not KEDA's: cap when ceil(lag / lagThreshold) exceeds the partition bound, so a
   // lag just above partitions × threshold cannot ask the HPA for one idle replica more.
   bool ceil_partition_cap = false;
+  // `wakeOnProduce`: while a StreamIsActive stream for the trigger says "inactive", watch
+  // the topic for new messages and poll at once when one lands (sources/kafka/README.md).
+  bool wake_on_produce = true;
 
   // KEDA caps the metric at the partition count unless told otherwise; the cap is the
   // only place lagThreshold changes the published value.

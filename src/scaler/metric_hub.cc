@@ -1,6 +1,7 @@
 #include "scaler/metric_hub.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace ballast::scaler {
 
@@ -9,6 +10,7 @@ namespace ballast::scaler {
 struct MetricHub::Subscription::Slot {
   std::mutex mutex;
   Listener listener;  // empty once unsubscribed
+  std::atomic<bool> awaiting_activation{false};
 };
 
 MetricHub::Subscription& MetricHub::Subscription::operator=(Subscription&& other) noexcept {
@@ -28,6 +30,10 @@ void MetricHub::Subscription::reset() {
     slot_->listener = nullptr;
   }
   slot_.reset();
+}
+
+void MetricHub::Subscription::set_awaiting_activation(bool awaiting) {
+  if (slot_) slot_->awaiting_activation.store(awaiting);
 }
 
 bool MetricHub::track(const std::string& key, const std::string& name) {
@@ -99,6 +105,16 @@ bool MetricHub::wanted(const std::string& key, std::chrono::milliseconds idle_af
   const auto& listeners = it->second.listeners;
   const bool subscribed = std::any_of(listeners.begin(), listeners.end(), [](const auto& weak) { return !weak.expired(); });
   return subscribed || clock_.now() - it->second.last_read <= idle_after;
+}
+
+bool MetricHub::awaiting_activation(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  return std::any_of(it->second.listeners.begin(), it->second.listeners.end(), [](const auto& weak) {
+    const auto slot = weak.lock();
+    return slot && slot->awaiting_activation.load();
+  });
 }
 
 MetricHub::Subscription MetricHub::subscribe(const std::string& key, Listener listener) {

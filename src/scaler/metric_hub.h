@@ -49,6 +49,11 @@ class MetricHub {
   // pollers stop refreshing keys nobody asks for.
   bool wanted(const std::string& key, std::chrono::milliseconds idle_after) const;
 
+  // True while some subscriber of `key` says it waits for an activation: a StreamIsActive
+  // stream whose last answer to KEDA was "inactive". Sources may then watch for new data
+  // harder than their poll interval does (Kafka's wakeOnProduce).
+  bool awaiting_activation(const std::string& key) const;
+
   using Listener = std::function<void(const Sample& sample)>;
 
   // Calls `listener` with every value published for `key` until the handle is destroyed.
@@ -61,6 +66,8 @@ class MetricHub {
     Subscription& operator=(Subscription&&) noexcept;
     ~Subscription();
     void reset();
+    // Marks this subscriber as waiting for the key to turn active (see awaiting_activation).
+    void set_awaiting_activation(bool awaiting);
 
    private:
     friend class MetricHub;

@@ -12,6 +12,7 @@
 #include "scaler/metric_hub.h"
 #include "sources/kafka/kafka_source.h"
 #include "sources/kafka/mock_cluster.h"
+#include "sources/kafka/produce_watcher.h"
 
 using namespace ballast;
 using namespace std::chrono_literals;
@@ -249,4 +250,45 @@ TEST_CASE("an auth profile that is not configured is UNAVAILABLE naming it, neve
   CHECK(polled.metrics_status.error_code() == grpc::StatusCode::UNAVAILABLE);
   CHECK(polled.metrics_status.error_message().find("missing-profile") != std::string::npos);
   CHECK(harness.source.cluster_handle_count() == 0);
+}
+
+TEST_CASE("wakeOnProduce: a message produced to an idle topic wakes a StreamIsActive stream long before the next poll",
+          "[kafka][integration][wake]") {
+  Harness harness;
+  auto& cluster = *harness.cluster;
+  REQUIRE(cluster.create_topic("uploads", 2).ok());
+  commit_all(cluster, "transcoders", "uploads", 2, 0);
+  // Polled every minute: only the watcher can bring the edge within the test's wait.
+  const auto ref = harness.ref("transcoders", "uploads", {{"pollInterval", "60s"}});
+  auto polled = poll_until(*harness.stub, ref, [](const Polled& p) { return p.metrics_status.ok(); }, kBrokerWait);
+  REQUIRE(polled.value == 0);
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 30s);
+  auto reader = harness.stub->StreamIsActive(&context, ref);
+  externalscaler::IsActiveResponse response;
+  REQUIRE(reader->Read(&response));
+  CHECK_FALSE(response.result());
+
+  auto& watched = harness.metrics.gauge("ballast_kafka_watched_partitions", "");
+  auto& watchers = harness.metrics.gauge("ballast_kafka_watchers", "");
+  const auto deadline = std::chrono::steady_clock::now() + kBrokerWait;
+  while (watched.value() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  REQUIRE(watched.value() == 2);
+  CHECK(watchers.value() == 1);
+  // The watcher's first fetch from the log end is on its way once it has waited this long.
+  std::this_thread::sleep_for(2 * kafka::ProduceWatcher::kFetchWaitMax);
+
+  const auto produced = std::chrono::steady_clock::now();
+  REQUIRE(cluster.produce("uploads", 1, 1).ok());
+  REQUIRE(reader->Read(&response));
+  CHECK(response.result());
+  CHECK(std::chrono::steady_clock::now() - produced < 10s);
+  // Active: nothing left to watch.
+  const auto stop_deadline = std::chrono::steady_clock::now() + kBrokerWait;
+  while (watched.value() > 0 && std::chrono::steady_clock::now() < stop_deadline) std::this_thread::sleep_for(20ms);
+  CHECK(watched.value() == 0);
+  CHECK(watchers.value() == 0);
+  context.TryCancel();
+  reader->Finish();
 }

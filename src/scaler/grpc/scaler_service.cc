@@ -127,7 +127,11 @@ class IsActiveStream final : public PushStream<IsActiveResponse> {
 
   void start(MetricHub& hub) {
     if (!open()) return;
-    subscription_ = hub.subscribe(spec_.source_key, [this](const Sample& sample) { observe(sample); });
+    {
+      // Held so a listener call racing this assignment waits for it (observe() uses it).
+      std::lock_guard lock(edges_mutex_);
+      subscription_ = hub.subscribe(spec_.source_key, [this](const Sample& sample) { observe(sample); });
+    }
     // A value published between subscribe and this read is seen twice; the edge
     // tracker drops the repeat.
     if (auto sample = service().current(spec_); sample) observe(*sample);
@@ -138,7 +142,10 @@ class IsActiveStream final : public PushStream<IsActiveResponse> {
     std::optional<bool> edge;
     {
       std::lock_guard lock(edges_mutex_);
-      edge = edges_.observe(is_active(spec_, sample));
+      const bool active = is_active(spec_, sample);
+      edge = edges_.observe(active);
+      // While KEDA was last told "inactive", sources may watch for the first new data.
+      subscription_.set_awaiting_activation(!active);
     }
     if (!edge) return;
     IsActiveResponse response;

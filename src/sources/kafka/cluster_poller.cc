@@ -8,6 +8,7 @@
 
 #include "sources/kafka/client_config.h"
 #include "sources/kafka/lag.h"
+#include "sources/kafka/produce_watcher.h"
 
 namespace ballast::kafka {
 namespace {
@@ -443,20 +444,74 @@ void ClusterPoller::stop() {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+  // After the join: the watcher calls wake(), which needs this poller alive.
+  watcher_.reset();
 }
 
 void ClusterPoller::run() {
   std::unique_lock lock(mutex_);
+  const auto wake_allowed = [this] { return !woken_.empty() && deps_.clock.now() >= next_wake_round_; };
   while (!stopping_) {
     for (auto& watched : pending_) keys_.push_back(std::move(watched));
     pending_.clear();
+    std::set<std::string> woken;
+    if (wake_allowed()) woken.swap(woken_);
     lock.unlock();
-    const auto next = poll_once(deps_.clock.now());
+    const auto now = deps_.clock.now();
+    if (!woken.empty()) {
+      next_wake_round_ = now + kWakeGap;
+      for (auto& watched : keys_) {
+        if (woken.count(watched.key)) watched.next_poll = now;
+      }
+    }
+    const auto next = poll_once(now);
+    update_wake();
     lock.lock();
     // Bounded so an injected clock that does not move cannot park the thread for good.
-    const auto wait = std::clamp<std::chrono::nanoseconds>(next - deps_.clock.now(), 0ns, 1s);
-    wake_.wait_for(lock, wait, [this] { return stopping_ || !pending_.empty(); });
+    auto wait = std::clamp<std::chrono::nanoseconds>(next - deps_.clock.now(), 0ns, 1s);
+    if (!woken_.empty()) wait = std::clamp<std::chrono::nanoseconds>(next_wake_round_ - deps_.clock.now(), 0ns, wait);
+    wake_.wait_for(lock, wait, [&] { return stopping_ || !pending_.empty() || wake_allowed(); });
   }
+}
+
+void ClusterPoller::update_wake() {
+  std::vector<WakeCandidate> candidates;
+  candidates.reserve(keys_.size());
+  for (const auto& watched : keys_) {
+    const auto& trigger = watched.trigger;
+    WakeCandidate candidate{watched.key, trigger.topic, trigger.partition_limitation, trigger.wake_on_produce, false};
+    // Only asked of the hub when the rest would watch: it takes the hub's lock.
+    candidate.awaiting_activation = should_watch({"", trigger.topic, {}, trigger.wake_on_produce, true}) &&
+                                    deps_.hub.awaiting_activation(watched.key);
+    candidates.push_back(std::move(candidate));
+  }
+  WakeSet wanted = plan_wake(candidates);
+  if (wanted == wake_set_) return;
+  if (!watcher_) {
+    if (wanted.empty()) return;
+    if (!auth_name_.empty() && !auth_profile_) return;  // the poll reports it per key
+    auto settings = client_settings(bootstrap_servers_, auth_name_, auth_profile_ ? &*auth_profile_ : nullptr);
+    if (!settings) return;
+    watcher_ = std::make_unique<ProduceWatcher>(
+        cluster_name_, std::move(*settings), [this](const std::vector<std::string>& keys) { wake(keys); },
+        ProduceWatcher::Metrics{
+            deps_.metrics.gauge("ballast_kafka_watchers",
+                                "wakeOnProduce watchers with partitions assigned (one per Kafka cluster at most)"),
+            deps_.metrics.gauge("ballast_kafka_watched_partitions",
+                                "Partitions wakeOnProduce watchers are assigned to (at their log end)"),
+            deps_.metrics.counter("ballast_kafka_wakes_total",
+                                  "Times a produced message made wakeOnProduce poll some triggers at once")});
+  }
+  wake_set_ = wanted;
+  watcher_->set_wanted(std::move(wanted));
+}
+
+void ClusterPoller::wake(const std::vector<std::string>& keys) {
+  {
+    std::lock_guard lock(mutex_);
+    woken_.insert(keys.begin(), keys.end());
+  }
+  wake_.notify_one();
 }
 
 Status ClusterPoller::ensure_handle() {

@@ -9,6 +9,17 @@
 //
 // A failed GetMetricSpec ends the poll, as in KEDA. Exit status 0 whenever the calls were
 // made (their statuses are in the output), 2 on bad usage.
+//
+// With --stream first, it holds a StreamIsActive stream open instead, as KEDA does for an
+// external-push trigger, and prints one line per message with the wall-clock time it
+// arrived (seconds since the epoch, for the test to compare with when it produced):
+//
+//   scaler_probe --stream 127.0.0.1:9090 NAMESPACE NAME source=kafka ...
+//   {"result":false,"at":1765060000.123456}
+//   {"result":true,"at":1765060003.456789}
+//   {"end":{"code":"CANCELLED","message":"..."}}
+//
+// It runs until the stream ends or the process is signalled.
 
 #include <grpcpp/grpcpp.h>
 
@@ -44,11 +55,32 @@ nlohmann::json status_json(const grpc::Status& status) {
 
 void set_deadline(grpc::ClientContext& context) { context.set_deadline(std::chrono::system_clock::now() + kDeadline); }
 
+double epoch_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int stream_is_active(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref) {
+  grpc::ClientContext context;
+  auto reader = stub.StreamIsActive(&context, ref);
+  externalscaler::IsActiveResponse response;
+  while (reader->Read(&response)) {
+    const double at = epoch_seconds();
+    std::cout << nlohmann::json{{"result", response.result()}, {"at", at}}.dump() << std::endl;
+  }
+  std::cout << nlohmann::json{{"end", status_json(reader->Finish())}}.dump() << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const bool stream = argc > 1 && std::string(argv[1]) == "--stream";
+  if (stream) {
+    --argc;
+    ++argv;
+  }
   if (argc < 4) {
-    std::cerr << "usage: scaler_probe ADDRESS NAMESPACE NAME [key=value ...]\n";
+    std::cerr << "usage: scaler_probe [--stream] ADDRESS NAMESPACE NAME [key=value ...]\n";
     return 2;
   }
   externalscaler::ScaledObjectRef ref;
@@ -64,6 +96,7 @@ int main(int argc, char** argv) {
     (*ref.mutable_scalermetadata())[pair.substr(0, equals)] = pair.substr(equals + 1);
   }
   auto stub = externalscaler::ExternalScaler::NewStub(grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials()));
+  if (stream) return stream_is_active(*stub, ref);
 
   nlohmann::json out;
   grpc::ClientContext spec_context;

@@ -156,7 +156,7 @@ TEST_CASE("bad kafka metadata is INVALID_ARGUMENT naming the key", "[trigger][ka
       {with(without(base, "topic"), "ensureEvenDistributionOfPartitions", "true"), "ensureEvenDistributionOfPartitions"},
       {with(with(base, "ensureEvenDistributionOfPartitions", "true"), "limitToPartitionsWithLag", "true"),
        "limitToPartitionsWithLag"},
-      {with(base, "wakeOnProduce", "true"), "wakeOnProduce"},
+      {with(base, "wakeOnProduce", "maybe"), "wakeOnProduce"},
       {with(base, "lagTreshold", "5"), "lagThreshold"},
       {with(base, "consumergroup", "x"), "consumerGroup"},
       {with(base, "pollInterval", "fast"), "pollInterval"},
@@ -190,6 +190,8 @@ TEST_CASE("triggers that read the same lag share a source key", "[trigger][kafka
   CHECK(key_of(with(zero, "offsetResetPolicy", "earliest")) == key_of(zero));
   // earliestFromLogStart only matters under earliest.
   CHECK(key_of(with(kafka_metadata(), "earliestFromLogStart", "true")) == base);
+  // wakeOnProduce is on by default; saying so changes nothing.
+  CHECK(key_of(with(kafka_metadata(), "wakeOnProduce", "true")) == base);
 }
 
 TEST_CASE("triggers that read different lag do not share a source key", "[trigger][kafka]") {
@@ -201,7 +203,7 @@ TEST_CASE("triggers that read different lag do not share a source key", "[trigge
       {"allowIdleConsumers", "true"},          {"excludePersistentLag", "true"},
       {"scaleToZeroOnInvalidOffset", "true"},  {"limitToPartitionsWithLag", "true"},
       {"ensureEvenDistributionOfPartitions", "true"}, {"partitionLimitation", "0"},
-      {"ceilPartitionCap", "true"},
+      {"ceilPartitionCap", "true"},           {"wakeOnProduce", "false"},
   };
   for (const auto& [key, value] : changes) {
     INFO(key);
@@ -210,4 +212,13 @@ TEST_CASE("triggers that read different lag do not share a source key", "[trigge
   CHECK(key_of(without(kafka_metadata(), "topic")) != base);
   const auto earliest = with(kafka_metadata(), "offsetResetPolicy", "earliest");
   CHECK(key_of(with(earliest, "earliestFromLogStart", "true")) != key_of(earliest));
+}
+
+TEST_CASE("wakeOnProduce is on unless the trigger says false", "[trigger][kafka]") {
+  auto on = parse_trigger(kafka_metadata());
+  REQUIRE(on.ok());
+  CHECK(std::get<KafkaTrigger>(on->detail).wake_on_produce);
+  auto off = parse_trigger(with(kafka_metadata(), "wakeOnProduce", "False"));
+  REQUIRE(off.ok());
+  CHECK_FALSE(std::get<KafkaTrigger>(off->detail).wake_on_produce);
 }

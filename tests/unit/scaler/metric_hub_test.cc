@@ -126,3 +126,23 @@ TEST_CASE("a publish may carry a separate activation value", "[hub]") {
   CHECK(read->value == 0);
   CHECK(read->activation_value == 12);
 }
+
+TEST_CASE("a key awaits activation while one of its subscribers says so", "[hub]") {
+  testing::FakeClock clock;
+  MetricHub hub(clock);
+  hub.track("k");
+  CHECK_FALSE(hub.awaiting_activation("k"));
+  CHECK_FALSE(hub.awaiting_activation("unknown"));
+  auto first = hub.subscribe("k", [](const Sample&) {});
+  auto second = hub.subscribe("k", [](const Sample&) {});
+  CHECK_FALSE(hub.awaiting_activation("k"));
+  first.set_awaiting_activation(true);
+  CHECK(hub.awaiting_activation("k"));
+  second.set_awaiting_activation(false);
+  CHECK(hub.awaiting_activation("k"));
+  first.set_awaiting_activation(false);
+  CHECK_FALSE(hub.awaiting_activation("k"));
+  second.set_awaiting_activation(true);
+  second.reset();  // a closed stream waits for nothing
+  CHECK_FALSE(hub.awaiting_activation("k"));
+}
