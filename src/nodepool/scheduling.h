@@ -15,6 +15,7 @@ enum class FitFailure {
   kNone,
   kNodeSelector,   // spec.nodeSelector does not match the node labels
   kNodeAffinity,   // required node affinity does not match
+  kVolumeNodeAffinity,  // a bound PersistentVolume's node affinity does not match
   kTaint,          // a NoSchedule/NoExecute taint the pod does not tolerate
   kInsufficientCpu,
   kInsufficientMemory,
@@ -40,8 +41,8 @@ struct NodeShape {
 using kube::tolerates;
 bool node_selector_term_matches(const NodeSelectorTerm& term, const Labels& labels, const std::string& node_name);
 
-// nodeSelector, required node affinity, taints (kube-scheduler's filter plugins, minus
-// pod (anti-)affinity and topology spread, which the planners do not simulate).
+// nodeSelector, required node affinity, PV node affinity, taints (kube-scheduler's filter
+// plugins, minus pod (anti-)affinity and topology spread, which the planners do not simulate).
 FitResult check_static(const PodSchedulingSpec& pod, const NodeShape& node);
 
 // NodeResourcesFit: requests against what is still free on the node.
@@ -56,7 +57,8 @@ struct SimNode {
 };
 
 // Pods whose specs give the same key pass the same static predicates on every node
-// (cluster-autoscaler's equivalence groups): nodeSelector, required affinity, tolerations.
+// (cluster-autoscaler's equivalence groups): nodeSelector, required affinity, volume
+// affinity, tolerations.
 std::string scheduling_key(const PodSchedulingSpec& pod);
 
 // Memoised static predicates over a fixed list of simulation nodes: for a pod, the nodes
