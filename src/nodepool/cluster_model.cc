@@ -14,6 +14,13 @@ std::string Node::group() const {
   return it == labels.end() ? std::string() : it->second;
 }
 
+bool PodAffinityTerm::selects(const std::string& own_ns, const std::string& ns, const Labels& labels) const {
+  const bool in_namespace = all_namespaces || (namespaces.empty() ? ns == own_ns
+                                                                  : std::find(namespaces.begin(), namespaces.end(),
+                                                                              ns) != namespaces.end());
+  return in_namespace && selector.matches(labels);
+}
+
 namespace {
 
 std::vector<SelectorRequirement> requirements_at(const json* value, const std::string& path) {
@@ -222,6 +229,21 @@ Result<Pod> parse_pod(const nlohmann::json& object) {
     if (spec == nullptr) fail("spec", "required");
     pod.spec = read_pod_spec(spec, "spec");
     pod.node_name = string_at(member(spec, "nodeName", "spec"), "spec.nodeName");
+    const std::string anti = "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution";
+    const json& terms = array_at(
+        member(member(member(spec, "affinity", "spec"), "podAntiAffinity", "spec.affinity"),
+               "requiredDuringSchedulingIgnoredDuringExecution", "spec.affinity.podAntiAffinity"),
+        anti);
+    for (size_t i = 0; i < terms.size(); ++i) {
+      const std::string p = index(anti, i);
+      PodAffinityTerm term;
+      term.selector = selector_at(member(&terms[i], "labelSelector", p), p + ".labelSelector");
+      term.namespaces = string_list_at(member(&terms[i], "namespaces", p), p + ".namespaces");
+      term.all_namespaces = member(&terms[i], "namespaceSelector", p) != nullptr;
+      term.topology_key = string_at(member(&terms[i], "topologyKey", p), p + ".topologyKey");
+      if (term.topology_key.empty()) fail(p + ".topologyKey", "required");
+      pod.required_anti_affinity.push_back(std::move(term));
+    }
     pod.priority = int_at(member(spec, "priority", "spec"), "spec.priority", 0);
     const json& volumes = array_at(member(spec, "volumes", "spec"), "spec.volumes");
     for (size_t i = 0; i < volumes.size(); ++i) {

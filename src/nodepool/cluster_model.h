@@ -41,6 +41,19 @@ struct PodClaim {
   std::string claim;   // PersistentVolumeClaim name
 };
 
+// One required pod anti-affinity term (core/v1 PodAffinityTerm): no pod matching
+// `selector` in `namespaces` may run in the same `topology_key` domain.
+struct PodAffinityTerm {
+  LabelSelector selector;              // labelSelector (null matches nothing)
+  std::vector<std::string> namespaces;  // empty = the pod's own namespace
+  bool all_namespaces = false;          // a namespaceSelector is set: we have no namespace
+                                        // labels, so it counts as every namespace (stricter)
+  std::string topology_key;
+
+  // Whether `other` (of namespace `ns`) is a pod this term, written in `own_ns`, selects.
+  bool selects(const std::string& own_ns, const std::string& ns, const Labels& labels) const;
+};
+
 struct Pod {
   std::string ns;
   std::string name;
@@ -55,6 +68,8 @@ struct Pod {
   bool mirror = false;            // static pod's mirror (kubernetes.io/config.mirror)
   std::vector<std::string> local_volumes;  // emptyDir (not Memory) and hostPath volume names
   std::vector<PodClaim> claims;            // persistentVolumeClaim and generic ephemeral volumes
+  // spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution
+  std::vector<PodAffinityTerm> required_anti_affinity;
   bool terminating = false;       // metadata.deletionTimestamp set
   // PodScheduled=False reason=Unschedulable, with the condition's lastTransitionTime.
   bool unschedulable = false;

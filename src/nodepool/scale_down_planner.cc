@@ -151,6 +151,7 @@ class Simulation {
     for (const auto& node : cluster.nodes) {
       index_.emplace(node.name, nodes_.size());
       nodes_.push_back({{node.name, &node.labels, &node.taints, node.unschedulable}, node.allocatable, {}});
+      pods_at_.emplace_back();
       usable_.push_back(node.ready);
       removing_.push_back(false);
       candidate_.push_back(false);
@@ -158,7 +159,9 @@ class Simulation {
     for (const auto& pod : cluster.pods) {
       if (pod.node_name.empty() || pod.terminal()) continue;
       const auto it = index_.find(pod.node_name);
-      if (it != index_.end()) nodes_[it->second].used += pod.spec.requests;
+      if (it == index_.end()) continue;
+      nodes_[it->second].used += pod.spec.requests;
+      add_pod(it->second, pod);
     }
   }
 
@@ -167,7 +170,12 @@ class Simulation {
     return it == index_.end() ? std::nullopt : std::optional<size_t>(it->second);
   }
   const SimNode& node(size_t i) const { return nodes_[i]; }
-  void add_used(size_t i, const Resources& r) { nodes_[i].used += r; }
+  // A pending pod the scale-up places on node i: it takes room there and counts for
+  // anti-affinity.
+  void add_pending(size_t i, const Pod& pod) {
+    nodes_[i].used += pod.spec.requests;
+    add_pod(i, pod);
+  }
   void mark_candidate(size_t i) { candidate_[i] = true; }
   void mark_removing(size_t i) { removing_[i] = true; }
 
@@ -193,9 +201,11 @@ class Simulation {
       const auto& feasible = feasible_->for_pod(*spec);
       for (size_t i : feasible) {
         if (i == self || removing_[i]) continue;
-        const FitResult fit = check_resources(pod->spec.requests, nodes_[i].free());
+        FitResult fit = check_resources(pod->spec.requests, nodes_[i].free());
+        if (fit.ok() && !anti_affinity_allows(*pod, i, self)) fit.failure = FitFailure::kPodAntiAffinity;
         if (fit.ok()) {
           nodes_[i].used += pod->spec.requests;
+          add_pod(i, *pod);
           applied.emplace_back(i, pod->spec.requests);
           moves.push_back({pod->ref(), nodes_[i].shape.name});
           placed = true;
@@ -228,11 +238,70 @@ class Simulation {
   }
 
   void revert(std::vector<std::pair<size_t, Resources>>& applied) {
-    for (const auto& [i, r] : applied) nodes_[i].used -= r;
+    for (auto it = applied.rbegin(); it != applied.rend(); ++it) {
+      const auto& [i, r] = *it;
+      nodes_[i].used -= r;
+      // Undone newest first: each is the last pod added to its node (and to anti_pods_).
+      if (!pods_at_[i].back()->required_anti_affinity.empty()) anti_pods_.pop_back();
+      pods_at_[i].pop_back();
+    }
     applied.clear();
   }
 
  private:
+  void add_pod(size_t i, const Pod& pod) {
+    pods_at_[i].push_back(&pod);
+    if (!pod.required_anti_affinity.empty()) anti_pods_.emplace_back(i, &pod);
+  }
+
+  // The label value of `key` on node i, or nullptr.
+  const std::string* topology(size_t i, const std::string& key) const {
+    const auto it = nodes_[i].shape.labels->find(key);
+    return it == nodes_[i].shape.labels->end() ? nullptr : &it->second;
+  }
+
+  // Whether any pod in node i's `key` domain (nodes not removed, not `self`) satisfies `match`.
+  template <typename F>
+  bool domain_has(size_t i, const std::string& key, size_t self, F&& match) const {
+    const std::string* value = topology(i, key);
+    if (value == nullptr) return false;  // a node without the label is in no domain
+    for (size_t j = 0; j < nodes_.size(); ++j) {
+      if (j == self || removing_[j]) continue;
+      const std::string* other = j == i ? value : topology(j, key);
+      if (other == nullptr || *other != *value) continue;
+      for (const Pod* q : pods_at_[j]) {
+        if (match(*q)) return true;
+      }
+    }
+    return false;
+  }
+
+  // kube-scheduler's InterPodAffinity filter, required anti-affinity only, both ways: the
+  // pod's own terms against the pods in node i's domains, and every placed pod's terms
+  // against the pod. Pods of `self` are the ones moving away: they do not count.
+  bool anti_affinity_allows(const Pod& pod, size_t i, size_t self) const {
+    if (anti_pods_.empty()) return true;  // no pod anywhere has required anti-affinity
+    for (const auto& term : pod.required_anti_affinity) {
+      const bool conflict = domain_has(i, term.topology_key, self, [&](const Pod& q) {
+        return &q != &pod && term.selects(pod.ns, q.ns, q.labels);
+      });
+      if (conflict) return false;
+    }
+    for (const auto& [j, q] : anti_pods_) {
+      if (j == self || removing_[j] || q == &pod) continue;
+      for (const auto& term : q->required_anti_affinity) {
+        const std::string* here = topology(i, term.topology_key);
+        const std::string* there = topology(j, term.topology_key);
+        if (here != nullptr && there != nullptr && *here == *there && term.selects(q->ns, pod.ns, pod.labels)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  std::vector<std::vector<const Pod*>> pods_at_;  // pods bound or placed on each node
+  std::vector<std::pair<size_t, const Pod*>> anti_pods_;  // those with required anti-affinity
   std::vector<SimNode> nodes_;
   std::vector<bool> usable_;
   std::vector<bool> removing_;
@@ -328,7 +397,7 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
       const auto node = sim.find(placement.node);
       if (placement.in_flight || pod == pending.end() || !node) continue;
       pods_on[placement.node].push_back(pod->second);
-      sim.add_used(*node, pod->second->spec.requests);
+      sim.add_pending(*node, *pod->second);
     }
   }
   std::unordered_map<std::string, std::vector<const PodDisruptionBudget*>> pdbs_in;

@@ -41,6 +41,7 @@ const char* fit_failure_code(FitFailure failure) {
     case FitFailure::kInsufficientCpu: return "insufficient-cpu";
     case FitFailure::kInsufficientMemory: return "insufficient-memory";
     case FitFailure::kTooManyPods: return "too-many-pods";
+    case FitFailure::kPodAntiAffinity: return "pod-anti-affinity";
   }
   return "unknown";
 }

@@ -20,6 +20,7 @@ enum class FitFailure {
   kInsufficientCpu,
   kInsufficientMemory,
   kTooManyPods,
+  kPodAntiAffinity,  // a pod in the node's topology domain it must avoid, or that must avoid it
 };
 
 const char* fit_failure_code(FitFailure failure);  // "node-selector", "insufficient-cpu", ...

@@ -207,3 +207,23 @@ TEST_CASE("scaleDown.unreadySeconds defaults to 20 minutes and is read", "[model
   g["spec"]["scaleDown"] = {{"unreadySeconds", -1}};
   CHECK_FALSE(parse_node_group(g).ok());
 }
+
+TEST_CASE("required pod anti-affinity terms are read", "[model][anti-affinity]") {
+  json p = pod("db", "pg-0", "n1", "100m", "128Mi");
+  p["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = {
+      {{"labelSelector", {{"matchLabels", {{"app", "pg"}}}}}, {"topologyKey", "kubernetes.io/hostname"}},
+      {{"labelSelector", {{"matchExpressions", {{{"key", "tier"}, {"operator", "Exists"}}}}}},
+       {"namespaceSelector", json::object()},
+       {"topologyKey", "topology.kubernetes.io/zone"}}};
+  const auto parsed = parse_pod(p);
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->required_anti_affinity.size() == 2);
+  const auto& host = parsed->required_anti_affinity[0];
+  CHECK(host.topology_key == "kubernetes.io/hostname");
+  CHECK(host.selects("db", "db", {{"app", "pg"}}));
+  CHECK_FALSE(host.selects("db", "other", {{"app", "pg"}}));  // own namespace only
+  CHECK(parsed->required_anti_affinity[1].selects("db", "other", {{"tier", "x"}}));  // namespaceSelector: any
+
+  p["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0].erase("topologyKey");
+  CHECK(parse_pod(p).error().message.find("topologyKey: required") != std::string::npos);
+}

@@ -514,3 +514,92 @@ TEST_CASE("with more than 3 nodes and 45 % of the cluster unready no unready nod
     }
   }
 }
+
+namespace {
+
+// `pod` must not share a `topology_key` domain with pods labelled app=`app`.
+json avoiding(json pod, const std::string& app, const std::string& topology_key = "kubernetes.io/hostname",
+              const json& namespaces = nullptr) {
+  json term{{"labelSelector", {{"matchLabels", {{"app", app}}}}}, {"topologyKey", topology_key}};
+  if (!namespaces.is_null()) term["namespaces"] = namespaces;
+  pod["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = json::array({term});
+  return pod;
+}
+
+json labelled(json pod, const std::string& app) {
+  pod["metadata"]["labels"] = {{"app", app}};
+  return pod;
+}
+
+}  // namespace
+
+TEST_CASE("an evicted pod does not move onto a node running a pod it must avoid, or that must avoid it",
+          "[scale-down][anti-affinity]") {
+  // node-1 and node-2 each have a core free; node-3 is the candidate.
+  const json replica = avoiding(labelled(pod("db", "pg-1", "node-3", "200m", "256Mi"), "pg"), "pg");
+  struct Row {
+    const char* name;
+    std::vector<json> objects;
+    std::string moved_to;  // empty: blocked with no-place-to-move naming pod-anti-affinity
+    std::function<void(std::vector<json>&)> edit = [](std::vector<json>&) {};
+  };
+  const std::vector<Row> rows = {
+      {"no other replica: first fit", {replica}, "node-1"},
+      {"a replica on node-1: the PostgreSQL replica goes to node-2",
+       {replica, avoiding(labelled(pod("db", "pg-0", "node-1", "100m", "128Mi"), "pg"), "pg")},
+       "node-2"},
+      {"replicas on both other nodes: it cannot move",
+       {replica, avoiding(labelled(pod("db", "pg-0", "node-1", "100m", "128Mi"), "pg"), "pg"),
+        avoiding(labelled(pod("db", "pg-2", "node-2", "100m", "128Mi"), "pg"), "pg")},
+       ""},
+      {"symmetric: a pod on node-1 avoids the moving pod's label",
+       {labelled(pod("db", "pg-1", "node-3", "200m", "256Mi"), "pg"),
+        avoiding(labelled(pod("db", "solo", "node-1", "100m", "128Mi"), "solo"), "pg")},
+       "node-2"},
+      {"a term for other namespaces does not apply",
+       {avoiding(labelled(pod("db", "pg-1", "node-3", "200m", "256Mi"), "pg"), "pg", "kubernetes.io/hostname",
+                 json::array({"elsewhere"})),
+        labelled(pod("db", "pg-0", "node-1", "100m", "128Mi"), "pg")},
+       "node-1"},
+      {"zone topology: every other node shares the zone of a replica",
+       {avoiding(labelled(pod("db", "pg-1", "node-3", "200m", "256Mi"), "pg"), "pg", "topology.kubernetes.io/zone"),
+        labelled(pod("db", "pg-0", "node-1", "100m", "128Mi"), "pg")},
+       "",
+       [](std::vector<json>& o) {
+         o[1]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "a";
+         o[2]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "a";
+         o[3]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "b";
+       }},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    auto objects = cluster_with_candidate(row.objects);
+    row.edit(objects);
+    const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+    const auto& n3 = node_plan(plan, "node-3");
+    if (row.moved_to.empty()) {
+      CHECK(codes(n3) == std::vector<std::string>{"no-place-to-move"});
+      CHECK(n3.blockers[0].pod == "db/pg-1");
+      CHECK(n3.blockers[0].message.find("pod-anti-affinity") != std::string::npos);
+    } else {
+      CHECK(n3.state == NodeState::kRemove);
+      REQUIRE(n3.moves.size() == 1);
+      CHECK(n3.moves[0].to == row.moved_to);
+    }
+  }
+}
+
+TEST_CASE("a pod moved in simulation counts for the anti-affinity of later candidates", "[scale-down][anti-affinity]") {
+  // Two idle nodes each run a replica; big has room for one. Only one of them can go.
+  json group = node_group("general", 0, 9);
+  group["status"] = {{"nodes", {{{"name", "a"}, {"unneededSince", kLongAgo}}, {{"name", "b"}, {"unneededSince", kLongAgo}}}}};
+  std::vector<json> objects{group, node("a", "general"), node("b", "general"), node("big", "general", "8", "16Gi"),
+                            pod("x", "filler", "big", "5", "1Gi")};
+  for (const char* n : {"a", "b"}) {
+    objects.push_back(avoiding(labelled(pod("db", std::string("pg-") + n, n, "500m", "1Gi"), "pg"), "pg"));
+  }
+  const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+  CHECK(node_plan(plan, "a").state == NodeState::kRemove);
+  CHECK(node_plan(plan, "a").moves[0].to == "big");
+  CHECK(codes(node_plan(plan, "b")) == std::vector<std::string>{"no-place-to-move"});
+}
