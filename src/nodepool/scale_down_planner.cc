@@ -470,9 +470,11 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
         const int64_t unready_for = std::chrono::duration_cast<seconds>(now - *n.not_ready_since).count();
         if (unready_for < spec.unready_seconds) {
           n.blockers.push_back({BlockReason::kNodeNotReady, "", "",
-                                "node is not Ready since " + format_time(*n.not_ready_since) + " (" +
-                                    seconds_text(unready_for) + "), removable after " +
-                                    seconds_text(spec.unready_seconds)});
+                                // No elapsed time in it: the reconciler reports each new
+                                // message as an Event, so it must not change every pass.
+                                "node is not Ready since " + format_time(*n.not_ready_since) + ", removable at " +
+                                    format_time(*n.not_ready_since + seconds(spec.unready_seconds)) +
+                                    " (unreadySeconds " + seconds_text(spec.unready_seconds) + ")"});
         } else if (unready_halt) {
           n.blockers.push_back({BlockReason::kTooManyUnready, "", "", *unready_halt});
         }

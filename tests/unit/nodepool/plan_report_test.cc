@@ -87,5 +87,6 @@ TEST_CASE("the scale-down safety plan keeps the local-path node, moves a zonal v
         std::string::npos);
   CHECK(table.find("move shop/cache-0 -> node-5") != std::string::npos);  // node-1 is in zone a
   CHECK(table.find("not Ready since 2026-11-22T09:00:00Z: delete") != std::string::npos);
-  CHECK(table.find("node-not-ready: node is not Ready since 2026-11-22T09:55:00Z (300s)") != std::string::npos);
+  CHECK(table.find("node-not-ready: node is not Ready since 2026-11-22T09:55:00Z, removable at "
+                   "2026-11-22T10:15:00Z (unreadySeconds 1200s)") != std::string::npos);
 }
