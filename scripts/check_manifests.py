@@ -56,6 +56,9 @@ RBAC = {
     ("nodepool", "cluster", "", "pods"): {"list", "watch"},
     ("nodepool", "cluster", "", "pods/eviction"): {"create"},
     ("nodepool", "cluster", "apps", "daemonsets"): {"list", "watch"},
+    # Scale-down: where a pod's PersistentVolume lets it move (node-bound local-path volumes).
+    ("nodepool", "cluster", "", "persistentvolumes"): {"list", "watch"},
+    ("nodepool", "cluster", "", "persistentvolumeclaims"): {"list", "watch"},
     ("nodepool", "cluster", "ballast.dev", "nodegroups"): {"list", "watch"},
     ("nodepool", "cluster", "ballast.dev", "nodegroups/status"): {"patch"},
     # src/app/node_providers.cc (credentialsSecret) and the reconciler (bootstrapSecret): get,

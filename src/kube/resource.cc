@@ -16,6 +16,8 @@ Resource leases() { return {"coordination.k8s.io", "v1", "leases", "Lease", true
 Resource priority_classes() { return {"scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", false}; }
 Resource scaled_objects() { return {"keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", true}; }
 Resource node_groups() { return {"ballast.dev", "v1alpha1", "nodegroups", "NodeGroup", false}; }
+Resource persistent_volumes() { return {"", "v1", "persistentvolumes", "PersistentVolume", false}; }
+Resource persistent_volume_claims() { return {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true}; }
 
 std::string resource_path(const Resource& resource, std::string_view ns, std::string_view name,
                           std::string_view subresource) {

@@ -31,6 +31,8 @@ Resource leases();
 Resource priority_classes();
 Resource scaled_objects();
 Resource node_groups();
+Resource persistent_volumes();
+Resource persistent_volume_claims();
 
 // `/api/v1[/namespaces/NS]/PLURAL[/NAME[/SUBRESOURCE]]`, or `/apis/GROUP/VERSION/...`.
 // An empty `ns` on a namespaced resource addresses every namespace (list and watch).

@@ -14,6 +14,13 @@ std::string Node::group() const {
   return it == labels.end() ? std::string() : it->second;
 }
 
+bool PodAffinityTerm::selects(const std::string& own_ns, const std::string& ns, const Labels& labels) const {
+  const bool in_namespace = all_namespaces || (namespaces.empty() ? ns == own_ns
+                                                                  : std::find(namespaces.begin(), namespaces.end(),
+                                                                              ns) != namespaces.end());
+  return in_namespace && selector.matches(labels);
+}
+
 namespace {
 
 std::vector<SelectorRequirement> requirements_at(const json* value, const std::string& path) {
@@ -30,6 +37,21 @@ std::vector<SelectorRequirement> requirements_at(const json* value, const std::s
     if (!known) fail(p + ".operator", "unsupported operator \"" + r.op + "\"");
     if ((r.op == "Gt" || r.op == "Lt") && r.values.size() != 1) fail(p + ".values", "Gt/Lt take one value");
     out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// `nodeSelectorTerms` of the core/v1 NodeSelector at `selector` (pod required node
+// affinity, PV node affinity).
+std::vector<NodeSelectorTerm> node_selector_terms_at(const json* selector, const std::string& path) {
+  std::vector<NodeSelectorTerm> out;
+  const json& terms = array_at(member(selector, "nodeSelectorTerms", path), path + ".nodeSelectorTerms");
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const std::string p = index(path + ".nodeSelectorTerms", i);
+    NodeSelectorTerm term;
+    term.match_expressions = requirements_at(member(&terms[i], "matchExpressions", p), p + ".matchExpressions");
+    term.match_fields = requirements_at(member(&terms[i], "matchFields", p), p + ".matchFields");
+    out.push_back(std::move(term));
   }
   return out;
 }
@@ -82,14 +104,7 @@ PodSchedulingSpec read_pod_spec(const json* spec, const std::string& path) {
   const std::string ap = path + ".affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution";
   const json* required = member(member(member(spec, "affinity", path), "nodeAffinity", path + ".affinity"),
                                 "requiredDuringSchedulingIgnoredDuringExecution", path + ".affinity.nodeAffinity");
-  const json& terms = array_at(member(required, "nodeSelectorTerms", ap), ap + ".nodeSelectorTerms");
-  for (size_t i = 0; i < terms.size(); ++i) {
-    const std::string p = index(ap + ".nodeSelectorTerms", i);
-    NodeSelectorTerm term;
-    term.match_expressions = requirements_at(member(&terms[i], "matchExpressions", p), p + ".matchExpressions");
-    term.match_fields = requirements_at(member(&terms[i], "matchFields", p), p + ".matchFields");
-    out.required_affinity.push_back(std::move(term));
-  }
+  out.required_affinity = node_selector_terms_at(required, ap);
   const json& tolerations = array_at(member(spec, "tolerations", path), path + ".tolerations");
   for (size_t i = 0; i < tolerations.size(); ++i) {
     const std::string p = index(path + ".tolerations", i);
@@ -192,6 +207,11 @@ Result<Node> parse_node(const nlohmann::json& object) {
       const std::string p = index("status.conditions", i);
       if (string_at(member(&conditions[i], "type", p), p + ".type") == "Ready") {
         n.ready = string_at(member(&conditions[i], "status", p), p + ".status") == "True";
+        n.not_ready_since.reset();
+        if (!n.ready) {
+          n.not_ready_since = time_at(member(&conditions[i], "lastTransitionTime", p), p + ".lastTransitionTime");
+          if (!n.not_ready_since) n.not_ready_since = n.created;
+        }
       }
     }
     return n;
@@ -213,12 +233,34 @@ Result<Pod> parse_pod(const nlohmann::json& object) {
     if (spec == nullptr) fail("spec", "required");
     pod.spec = read_pod_spec(spec, "spec");
     pod.node_name = string_at(member(spec, "nodeName", "spec"), "spec.nodeName");
+    const std::string anti = "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution";
+    const json& terms = array_at(
+        member(member(member(spec, "affinity", "spec"), "podAntiAffinity", "spec.affinity"),
+               "requiredDuringSchedulingIgnoredDuringExecution", "spec.affinity.podAntiAffinity"),
+        anti);
+    for (size_t i = 0; i < terms.size(); ++i) {
+      const std::string p = index(anti, i);
+      PodAffinityTerm term;
+      term.selector = selector_at(member(&terms[i], "labelSelector", p), p + ".labelSelector");
+      term.namespaces = string_list_at(member(&terms[i], "namespaces", p), p + ".namespaces");
+      term.all_namespaces = member(&terms[i], "namespaceSelector", p) != nullptr;
+      term.topology_key = string_at(member(&terms[i], "topologyKey", p), p + ".topologyKey");
+      if (term.topology_key.empty()) fail(p + ".topologyKey", "required");
+      pod.required_anti_affinity.push_back(std::move(term));
+    }
     pod.priority = int_at(member(spec, "priority", "spec"), "spec.priority", 0);
     const json& volumes = array_at(member(spec, "volumes", "spec"), "spec.volumes");
     for (size_t i = 0; i < volumes.size(); ++i) {
       const std::string p = index("spec.volumes", i);
       const std::string name = string_at(member(&volumes[i], "name", p), p + ".name");
-      if (member(&volumes[i], "hostPath", p) != nullptr) {
+      if (const json* claim = member(&volumes[i], "persistentVolumeClaim", p)) {
+        const std::string claim_name =
+            string_at(member(claim, "claimName", p + ".persistentVolumeClaim"), p + ".persistentVolumeClaim.claimName");
+        if (claim_name.empty()) fail(p + ".persistentVolumeClaim.claimName", "required");
+        pod.claims.push_back({name, claim_name});
+      } else if (member(&volumes[i], "ephemeral", p) != nullptr) {
+        pod.claims.push_back({name, pod.name + "-" + name});  // the claim the ephemeral controller makes
+      } else if (member(&volumes[i], "hostPath", p) != nullptr) {
         pod.local_volumes.push_back(name);
       } else if (const json* empty_dir = member(&volumes[i], "emptyDir", p)) {
         if (string_at(member(empty_dir, "medium", p + ".emptyDir"), p + ".emptyDir.medium") != "Memory") {
@@ -276,6 +318,36 @@ Result<ReplicaSet> parse_replicaset(const nlohmann::json& object) {
   });
 }
 
+Result<PersistentVolume> parse_persistent_volume(const nlohmann::json& object) {
+  return guarded<PersistentVolume>("PersistentVolume", object, [&](const Meta& meta) {
+    PersistentVolume pv;
+    pv.name = meta.name;
+    const json* spec = member(&object, "spec", "");
+    const json* claim = member(spec, "claimRef", "spec");
+    pv.claim_ns = string_at(member(claim, "namespace", "spec.claimRef"), "spec.claimRef.namespace");
+    pv.claim_name = string_at(member(claim, "name", "spec.claimRef"), "spec.claimRef.name");
+    const json* affinity = member(spec, "nodeAffinity", "spec");
+    pv.node_affinity =
+        node_selector_terms_at(member(affinity, "required", "spec.nodeAffinity"), "spec.nodeAffinity.required");
+    static const char* const kSources[] = {"local", "hostPath", "csi", "nfs", "iscsi", "rbd", "cephfs",
+                                           "awsElasticBlockStore", "gcePersistentDisk", "azureDisk"};
+    for (const char* source : kSources) {
+      if (member(spec, source, "spec") != nullptr) pv.source = source;
+    }
+    return pv;
+  });
+}
+
+Result<PersistentVolumeClaim> parse_persistent_volume_claim(const nlohmann::json& object) {
+  return guarded<PersistentVolumeClaim>("PersistentVolumeClaim", object, [&](const Meta& meta) {
+    PersistentVolumeClaim pvc;
+    pvc.ns = meta.ns;
+    pvc.name = meta.name;
+    pvc.volume_name = string_at(member(member(&object, "spec", ""), "volumeName", "spec"), "spec.volumeName");
+    return pvc;
+  });
+}
+
 namespace {
 
 template <typename T>
@@ -297,6 +369,10 @@ Status add_object(const json& object, size_t i, ClusterSnapshot& snapshot) {
   if (kind == "NodeGroup") return add(parse_node_group(object), snapshot.node_groups);
   if (kind == "DaemonSet") return add(parse_daemonset(object), snapshot.daemonsets);
   if (kind == "ReplicaSet") return add(parse_replicaset(object), snapshot.replicasets);
+  if (kind == "PersistentVolume") return add(parse_persistent_volume(object), snapshot.persistent_volumes);
+  if (kind == "PersistentVolumeClaim") {
+    return add(parse_persistent_volume_claim(object), snapshot.persistent_volume_claims);
+  }
   std::string name = "<unnamed>";
   const json* name_value = object_name(object);
   if (name_value != nullptr) name = name_value->get<std::string>();

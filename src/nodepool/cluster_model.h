@@ -28,6 +28,30 @@ struct PodSchedulingSpec {
   Labels node_selector;
   std::vector<NodeSelectorTerm> required_affinity;  // empty = none
   std::vector<Toleration> tolerations;
+  // Required node affinity of the pod's bound PersistentVolumes, one entry per volume
+  // (terms ORed within an entry, entries ANDed). Not parsed from the pod: the scale-down
+  // planner fills it in from the snapshot's PVCs and PVs, as kube-scheduler's VolumeBinding.
+  std::vector<std::vector<NodeSelectorTerm>> volume_affinity;
+};
+
+// A pod volume backed by a PersistentVolumeClaim of the pod's namespace: a
+// `persistentVolumeClaim` volume, or a generic `ephemeral` one (claim `<pod>-<volume>`).
+struct PodClaim {
+  std::string volume;  // the pod's volume name
+  std::string claim;   // PersistentVolumeClaim name
+};
+
+// One required pod anti-affinity term (core/v1 PodAffinityTerm): no pod matching
+// `selector` in `namespaces` may run in the same `topology_key` domain.
+struct PodAffinityTerm {
+  LabelSelector selector;              // labelSelector (null matches nothing)
+  std::vector<std::string> namespaces;  // empty = the pod's own namespace
+  bool all_namespaces = false;          // a namespaceSelector is set: we have no namespace
+                                        // labels, so it counts as every namespace (stricter)
+  std::string topology_key;
+
+  // Whether `other` (of namespace `ns`) is a pod this term, written in `own_ns`, selects.
+  bool selects(const std::string& own_ns, const std::string& ns, const Labels& labels) const;
 };
 
 struct Pod {
@@ -43,6 +67,9 @@ struct Pod {
   std::string controller_name;
   bool mirror = false;            // static pod's mirror (kubernetes.io/config.mirror)
   std::vector<std::string> local_volumes;  // emptyDir (not Memory) and hostPath volume names
+  std::vector<PodClaim> claims;            // persistentVolumeClaim and generic ephemeral volumes
+  // spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution
+  std::vector<PodAffinityTerm> required_anti_affinity;
   bool terminating = false;       // metadata.deletionTimestamp set
   // PodScheduled=False reason=Unschedulable, with the condition's lastTransitionTime.
   bool unschedulable = false;
@@ -62,6 +89,9 @@ struct Node {
   Resources allocatable;
   bool unschedulable = false;  // spec.unschedulable (cordoned)
   bool ready = true;           // Ready condition (absent = assumed ready)
+  // When a Ready condition other than True (False, or Unknown: the kubelet stopped
+  // reporting or never did) last changed: its lastTransitionTime, else creationTimestamp.
+  std::optional<TimePoint> not_ready_since;
   std::optional<TimePoint> created;
 
   // The NodeGroup this node belongs to (label ballast.dev/nodegroup), or empty.
@@ -73,6 +103,24 @@ struct PodDisruptionBudget {
   std::string name;
   LabelSelector selector;
   int64_t disruptions_allowed = 0;  // status.disruptionsAllowed (absent = 0)
+};
+
+// core/v1 PersistentVolume: what scale-down needs to know where its pods may move.
+struct PersistentVolume {
+  std::string name;
+  std::string claim_ns;  // spec.claimRef (empty = not bound)
+  std::string claim_name;
+  // spec.nodeAffinity.required.nodeSelectorTerms (ORed); empty = usable from any node
+  // (network storage). local-path, local and most hostPath PVs name one node here.
+  std::vector<NodeSelectorTerm> node_affinity;
+  std::string source;  // "local", "hostPath", "csi", ... (the spec's volume source), for reports
+};
+
+// core/v1 PersistentVolumeClaim.
+struct PersistentVolumeClaim {
+  std::string ns;
+  std::string name;
+  std::string volume_name;  // spec.volumeName (empty = not bound yet)
 };
 
 struct DaemonSet {
@@ -96,6 +144,8 @@ struct ClusterSnapshot {
   std::vector<NodeGroup> node_groups;
   std::vector<DaemonSet> daemonsets;
   std::vector<ReplicaSet> replicasets;
+  std::vector<PersistentVolume> persistent_volumes;
+  std::vector<PersistentVolumeClaim> persistent_volume_claims;
   std::vector<std::string> notes;  // objects that were skipped, and why
 };
 
@@ -106,9 +156,12 @@ Result<Pod> parse_pod(const nlohmann::json& object);
 Result<PodDisruptionBudget> parse_pdb(const nlohmann::json& object);
 Result<DaemonSet> parse_daemonset(const nlohmann::json& object);
 Result<ReplicaSet> parse_replicaset(const nlohmann::json& object);
+Result<PersistentVolume> parse_persistent_volume(const nlohmann::json& object);
+Result<PersistentVolumeClaim> parse_persistent_volume_claim(const nlohmann::json& object);
 
 // Objects of any kind (as a watch delivers them) → snapshot. Kinds other than Node, Pod,
-// PodDisruptionBudget, NodeGroup, DaemonSet and ReplicaSet are skipped with a note.
+// PodDisruptionBudget, NodeGroup, DaemonSet, ReplicaSet, PersistentVolume and
+// PersistentVolumeClaim are skipped with a note.
 Result<ClusterSnapshot> parse_objects(const std::vector<nlohmann::json>& objects);
 
 // A `kind: List` (what `kubectl get ... -o json` prints), or a single object.

@@ -72,6 +72,8 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
                                                 d.max_graceful_termination_seconds);
     d.max_empty_bulk_delete =
         int_at(member(down, "maxEmptyBulkDelete", p), p + ".maxEmptyBulkDelete", d.max_empty_bulk_delete);
+    d.unready_seconds = int_at(member(down, "unreadySeconds", p), p + ".unreadySeconds", d.unready_seconds);
+    if (d.unready_seconds < 0) fail(p + ".unreadySeconds", "must be ≥ 0");
     if (d.utilization_threshold < 0 || d.utilization_threshold > 1) {
       fail(p + ".utilizationThreshold", "must be within [0, 1]");
     }

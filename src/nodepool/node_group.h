@@ -39,6 +39,7 @@ struct ScaleDownSpec {
   int64_t delay_after_failure_seconds = 180;
   int64_t max_graceful_termination_seconds = 600;
   int64_t max_empty_bulk_delete = 10;
+  int64_t unready_seconds = 1200;  // a node NotReady this long is removed (cluster-autoscaler: 20 min)
 };
 
 // A VM requested from the provider whose Node has not registered yet (`status.inFlight[]`).

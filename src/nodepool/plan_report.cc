@@ -114,6 +114,7 @@ json plan_to_json(const Plan& plan, const ClusterSnapshot& cluster) {
                   {"unneededSince", n.unneeded_since ? json(format_time(*n.unneeded_since)) : json(nullptr)},
                   {"moves", json::array()},
                   {"blockers", json::array()}};
+        if (n.not_ready_since) node["notReadySince"] = format_time(*n.not_ready_since);
         for (const auto& m : n.moves) node["moves"].push_back({{"pod", m.pod.str()}, {"to", m.to}});
         for (const auto& b : n.blockers) node["blockers"].push_back(blocker_json(b));
         scale_down["nodes"].push_back(std::move(node));
@@ -236,8 +237,9 @@ std::string plan_to_table(const Plan& plan, const ClusterSnapshot& cluster) {
       out << "    " << pad(n.node, 24) << pad(node_state_code(n.state), 10) << pad(percent(n.utilization), 6);
       if (n.blockers.empty()) {
         out << (n.state == NodeState::kNeeded ? "above the utilization threshold"
-                : n.empty                     ? "empty"
-                                              : "drain, then remove");
+                : n.not_ready_since           ? "not Ready since " + format_time(*n.not_ready_since) + ": delete"
+                : n.empty                     ? std::string("empty")
+                                              : std::string("drain, then remove"));
       }
       for (size_t i = 0; i < n.blockers.size(); ++i) {
         if (i > 0) out << "\n    " << std::string(40, ' ');

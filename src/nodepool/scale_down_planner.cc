@@ -1,6 +1,7 @@
 #include "nodepool/scale_down_planner.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -18,6 +19,7 @@ const char* block_code(BlockReason reason) {
     case BlockReason::kNodeScaleDownDisabled: return "node-scale-down-disabled";
     case BlockReason::kNodeDoNotDisrupt: return "node-do-not-disrupt";
     case BlockReason::kNodeNotReady: return "node-not-ready";
+    case BlockReason::kTooManyUnready: return "too-many-unready";
     case BlockReason::kUnneededTooShort: return "unneeded-too-short";
     case BlockReason::kNonEmptyLimit: return "non-empty-limit";
     case BlockReason::kEmptyBulkLimit: return "empty-bulk-limit";
@@ -28,6 +30,8 @@ const char* block_code(BlockReason reason) {
     case BlockReason::kSafeToEvictFalse: return "safe-to-evict-false";
     case BlockReason::kPodDoNotDisrupt: return "pod-do-not-disrupt";
     case BlockReason::kNoPlaceToMove: return "no-place-to-move";
+    case BlockReason::kNodeBoundVolume: return "node-bound-volume";
+    case BlockReason::kUnknownVolume: return "unknown-volume";
   }
   return "unknown";
 }
@@ -63,11 +67,82 @@ std::string seconds_text(int64_t s) { return std::to_string(s) + "s"; }
 // Pods that move when the node goes: not DaemonSet, not mirror, not finished or leaving.
 bool movable(const Pod& pod) { return !pod.daemonset() && !pod.mirror && !pod.terminal() && !pod.terminating; }
 
+// A pod to move and the spec to simulate it with (its own, or a copy carrying its
+// PersistentVolumes' node affinity).
+struct PodToMove {
+  const Pod* pod;
+  const PodSchedulingSpec* spec;
+};
+
 struct Candidate {
   size_t group;      // index into plan.groups
   size_t node;       // index into plan.groups[group].nodes
   size_t sim;        // index into the simulation nodes
-  std::vector<const Pod*> pods;  // movable pods
+  std::vector<PodToMove> pods;  // movable pods
+  bool unready = false;  // unready for unreadySeconds: removed without a simulation
+};
+
+// The snapshot's PVCs and PVs, indexed to resolve a pod's volumes.
+class Volumes {
+ public:
+  explicit Volumes(const ClusterSnapshot& cluster) : nodes_(cluster.nodes) {
+    for (const auto& pvc : cluster.persistent_volume_claims) claims_.emplace(pvc.ns + "/" + pvc.name, &pvc);
+    for (const auto& pv : cluster.persistent_volumes) {
+      by_name_.emplace(pv.name, &pv);
+      if (!pv.claim_name.empty()) by_claim_.emplace(pv.claim_ns + "/" + pv.claim_name, &pv);
+    }
+  }
+
+  // Blocks `pod` on `node` when one of its volumes cannot follow it (node-bound or not in
+  // the snapshot); otherwise adds each bound PV's node affinity to `spec`. Like
+  // kube-scheduler's VolumeBinding: an unbound claim constrains nothing (it is provisioned
+  // where the pod lands); a claim or PV the snapshot lacks fails the pod.
+  void resolve(const Pod& pod, const Node& node, PodSchedulingSpec& spec, std::vector<Blocker>& out) const {
+    const std::string ref = pod.ref().str();
+    for (const auto& c : pod.claims) {
+      const std::string claim_ref = pod.ns + "/" + c.claim;
+      const auto claim = claims_.find(claim_ref);
+      const PersistentVolume* pv = nullptr;
+      if (claim != claims_.end() && !claim->second->volume_name.empty()) {
+        const auto it = by_name_.find(claim->second->volume_name);
+        pv = it == by_name_.end() ? nullptr : it->second;
+      } else if (claim == claims_.end()) {
+        const auto it = by_claim_.find(claim_ref);
+        pv = it == by_claim_.end() ? nullptr : it->second;
+      } else {
+        continue;  // claim not bound yet
+      }
+      if (pv == nullptr) {
+        const std::string what = claim == claims_.end()
+                                     ? "PersistentVolumeClaim " + claim_ref
+                                     : "PersistentVolume " + claim->second->volume_name + " of claim " + claim_ref;
+        out.push_back({BlockReason::kUnknownVolume, ref, "",
+                       "pod " + ref + " uses volume " + c.volume + ": " + what + " is not in the snapshot"});
+        continue;
+      }
+      if (pv->node_affinity.empty()) continue;  // network storage: any node
+      const bool elsewhere = std::any_of(nodes_.begin(), nodes_.end(), [&](const Node& other) {
+        return other.name != node.name &&
+               std::any_of(pv->node_affinity.begin(), pv->node_affinity.end(), [&](const NodeSelectorTerm& term) {
+                 return node_selector_term_matches(term, other.labels, other.name);
+               });
+      });
+      if (!elsewhere) {
+        out.push_back({BlockReason::kNodeBoundVolume, ref, "",
+                       "pod " + ref + " uses volume " + c.volume + " (PersistentVolume " + pv->name +
+                           (pv->source.empty() ? "" : ", " + pv->source) + ") that only node " + node.name +
+                           " can reach: the pod cannot move"});
+        continue;
+      }
+      spec.volume_affinity.push_back(pv->node_affinity);
+    }
+  }
+
+ private:
+  const std::vector<Node>& nodes_;
+  std::unordered_map<std::string, const PersistentVolumeClaim*> claims_;
+  std::unordered_map<std::string, const PersistentVolume*> by_name_;
+  std::unordered_map<std::string, const PersistentVolume*> by_claim_;
 };
 
 class Simulation {
@@ -76,6 +151,7 @@ class Simulation {
     for (const auto& node : cluster.nodes) {
       index_.emplace(node.name, nodes_.size());
       nodes_.push_back({{node.name, &node.labels, &node.taints, node.unschedulable}, node.allocatable, {}});
+      pods_at_.emplace_back();
       usable_.push_back(node.ready);
       removing_.push_back(false);
       candidate_.push_back(false);
@@ -83,7 +159,9 @@ class Simulation {
     for (const auto& pod : cluster.pods) {
       if (pod.node_name.empty() || pod.terminal()) continue;
       const auto it = index_.find(pod.node_name);
-      if (it != index_.end()) nodes_[it->second].used += pod.spec.requests;
+      if (it == index_.end()) continue;
+      nodes_[it->second].used += pod.spec.requests;
+      add_pod(it->second, pod);
     }
   }
 
@@ -92,7 +170,12 @@ class Simulation {
     return it == index_.end() ? std::nullopt : std::optional<size_t>(it->second);
   }
   const SimNode& node(size_t i) const { return nodes_[i]; }
-  void add_used(size_t i, const Resources& r) { nodes_[i].used += r; }
+  // A pending pod the scale-up places on node i: it takes room there and counts for
+  // anti-affinity.
+  void add_pending(size_t i, const Pod& pod) {
+    nodes_[i].used += pod.spec.requests;
+    add_pod(i, pod);
+  }
   void mark_candidate(size_t i) { candidate_[i] = true; }
   void mark_removing(size_t i) { removing_[i] = true; }
 
@@ -110,17 +193,19 @@ class Simulation {
 
   // Places every pod on some other node; on success the placements stay applied (undo
   // with revert()), on failure nothing stays and `failed` names the pod and why.
-  bool place(const std::vector<const Pod*>& pods, size_t self, std::vector<PodMove>& moves,
+  bool place(const std::vector<PodToMove>& pods, size_t self, std::vector<PodMove>& moves,
              std::vector<std::pair<size_t, Resources>>& applied, std::string& failed_pod, std::string& why) {
-    for (const Pod* pod : pods) {
+    for (const auto& [pod, spec] : pods) {
       std::map<FitFailure, int> failures;
       bool placed = false;
-      const auto& feasible = feasible_->for_pod(pod->spec);
+      const auto& feasible = feasible_->for_pod(*spec);
       for (size_t i : feasible) {
         if (i == self || removing_[i]) continue;
-        const FitResult fit = check_resources(pod->spec.requests, nodes_[i].free());
+        FitResult fit = check_resources(pod->spec.requests, nodes_[i].free());
+        if (fit.ok() && !anti_affinity_allows(*pod, i, self)) fit.failure = FitFailure::kPodAntiAffinity;
         if (fit.ok()) {
           nodes_[i].used += pod->spec.requests;
+          add_pod(i, *pod);
           applied.emplace_back(i, pod->spec.requests);
           moves.push_back({pod->ref(), nodes_[i].shape.name});
           placed = true;
@@ -134,7 +219,11 @@ class Simulation {
         failed_pod = pod->ref().str();
         std::ostringstream out;
         out << "pod " << failed_pod << " fits no remaining node";
-        if (feasible.empty()) out << " (no node matches its selectors and tolerations)";
+        if (feasible.empty()) {
+          out << (spec->volume_affinity.empty()
+                      ? " (no node matches its selectors and tolerations)"
+                      : " (no node matches its selectors, tolerations and volumes' node affinity)");
+        }
         const char* sep = " (";
         for (const auto& [failure, count] : failures) {
           out << sep << count << " " << fit_failure_code(failure);
@@ -149,11 +238,70 @@ class Simulation {
   }
 
   void revert(std::vector<std::pair<size_t, Resources>>& applied) {
-    for (const auto& [i, r] : applied) nodes_[i].used -= r;
+    for (auto it = applied.rbegin(); it != applied.rend(); ++it) {
+      const auto& [i, r] = *it;
+      nodes_[i].used -= r;
+      // Undone newest first: each is the last pod added to its node (and to anti_pods_).
+      if (!pods_at_[i].back()->required_anti_affinity.empty()) anti_pods_.pop_back();
+      pods_at_[i].pop_back();
+    }
     applied.clear();
   }
 
  private:
+  void add_pod(size_t i, const Pod& pod) {
+    pods_at_[i].push_back(&pod);
+    if (!pod.required_anti_affinity.empty()) anti_pods_.emplace_back(i, &pod);
+  }
+
+  // The label value of `key` on node i, or nullptr.
+  const std::string* topology(size_t i, const std::string& key) const {
+    const auto it = nodes_[i].shape.labels->find(key);
+    return it == nodes_[i].shape.labels->end() ? nullptr : &it->second;
+  }
+
+  // Whether any pod in node i's `key` domain (nodes not removed, not `self`) satisfies `match`.
+  template <typename F>
+  bool domain_has(size_t i, const std::string& key, size_t self, F&& match) const {
+    const std::string* value = topology(i, key);
+    if (value == nullptr) return false;  // a node without the label is in no domain
+    for (size_t j = 0; j < nodes_.size(); ++j) {
+      if (j == self || removing_[j]) continue;
+      const std::string* other = j == i ? value : topology(j, key);
+      if (other == nullptr || *other != *value) continue;
+      for (const Pod* q : pods_at_[j]) {
+        if (match(*q)) return true;
+      }
+    }
+    return false;
+  }
+
+  // kube-scheduler's InterPodAffinity filter, required anti-affinity only, both ways: the
+  // pod's own terms against the pods in node i's domains, and every placed pod's terms
+  // against the pod. Pods of `self` are the ones moving away: they do not count.
+  bool anti_affinity_allows(const Pod& pod, size_t i, size_t self) const {
+    if (anti_pods_.empty()) return true;  // no pod anywhere has required anti-affinity
+    for (const auto& term : pod.required_anti_affinity) {
+      const bool conflict = domain_has(i, term.topology_key, self, [&](const Pod& q) {
+        return &q != &pod && term.selects(pod.ns, q.ns, q.labels);
+      });
+      if (conflict) return false;
+    }
+    for (const auto& [j, q] : anti_pods_) {
+      if (j == self || removing_[j] || q == &pod) continue;
+      for (const auto& term : q->required_anti_affinity) {
+        const std::string* here = topology(i, term.topology_key);
+        const std::string* there = topology(j, term.topology_key);
+        if (here != nullptr && there != nullptr && *here == *there && term.selects(q->ns, pod.ns, pod.labels)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  std::vector<std::vector<const Pod*>> pods_at_;  // pods bound or placed on each node
+  std::vector<std::pair<size_t, const Pod*>> anti_pods_;  // those with required anti-affinity
   std::vector<SimNode> nodes_;
   std::vector<bool> usable_;
   std::vector<bool> removing_;
@@ -162,8 +310,8 @@ class Simulation {
   std::unordered_map<std::string, size_t> index_;
 };
 
-// Pod-level blockers (CA's drain rules plus Karpenter's do-not-disrupt).
-void pod_blockers(const Pod& pod, const std::vector<const PodDisruptionBudget*>& pdbs, std::vector<Blocker>& out) {
+// A pod's explicit "leave me alone": Karpenter's do-not-disrupt, CA's safe-to-evict=false.
+void opt_out_blockers(const Pod& pod, std::vector<Blocker>& out) {
   const std::string ref = pod.ref().str();
   if (annotation_is(pod.annotations, kDoNotDisruptAnnotation, "true")) {
     out.push_back({BlockReason::kPodDoNotDisrupt, ref, "",
@@ -173,6 +321,12 @@ void pod_blockers(const Pod& pod, const std::vector<const PodDisruptionBudget*>&
     out.push_back({BlockReason::kSafeToEvictFalse, ref, "",
                    "pod " + ref + " has " + kSafeToEvictAnnotation + ": \"false\""});
   }
+}
+
+// Pod-level blockers (CA's drain rules plus Karpenter's do-not-disrupt).
+void pod_blockers(const Pod& pod, const std::vector<const PodDisruptionBudget*>& pdbs, std::vector<Blocker>& out) {
+  const std::string ref = pod.ref().str();
+  opt_out_blockers(pod, out);
   const bool safe_to_evict = annotation_is(pod.annotations, kSafeToEvictAnnotation, "true");
   if (!safe_to_evict) {
     if (pod.controller_kind.empty()) {
@@ -198,11 +352,36 @@ void pod_blockers(const Pod& pod, const std::vector<const PodDisruptionBudget*>&
   }
 }
 
+// Node-level blockers from the node's annotations.
+void node_blockers(const Node& node, std::vector<Blocker>& out) {
+  if (annotation_is(node.annotations, kScaleDownDisabledAnnotation, "true")) {
+    out.push_back({BlockReason::kNodeScaleDownDisabled, "", "",
+                   std::string("node has ") + kScaleDownDisabledAnnotation + ": \"true\""});
+  }
+  if (annotation_is(node.annotations, kDoNotDisruptAnnotation, "true")) {
+    out.push_back({BlockReason::kNodeDoNotDisrupt, "", "",
+                   std::string("node has ") + kDoNotDisruptAnnotation + ": \"true\""});
+  }
+}
+
+// cluster-autoscaler's --max-total-unready-percentage (45) and --ok-total-unready-count (3):
+// with more nodes unready than both, the trouble is likely the control plane's view (a
+// partition), not the nodes, and no unready node is removed.
+std::optional<std::string> too_many_unready(const std::vector<Node>& nodes) {
+  const auto unready = std::count_if(nodes.begin(), nodes.end(), [](const Node& n) { return !n.ready; });
+  if (unready <= 3 || double(unready) <= 0.45 * double(nodes.size())) return std::nullopt;
+  return std::to_string(unready) + " of " + std::to_string(nodes.size()) +
+         " nodes are not Ready (more than 3 and more than 45 %): no unready node is removed";
+}
+
 }  // namespace
 
 ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, const ScaleDownOptions& options) {
   ScaleDownPlan plan;
   Simulation sim(cluster);
+  const Volumes volumes(cluster);
+  const auto unready_halt = too_many_unready(cluster.nodes);
+  std::deque<PodSchedulingSpec> volume_specs;  // pods' specs with their PVs' node affinity
 
   std::unordered_map<std::string, std::vector<const Pod*>> pods_on;
   for (const auto& pod : cluster.pods) {
@@ -218,7 +397,7 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
       const auto node = sim.find(placement.node);
       if (placement.in_flight || pod == pending.end() || !node) continue;
       pods_on[placement.node].push_back(pod->second);
-      sim.add_used(*node, pod->second->spec.requests);
+      sim.add_pending(*node, *pod->second);
     }
   }
   std::unordered_map<std::string, std::vector<const PodDisruptionBudget*>> pdbs_in;
@@ -281,18 +460,42 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
           node->allocatable.memory_bytes > 0 ? double(used.memory_bytes) / double(node->allocatable.memory_bytes) : 1;
       n.utilization = std::max(n.cpu_utilization, n.memory_utilization);
       n.empty = movable_pods.empty();
+      node_blockers(*node, n.blockers);
       if (!node->ready) {
-        n.blockers.push_back({BlockReason::kNodeNotReady, "", "", "node is not Ready"});
+        // A dead VPS keeps being billed: after unreadySeconds it goes whatever its load,
+        // without a simulation (its pods' replacements are the scheduler's and the
+        // scale-up's business), unless deleting the VM would destroy a volume's data or a
+        // pod opted out. Terminating pods count: a kubelet that is gone never ends them.
+        n.not_ready_since = node->not_ready_since.value_or(now);
+        const int64_t unready_for = std::chrono::duration_cast<seconds>(now - *n.not_ready_since).count();
+        if (unready_for < spec.unready_seconds) {
+          n.blockers.push_back({BlockReason::kNodeNotReady, "", "",
+                                // No elapsed time in it: the reconciler reports each new
+                                // message as an Event, so it must not change every pass.
+                                "node is not Ready since " + format_time(*n.not_ready_since) + ", removable at " +
+                                    format_time(*n.not_ready_since + seconds(spec.unready_seconds)) +
+                                    " (unreadySeconds " + seconds_text(spec.unready_seconds) + ")"});
+        } else if (unready_halt) {
+          n.blockers.push_back({BlockReason::kTooManyUnready, "", "", *unready_halt});
+        }
+        for (const Pod* pod : pods_on[node->name]) {
+          if (pod->daemonset() || pod->mirror || pod->terminal()) continue;
+          opt_out_blockers(*pod, n.blockers);
+          PodSchedulingSpec unused;
+          volumes.resolve(*pod, *node, unused, n.blockers);
+        }
+        if (!n.blockers.empty() || !sim_index) {
+          n.state = NodeState::kBlocked;
+        } else {
+          n.state = NodeState::kUnneeded;
+          candidates.push_back({plan.groups.size(), out.nodes.size(), *sim_index, {}, true});
+        }
+        out.nodes.push_back(std::move(n));
+        continue;
       }
-      if (annotation_is(node->annotations, kScaleDownDisabledAnnotation, "true")) {
-        n.blockers.push_back({BlockReason::kNodeScaleDownDisabled, "", "",
-                              std::string("node has ") + kScaleDownDisabledAnnotation + ": \"true\""});
-      }
-      if (annotation_is(node->annotations, kDoNotDisruptAnnotation, "true")) {
-        n.blockers.push_back({BlockReason::kNodeDoNotDisrupt, "", "",
-                              std::string("node has ") + kDoNotDisruptAnnotation + ": \"true\""});
-      }
-      if (n.utilization >= spec.utilization_threshold) {
+      // As cluster-autoscaler: underutilized at or below the threshold. Empty nodes (only
+      // DaemonSet and mirror pods) always are, so a threshold of 0 removes exactly those.
+      if (!n.empty && n.utilization > spec.utilization_threshold) {
         n.state = NodeState::kNeeded;
         out.nodes.push_back(std::move(n));
         continue;
@@ -309,6 +512,16 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
         }
         for (const auto* pdb : matching) by_pdb[pdb].push_back(pod);
         pod_blockers(*pod, matching, n.blockers);
+      }
+      std::vector<PodToMove> to_move;
+      for (const Pod* pod : movable_pods) {
+        const PodSchedulingSpec* pod_spec = &pod->spec;
+        if (!pod->claims.empty()) {
+          PodSchedulingSpec with_volumes = pod->spec;
+          volumes.resolve(*pod, *node, with_volumes, n.blockers);
+          if (!with_volumes.volume_affinity.empty()) pod_spec = &volume_specs.emplace_back(std::move(with_volumes));
+        }
+        to_move.push_back({pod, pod_spec});
       }
       for (const auto& [pdb, pods] : by_pdb) {
         if (static_cast<int64_t>(pods.size()) <= pdb->disruptions_allowed) continue;
@@ -331,7 +544,7 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
       sim.mark_candidate(*sim_index);
       const auto recorded = since.find(node->name);
       n.unneeded_since = recorded != since.end() && recorded->second ? *recorded->second : now;
-      candidates.push_back({plan.groups.size(), out.nodes.size(), *sim_index, std::move(movable_pods)});
+      candidates.push_back({plan.groups.size(), out.nodes.size(), *sim_index, std::move(to_move)});
       out.nodes.push_back(std::move(n));
     }
     plan.groups.push_back(std::move(out));
@@ -341,6 +554,7 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
   std::stable_sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
     const auto& na = plan.groups[a.group].nodes[a.node];
     const auto& nb = plan.groups[b.group].nodes[b.node];
+    if (a.unready != b.unready) return a.unready;  // dead nodes first: they take no room
     if (na.empty != nb.empty) return na.empty;
     return na.utilization < nb.utilization;
   });
@@ -351,6 +565,26 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
     GroupScaleDown& group_plan = plan.groups[c.group];
     const NodeGroup& group = cluster.node_groups[c.group];
     NodeScaleDown& n = group_plan.nodes[c.node];
+    // Group gates and minNodes, for every candidate.
+    const auto add_gates = [&] {
+      for (const auto& b : group_plan.group_blockers) {
+        if (b.reason != BlockReason::kMinNodes) n.blockers.push_back(b);
+      }
+      if (group_plan.target_nodes() - 1 < group.min_nodes) {
+        n.blockers.push_back({BlockReason::kMinNodes, "", "",
+                              "removing it would leave " + std::to_string(group_plan.target_nodes() - 1) +
+                                  " nodes, minNodes is " + std::to_string(group.min_nodes)});
+      }
+    };
+    if (c.unready) {
+      add_gates();
+      if (n.blockers.empty()) {
+        n.state = NodeState::kRemove;
+        sim.mark_removing(c.sim);
+        group_plan.remove.push_back(n.node);
+      }
+      continue;
+    }
     std::vector<std::pair<size_t, Resources>> applied;
     std::string failed_pod;
     std::string why;
@@ -366,14 +600,7 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
                             "unneeded since " + format_time(*n.unneeded_since) + " (" + seconds_text(unneeded_for) +
                                 "), removable after " + seconds_text(group.scale_down.unneeded_seconds)});
     }
-    for (const auto& b : group_plan.group_blockers) {
-      if (b.reason != BlockReason::kMinNodes) n.blockers.push_back(b);
-    }
-    if (group_plan.target_nodes() - 1 < group.min_nodes) {
-      n.blockers.push_back({BlockReason::kMinNodes, "", "",
-                            "removing it would leave " + std::to_string(group_plan.target_nodes() - 1) +
-                                " nodes, minNodes is " + std::to_string(group.min_nodes)});
-    }
+    add_gates();
     if (n.blockers.empty()) {
       if (n.empty && empty_removed[c.group] >= group.scale_down.max_empty_bulk_delete) {
         n.blockers.push_back({BlockReason::kEmptyBulkLimit, "", "",

@@ -22,7 +22,8 @@ enum class BlockReason {
   // node level
   kNodeScaleDownDisabled,  // cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"
   kNodeDoNotDisrupt,       // karpenter.sh/do-not-disrupt: "true" on the node
-  kNodeNotReady,           // unready nodes are left alone
+  kNodeNotReady,           // NotReady for less than unreadySeconds
+  kTooManyUnready,         // more than 3 nodes and 45 % of the cluster unready: none is removed
   kUnneededTooShort,       // below the threshold for less than unneededSeconds
   kNonEmptyLimit,          // another non-empty node goes first (one at a time)
   kEmptyBulkLimit,         // maxEmptyBulkDelete empty nodes already go this pass
@@ -34,6 +35,8 @@ enum class BlockReason {
   kSafeToEvictFalse,   // cluster-autoscaler.kubernetes.io/safe-to-evict: "false"
   kPodDoNotDisrupt,    // karpenter.sh/do-not-disrupt: "true" on the pod
   kNoPlaceToMove,      // the pod fits no remaining node in simulation
+  kNodeBoundVolume,    // a PersistentVolume of the pod only this node can reach (local-path, local)
+  kUnknownVolume,      // the pod's PersistentVolumeClaim (or its PV) is not in the snapshot
 };
 
 const char* block_code(BlockReason reason);  // "pdb", "bare-pod", "delay-after-add", ...
@@ -66,6 +69,10 @@ struct NodeScaleDown {
   double memory_utilization = 0;
   bool empty = false;      // no pods to move (DaemonSet and mirror pods don't count)
   std::optional<TimePoint> unneeded_since;  // what the reconciler records in status.nodes[]
+  // Set for a node that is not Ready: since when. A kRemove node with it set is removed
+  // because it has been unready for unreadySeconds: no drain (its kubelet cannot stop
+  // pods), the VM and the Node are deleted.
+  std::optional<TimePoint> not_ready_since;
   std::vector<PodMove> moves;               // candidates: where each movable pod would go
   std::vector<Blocker> blockers;
 };
@@ -94,12 +101,15 @@ struct ScaleDownOptions {
 };
 
 // Scale-down with cluster-autoscaler's rules (see README.md): a node of a group is
-// unneeded when max(cpu, memory) requests / allocatable < utilizationThreshold, nothing on
-// it blocks, and every movable pod re-fits on the remaining nodes in simulation. It is
+// unneeded when it is empty or max(cpu, memory) requests / allocatable ≤
+// utilizationThreshold, nothing on it blocks, and every movable pod re-fits on the
+// remaining nodes in simulation (honouring its PersistentVolumes' node affinity). It is
 // removed once unneeded for unneededSeconds (since status.nodes[].unneededSince; with no
 // record, since `now`: nothing goes until the reconciler has seen it that long), outside
 // the delays after scale-up/failure, never below minNodes: empty nodes in bulk up to
 // maxEmptyBulkDelete per group, one non-empty node per pass for the whole cluster.
+// A node NotReady for unreadySeconds is removed without the utilization test or a
+// simulation, unless a pod on it holds a node-bound volume or opts out (see README.md).
 // Pure: no I/O, time comes from `now`.
 ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, const ScaleDownOptions& options = {});
 

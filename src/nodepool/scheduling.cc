@@ -36,10 +36,12 @@ const char* fit_failure_code(FitFailure failure) {
     case FitFailure::kNone: return "fits";
     case FitFailure::kNodeSelector: return "node-selector";
     case FitFailure::kNodeAffinity: return "node-affinity";
+    case FitFailure::kVolumeNodeAffinity: return "volume-node-affinity";
     case FitFailure::kTaint: return "taint";
     case FitFailure::kInsufficientCpu: return "insufficient-cpu";
     case FitFailure::kInsufficientMemory: return "insufficient-memory";
     case FitFailure::kTooManyPods: return "too-many-pods";
+    case FitFailure::kPodAntiAffinity: return "pod-anti-affinity";
   }
   return "unknown";
 }
@@ -85,6 +87,12 @@ FitResult check_static(const PodSchedulingSpec& pod, const NodeShape& node) {
       return {FitFailure::kNodeAffinity, detail};
     }
   }
+  for (const auto& terms : pod.volume_affinity) {
+    const bool any = std::any_of(terms.begin(), terms.end(), [&](const NodeSelectorTerm& term) {
+      return node_selector_term_matches(term, labels, node.name);
+    });
+    if (!any) return {FitFailure::kVolumeNodeAffinity, "volume node affinity conflict"};
+  }
   if (node.unschedulable && !tolerates(pod.tolerations, kCordonTaint)) {
     return {FitFailure::kTaint, "node is cordoned (" + kCordonTaint.str() + ")"};
   }
@@ -106,20 +114,28 @@ FitResult check_resources(const Resources& request, const Resources& free) {
 
 std::string scheduling_key(const PodSchedulingSpec& s) {
   std::string key;
+  const auto add_terms = [&key](const std::vector<NodeSelectorTerm>& terms) {
+    for (const auto& term : terms) {
+      for (const auto& r : term.match_expressions) {
+        key += r.key + " " + r.op;
+        for (const auto& v : r.values) key += " " + v;
+        key += ";";
+      }
+      for (const auto& r : term.match_fields) {
+        key += "f:" + r.key + " " + r.op;
+        for (const auto& v : r.values) key += " " + v;
+        key += ";";
+      }
+      key += "/";
+    }
+  };
   for (const auto& [k, v] : s.node_selector) key += k + "=" + v + ",";
   key += "|";
-  for (const auto& term : s.required_affinity) {
-    for (const auto& r : term.match_expressions) {
-      key += r.key + " " + r.op;
-      for (const auto& v : r.values) key += " " + v;
-      key += ";";
-    }
-    for (const auto& r : term.match_fields) {
-      key += "f:" + r.key + " " + r.op;
-      for (const auto& v : r.values) key += " " + v;
-      key += ";";
-    }
-    key += "/";
+  add_terms(s.required_affinity);
+  key += "|";
+  for (const auto& terms : s.volume_affinity) {
+    add_terms(terms);
+    key += "&";
   }
   key += "|";
   for (const auto& t : s.tolerations) key += t.key + " " + t.op + " " + t.value + " " + t.effect + ";";

@@ -15,10 +15,12 @@ enum class FitFailure {
   kNone,
   kNodeSelector,   // spec.nodeSelector does not match the node labels
   kNodeAffinity,   // required node affinity does not match
+  kVolumeNodeAffinity,  // a bound PersistentVolume's node affinity does not match
   kTaint,          // a NoSchedule/NoExecute taint the pod does not tolerate
   kInsufficientCpu,
   kInsufficientMemory,
   kTooManyPods,
+  kPodAntiAffinity,  // a pod in the node's topology domain it must avoid, or that must avoid it
 };
 
 const char* fit_failure_code(FitFailure failure);  // "node-selector", "insufficient-cpu", ...
@@ -40,8 +42,8 @@ struct NodeShape {
 using kube::tolerates;
 bool node_selector_term_matches(const NodeSelectorTerm& term, const Labels& labels, const std::string& node_name);
 
-// nodeSelector, required node affinity, taints (kube-scheduler's filter plugins, minus
-// pod (anti-)affinity and topology spread, which the planners do not simulate).
+// nodeSelector, required node affinity, PV node affinity, taints (kube-scheduler's filter
+// plugins, minus pod (anti-)affinity and topology spread, which the planners do not simulate).
 FitResult check_static(const PodSchedulingSpec& pod, const NodeShape& node);
 
 // NodeResourcesFit: requests against what is still free on the node.
@@ -56,7 +58,8 @@ struct SimNode {
 };
 
 // Pods whose specs give the same key pass the same static predicates on every node
-// (cluster-autoscaler's equivalence groups): nodeSelector, required affinity, tolerations.
+// (cluster-autoscaler's equivalence groups): nodeSelector, required affinity, volume
+// affinity, tolerations.
 std::string scheduling_key(const PodSchedulingSpec& pod);
 
 // Memoised static predicates over a fixed list of simulation nodes: for a pod, the nodes

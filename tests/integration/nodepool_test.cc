@@ -280,3 +280,67 @@ TEST_CASE("a VM that never joins is deleted at the provider after provisionTimeo
   }
   CHECK(creates == 1);
 }
+
+TEST_CASE("a node NotReady longer than unreadySeconds is deleted with its VM, without evictions", "[nodepool]") {
+  World world;
+  world.server.put(group_node("general-a"));
+  json dead = group_node("general-b");
+  dead["status"]["conditions"] = json::array(
+      {{{"type", "Ready"}, {"status", "Unknown"}, {"reason", "NodeStatusUnknown"}, {"lastTransitionTime", "2026-01-01T00:00:00Z"}}});
+  world.server.put(dead);
+  // A pod its PDB protects: on a dead node it neither blocks nor is evicted.
+  world.server.put(owned(ballast::testing::make_pod("db", "pg-0", {{"app", "pg"}}, "general-b")));
+  world.server.put(ballast::testing::make_pdb("db", "pg", {{"app", "pg"}}, 1));
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 1, 3));
+  auto reconciler = world.reconciler();
+
+  REQUIRE(FakeApiServer::wait_for([&] { return !world.server.get("v1", "nodes", "", "general-b").has_value(); }, kWait));
+  CHECK(world.server.count_requests("POST", "/api/v1/namespaces/db/pods/pg-0/eviction") == 0);
+  const auto sent = payloads(world.pipeline);
+  REQUIRE_FALSE(sent.empty());
+  CHECK(sent.back()["client_payload"]["remove"] == json::array({"general-b"}));
+  CHECK(world.server.get("v1", "nodes", "", "general-a").has_value());
+}
+
+TEST_CASE("a pod on a node-bound local-path volume keeps its node, and the Event names the volume", "[nodepool]") {
+  World world;
+  world.server.put(group_node("general-a"));
+  json bound = group_node("general-b");
+  bound["metadata"]["labels"]["kubernetes.io/hostname"] = "general-b";
+  world.server.put(bound);
+  json pod = owned(ballast::testing::make_pod("db", "pg-0", {{"app", "pg"}}, "general-b"));
+  pod["spec"]["volumes"] = json::array({{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "data-pg-0"}}}}});
+  world.server.put(pod);
+  world.server.put({{"apiVersion", "v1"},
+                    {"kind", "PersistentVolumeClaim"},
+                    {"metadata", {{"name", "data-pg-0"}, {"namespace", "db"}}},
+                    {"spec", {{"volumeName", "pvc-1234"}, {"storageClassName", "local-path"}}}});
+  world.server.put(
+      {{"apiVersion", "v1"},
+       {"kind", "PersistentVolume"},
+       {"metadata", {{"name", "pvc-1234"}}},
+       {"spec",
+        {{"claimRef", {{"namespace", "db"}, {"name", "data-pg-0"}}},
+         {"hostPath", {{"path", "/var/lib/rancher/k3s/storage/pvc-1234"}}},
+         {"nodeAffinity",
+          {{"required",
+            {{"nodeSelectorTerms",
+              json::array({{{"matchExpressions",
+                             json::array({{{"key", "kubernetes.io/hostname"}, {"operator", "In"},
+                                           {"values", json::array({"general-b"})}}})}}})}}}}}}}});
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 1, 3));
+  auto reconciler = world.reconciler();
+  std::string message;
+  REQUIRE(FakeApiServer::wait_for(
+      [&] {
+        for (const auto& event : world.server.list("events")) {
+          if (event.value("reason", "") == "ScaleDownBlocked") message = event.value("message", "");
+        }
+        return !message.empty();
+      },
+      kWait));
+  CHECK(message.find("pod db/pg-0 uses volume data (PersistentVolume pvc-1234") != std::string::npos);
+  CHECK(world.server.get("v1", "nodes", "", "general-b").has_value());
+  CHECK(world.server.count_requests("POST", "/api/v1/namespaces/db/pods/pg-0/eviction") == 0);
+  CHECK(payloads(world.pipeline).empty());
+}

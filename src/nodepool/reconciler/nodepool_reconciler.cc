@@ -90,6 +90,8 @@ void NodePoolReconciler::start() {
   pods_ = add(kube::pods());
   pdbs_ = add(kube::pod_disruption_budgets());
   daemonsets_ = add(kube::daemonsets());
+  persistent_volumes_ = add(kube::persistent_volumes());
+  persistent_volume_claims_ = add(kube::persistent_volume_claims());
   node_groups_ = add(kube::node_groups());
   for (auto& informer : informers_) informer->start();
   loop_.start();
@@ -330,9 +332,16 @@ void NodePoolReconciler::continue_drain(const json& node, const std::vector<json
     return;
   }
   // Empty: delete the VM, then the Node object (no cloud controller will).
+  delete_node(node, group_object, current_nodes, now, "removed " + name, statuses);
+}
+
+bool NodePoolReconciler::delete_node(const json& node, const json* group_object, int current_nodes, TimePoint now,
+                                     const std::string& why, std::map<std::string, json>& statuses) {
+  const std::string name = kube::name(node);
+  const std::string group = kube::label(node, kNodeGroupLabel);
   if (group_object != nullptr) {
     NodeProvider* provider = provider_for(*group_object);
-    if (provider == nullptr) return;
+    if (provider == nullptr) return false;
     ProviderInstance instance;
     instance.id = name;
     instance.name = name;
@@ -343,17 +352,25 @@ void NodePoolReconciler::continue_drain(const json& node, const std::vector<json
       }
     }
     if (auto removed = provider->remove(instance, std::max(0, current_nodes - 1)); !removed) {
-      return fail("provider could not delete the VM: " + removed.error().message);
+      const std::string failure = "provider could not delete the VM: " + removed.error().message;
+      log_.warn("scale-down failed; node kept", {{"node", name}, {"group", group}, {"reason", failure}});
+      events_.warning(node, "ScaleDownFailed", failure);
+      if (has_drain_taint(node)) undo_drain(node);
+      if (!group.empty()) {
+        statuses[group]["lastScaleDownFailure"] = {{"time", format_time(now)}, {"reason", name + ": " + failure}};
+      }
+      return false;
     }
   }
   if (auto deleted = api_.remove(kube::nodes(), "", name, {}); !deleted && deleted.error().code != ErrorCode::kNotFound) {
     log_.warn("cannot delete the Node object", {{"node", name}, {"error", deleted.error().message}});
-    return;
+    return false;
   }
   metrics_.counter("ballast_scaled_down_nodes_total", "Nodes removed", {{"group", group}}).increment();
-  log_.info("node removed", {{"node", name}, {"group", group}});
-  events_.normal(group_subject(group), "ScaledDown", "removed " + name);
-  if (!group.empty()) statuses[group]["lastScaleDown"] = {{"time", format_time(now)}, {"reason", "removed " + name}};
+  log_.info("node removed", {{"node", name}, {"group", group}, {"reason", why}});
+  events_.normal(group_subject(group), "ScaledDown", why);
+  if (!group.empty()) statuses[group]["lastScaleDown"] = {{"time", format_time(now)}, {"reason", why}};
+  return true;
 }
 
 void NodePoolReconciler::write_status(const std::string& group, const json& before, const json& after) {
@@ -374,7 +391,7 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   const auto group_objects = node_groups_->objects();
   std::vector<json> all = node_objects;
   all.insert(all.end(), pod_objects.begin(), pod_objects.end());
-  for (auto* informer : {pdbs_, daemonsets_, node_groups_}) {
+  for (auto* informer : {pdbs_, daemonsets_, persistent_volumes_, persistent_volume_claims_, node_groups_}) {
     auto objects = informer->objects();
     all.insert(all.end(), std::make_move_iterator(objects.begin()), std::make_move_iterator(objects.end()));
   }
@@ -498,10 +515,34 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
       }
     }
     statuses[group.group]["nodes"] = entries;
+    std::set<std::string> removed_unready;
+    for (const auto& planned : group.nodes) {
+      if (planned.state != NodeState::kRemove || !planned.not_ready_since) continue;
+      removed_unready.insert(planned.node);
+      // Unready for unreadySeconds: nothing to drain (the kubelet is gone), delete the VM
+      // so a dead VPS stops being billed, then the Node (its pods are then collected).
+      const auto node = std::find_if(node_objects.begin(), node_objects.end(),
+                                     [&](const json& object) { return kube::name(object) == planned.node; });
+      // A drain already under way owns the node until it ends (or times out and is undone).
+      if (node == node_objects.end() || has_drain_taint(*node)) continue;
+      const std::string why = "removed " + planned.node + ": not Ready since " + format_time(*planned.not_ready_since);
+      if (options_.dry_run) {
+        log_.info("dry-run: would remove unready node", {{"node", planned.node}, {"group", group.group}});
+        reported_.report("dry-down|" + planned.node, *node, false, "DryRunScaleDown",
+                         "ballast would delete " + planned.node + " and its VM: not Ready since " +
+                             format_time(*planned.not_ready_since));
+        continue;
+      }
+      if (!may_write()) return true;
+      const auto it = groups.find(group.group);
+      if (delete_node(*node, it == groups.end() ? nullptr : it->second, group_nodes[group.group], now, why, statuses)) {
+        --group_nodes[group.group];
+      }
+    }
     for (const auto& name : group.remove) {
       const auto node = std::find_if(node_objects.begin(), node_objects.end(),
                                      [&](const json& object) { return kube::name(object) == name; });
-      if (node == node_objects.end() || has_drain_taint(*node)) continue;
+      if (node == node_objects.end() || has_drain_taint(*node) || removed_unready.count(name)) continue;
       if (options_.dry_run) {
         log_.info("dry-run: would remove node", {{"node", name}, {"group", group.group}});
         reported_.report("dry-down|" + name, *node, false, "DryRunScaleDown", "ballast would drain and remove " + name);

@@ -40,7 +40,8 @@ struct NodePoolOptions {
 using ProviderFactory = std::function<Result<std::unique_ptr<NodeProvider>>(const nlohmann::json& node_group)>;
 
 // The node-pool reconciler: a small cluster autoscaler. Watches Nodes, Pods,
-// PodDisruptionBudgets, DaemonSets and NodeGroups; each pass runs the pure planners over
+// PodDisruptionBudgets, DaemonSets, PersistentVolumes, PersistentVolumeClaims and
+// NodeGroups; each pass runs the pure planners over
 // one snapshot and, while `is_leader()` holds, acts:
 // - scale-up: records each VM in the NodeGroup's status.inFlight *before* asking the
 //   provider (a deterministic name, so a successor leader finds it instead of ordering a
@@ -48,7 +49,9 @@ using ProviderFactory = std::function<Result<std::unique_ptr<NodeProvider>>(cons
 // - scale-down: taints (`ballast.dev/to-be-deleted:NoSchedule`) and cordons the node,
 //   evicts its pods through the Eviction API pass by pass (429 = retry next pass, 500 =
 //   blocked), and when it is empty deletes the VM and the Node; a drain that outlives
-//   maxGracefulTerminationSeconds is undone (untaint, uncordon) and the group backs off.
+//   maxGracefulTerminationSeconds is undone (untaint, uncordon) and the group backs off;
+// - a node the plan removes as unready (NotReady for unreadySeconds): no drain, its VM and
+//   Node are deleted at once (its kubelet is gone and would never end a pod).
 // Every decision that leaves something pending gets an Event and a metric.
 //
 // Owned by the composition root; start() starts the informers and the worker thread,
@@ -82,6 +85,10 @@ class NodePoolReconciler {
                       const nlohmann::json* group_object, int current_nodes, TimePoint now,
                       std::map<std::string, nlohmann::json>& statuses);
   void undo_drain(const nlohmann::json& node);
+  // Deletes the node's VM at the provider (when its group is known), then the Node object;
+  // false (with an Event) when the provider refused.
+  bool delete_node(const nlohmann::json& node, const nlohmann::json* group_object, int current_nodes, TimePoint now,
+                   const std::string& why, std::map<std::string, nlohmann::json>& statuses);
   Result<std::string> user_data(const nlohmann::json& group_object);
   void write_status(const std::string& group, const nlohmann::json& before, const nlohmann::json& after);
   bool may_write() const;
@@ -99,6 +106,8 @@ class NodePoolReconciler {
   kube::Informer* pods_ = nullptr;
   kube::Informer* pdbs_ = nullptr;
   kube::Informer* daemonsets_ = nullptr;
+  kube::Informer* persistent_volumes_ = nullptr;
+  kube::Informer* persistent_volume_claims_ = nullptr;
   kube::Informer* node_groups_ = nullptr;
 
   // Worker thread only.

@@ -86,6 +86,48 @@ inline json node_group(const std::string& name, int min_nodes, int max_nodes,
             {"labels", {{"workload-type", "general"}}}}}};
 }
 
+// A Node whose Ready condition is `status` ("False" or "Unknown") since `since`.
+inline json unready(json node, const std::string& status = "False", const char* since = kLongAgo) {
+  node["status"]["conditions"] = {{{"type", "Ready"}, {"status", status}, {"lastTransitionTime", since}}};
+  return node;
+}
+
+// Gives `pod` a volume `volume` backed by the PersistentVolumeClaim `claim`.
+inline json with_claim(json pod, const std::string& volume, const std::string& claim) {
+  pod["spec"]["volumes"].push_back({{"name", volume}, {"persistentVolumeClaim", {{"claimName", claim}}}});
+  return pod;
+}
+
+inline json pvc(const std::string& ns, const std::string& name, const std::string& volume) {
+  json c{{"apiVersion", "v1"},
+         {"kind", "PersistentVolumeClaim"},
+         {"metadata", {{"name", name}, {"namespace", ns}}},
+         {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"storageClassName", "local-path"}}},
+         {"status", {{"phase", volume.empty() ? "Pending" : "Bound"}}}};
+  if (!volume.empty()) c["spec"]["volumeName"] = volume;
+  return c;
+}
+
+// A PersistentVolume bound to ns/claim. `key In values` is its required node affinity
+// (none when `key` is empty): local-path's is `kubernetes.io/hostname In [<node>]`.
+inline json pv(const std::string& name, const std::string& ns, const std::string& claim, const std::string& key = "",
+               const std::vector<std::string>& values = {}) {
+  json v{{"apiVersion", "v1"},
+         {"kind", "PersistentVolume"},
+         {"metadata", {{"name", name}}},
+         {"spec",
+          {{"capacity", {{"storage", "1Gi"}}},
+           {"claimRef", {{"kind", "PersistentVolumeClaim"}, {"namespace", ns}, {"name", claim}}}}}};
+  if (key.empty()) {
+    v["spec"]["csi"] = {{"driver", "nfs.csi.k8s.io"}, {"volumeHandle", name}};
+  } else {
+    v["spec"]["hostPath"] = {{"path", "/var/lib/rancher/k3s/storage/" + name}, {"type", "DirectoryOrCreate"}};
+    v["spec"]["nodeAffinity"] = {
+        {"required", {{"nodeSelectorTerms", {{{"matchExpressions", {{{"key", key}, {"operator", "In"}, {"values", values}}}}}}}}}};
+  }
+  return v;
+}
+
 inline ClusterSnapshot snapshot(const std::vector<json>& objects) {
   auto parsed = parse_objects(objects);
   if (!parsed) throw std::runtime_error(parsed.error().message);

@@ -156,3 +156,74 @@ TEST_CASE("streaming text parsing reports bad JSON and bad objects", "[model]") 
   auto nested_array = parse_snapshot_text(R"({"kind": "List", "items": [[1]]})");
   CHECK_FALSE(nested_array.ok());
 }
+
+TEST_CASE("PersistentVolumes, claims and a pod's claim volumes are read", "[model][volumes]") {
+  json p = with_claim(pod("db", "pg-0", "n1", "100m", "128Mi"), "data", "data-pg-0");
+  p["spec"]["volumes"].push_back({{"name", "scratch"}, {"ephemeral", {{"volumeClaimTemplate", json::object()}}}});
+  const auto cluster = snapshot({p, pvc("db", "data-pg-0", "pvc-1"), pvc("db", "pending", ""),
+                                 pv("pvc-1", "db", "data-pg-0", "kubernetes.io/hostname", {"n1"}),
+                                 pv("nfs-1", "db", "shared")});
+  REQUIRE(cluster.pods[0].claims.size() == 2);
+  CHECK(cluster.pods[0].claims[0].volume == "data");
+  CHECK(cluster.pods[0].claims[0].claim == "data-pg-0");
+  CHECK(cluster.pods[0].claims[1].claim == "pg-0-scratch");
+  CHECK(cluster.pods[0].local_volumes.empty());
+  REQUIRE(cluster.persistent_volume_claims.size() == 2);
+  CHECK(cluster.persistent_volume_claims[0].volume_name == "pvc-1");
+  CHECK(cluster.persistent_volume_claims[1].volume_name.empty());
+  REQUIRE(cluster.persistent_volumes.size() == 2);
+  const auto& local = cluster.persistent_volumes[0];
+  CHECK(local.claim_ns == "db");
+  CHECK(local.claim_name == "data-pg-0");
+  CHECK(local.source == "hostPath");
+  REQUIRE(local.node_affinity.size() == 1);
+  CHECK(local.node_affinity[0].match_expressions[0].values == std::vector<std::string>{"n1"});
+  CHECK(cluster.persistent_volumes[1].node_affinity.empty());
+  CHECK(cluster.persistent_volumes[1].source == "csi");
+  CHECK(cluster.notes.empty());
+
+  json bad = pv("x", "db", "c", "kubernetes.io/hostname", {"n1"});
+  bad["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["operator"] = "Near";
+  auto parsed = parse_persistent_volume(bad);
+  REQUIRE_FALSE(parsed.ok());
+  CHECK(parsed.error().message.rfind("PersistentVolume x: spec.nodeAffinity.required.nodeSelectorTerms[0]", 0) == 0);
+}
+
+TEST_CASE("a Node's NotReady time comes from its Ready condition", "[model][unready]") {
+  CHECK_FALSE(snapshot({node("n1", "g")}).nodes[0].not_ready_since.has_value());
+  const auto since = snapshot({unready(node("n1", "g"), "Unknown", "2026-11-22T09:00:00Z")}).nodes[0];
+  CHECK_FALSE(since.ready);
+  CHECK(since.not_ready_since == at("2026-11-22T09:00:00Z"));
+  json no_time = node("n1", "g");
+  no_time["status"]["conditions"] = {{{"type", "Ready"}, {"status", "False"}}};
+  CHECK(snapshot({no_time}).nodes[0].not_ready_since == at(kLongAgo));  // creationTimestamp
+}
+
+TEST_CASE("scaleDown.unreadySeconds defaults to 20 minutes and is read", "[model][unready]") {
+  json g = node_group("g", 0, 3);
+  CHECK(parse_node_group(g)->scale_down.unready_seconds == 1200);
+  g["spec"]["scaleDown"] = {{"unreadySeconds", 300}};
+  CHECK(parse_node_group(g)->scale_down.unready_seconds == 300);
+  g["spec"]["scaleDown"] = {{"unreadySeconds", -1}};
+  CHECK_FALSE(parse_node_group(g).ok());
+}
+
+TEST_CASE("required pod anti-affinity terms are read", "[model][anti-affinity]") {
+  json p = pod("db", "pg-0", "n1", "100m", "128Mi");
+  p["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = {
+      {{"labelSelector", {{"matchLabels", {{"app", "pg"}}}}}, {"topologyKey", "kubernetes.io/hostname"}},
+      {{"labelSelector", {{"matchExpressions", {{{"key", "tier"}, {"operator", "Exists"}}}}}},
+       {"namespaceSelector", json::object()},
+       {"topologyKey", "topology.kubernetes.io/zone"}}};
+  const auto parsed = parse_pod(p);
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->required_anti_affinity.size() == 2);
+  const auto& host = parsed->required_anti_affinity[0];
+  CHECK(host.topology_key == "kubernetes.io/hostname");
+  CHECK(host.selects("db", "db", {{"app", "pg"}}));
+  CHECK_FALSE(host.selects("db", "other", {{"app", "pg"}}));  // own namespace only
+  CHECK(parsed->required_anti_affinity[1].selects("db", "other", {{"tier", "x"}}));  // namespaceSelector: any
+
+  p["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0].erase("topologyKey");
+  CHECK(parse_pod(p).error().message.find("topologyKey: required") != std::string::npos);
+}

@@ -25,7 +25,7 @@ json read_fixture(const std::string& name) {
 }  // namespace
 
 TEST_CASE("golden snapshots produce the expected JSON plans", "[golden]") {
-  for (const char* name : {"small_cluster", "group_at_max"}) {
+  for (const char* name : {"small_cluster", "group_at_max", "scale_down_safety"}) {
     INFO(name);
     auto cluster = parse_snapshot(read_fixture(std::string(name) + ".json"));
     REQUIRE(cluster.ok());
@@ -71,4 +71,22 @@ TEST_CASE("quantities print in the units people write", "[report]") {
   CHECK(format_memory(8LL << 30) == "8Gi");
   CHECK(format_memory(7940LL << 20) == "7940Mi");
   CHECK(format_memory(1000) == "1000");
+}
+
+TEST_CASE("the scale-down safety plan keeps the local-path node, moves a zonal volume within its zone and deletes "
+          "the dead node",
+          "[golden]") {
+  auto cluster = parse_snapshot(read_fixture("scale_down_safety.json"));
+  REQUIRE(cluster.ok());
+  const Plan plan = make_plan(*cluster, at(kNow));
+  const auto* general = plan.scale_down.find("general");
+  REQUIRE(general != nullptr);
+  CHECK(general->remove == std::vector<std::string>{"node-3", "node-4"});
+  const std::string table = plan_to_table(plan, *cluster);
+  CHECK(table.find("node-bound-volume: pod databases/pg-0 uses volume data (PersistentVolume pvc-6f1c2a") !=
+        std::string::npos);
+  CHECK(table.find("move shop/cache-0 -> node-5") != std::string::npos);  // node-1 is in zone a
+  CHECK(table.find("not Ready since 2026-11-22T09:00:00Z: delete") != std::string::npos);
+  CHECK(table.find("node-not-ready: node is not Ready since 2026-11-22T09:55:00Z, removable at "
+                   "2026-11-22T10:15:00Z (unreadySeconds 1200s)") != std::string::npos);
 }

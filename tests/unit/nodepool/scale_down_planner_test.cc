@@ -243,7 +243,7 @@ TEST_CASE("only one non-empty node is drained per pass", "[scale-down]") {
   group["status"] = {{"nodes", {{{"name", "a"}, {"unneededSince", kLongAgo}}, {{"name", "b"}, {"unneededSince", kLongAgo}}}}};
   const auto plan = plan_scale_down(snapshot({group, node("a", "general"), node("b", "general"), node("c", "general", "8", "16Gi"),
                                               pod("x", "pa", "a", "1", "1Gi"), pod("x", "pb", "b", "1500m", "1Gi"),
-                                              pod("x", "pc", "c", "4", "1Gi")}),
+                                              pod("x", "pc", "c", "5", "1Gi")}),
                                     at(kNow));
   CHECK(node_plan(plan, "a").state == NodeState::kRemove);
   CHECK(node_plan(plan, "b").state == NodeState::kUnneeded);
@@ -264,4 +264,342 @@ TEST_CASE("room that pending pods will take is not offered to a drain", "[scale-
   // node-1 and node-2 are full with the pending pods; node-3 keeps "web" (and got no pending pod).
   CHECK(codes(node_plan(plan, "node-3")) == std::vector<std::string>{"no-place-to-move"});
   CHECK(plan_scale_down(cluster, at(kNow)).find("general")->remove.size() == 1);
+}
+
+TEST_CASE("a pod's PersistentVolumes decide whether and where it can move", "[scale-down][volumes]") {
+  struct Row {
+    const char* name;
+    std::function<void(json& pod)> edit_pod;
+    std::vector<json> extra;
+    std::vector<std::string> expected;  // blocker codes; empty = node-3 removed
+    std::string moved_to = "node-1";    // where apps/web goes when removed
+  };
+  const std::vector<Row> rows = {
+      {"local-path PV bound to the node",
+       [](json& p) { p = with_claim(p, "data", "data-web"); },
+       {pvc("apps", "data-web", "pvc-1"), pv("pvc-1", "apps", "data-web", "kubernetes.io/hostname", {"node-3"})},
+       {"node-bound-volume"}},
+      {"node-bound PV and safe-to-evict true: still cannot move",
+       [](json& p) {
+         p = with_claim(p, "data", "data-web");
+         p["metadata"]["annotations"] = {{"cluster-autoscaler.kubernetes.io/safe-to-evict", "true"}};
+       },
+       {pvc("apps", "data-web", "pvc-1"), pv("pvc-1", "apps", "data-web", "kubernetes.io/hostname", {"node-3"})},
+       {"node-bound-volume"}},
+      {"network PV without node affinity moves anywhere",
+       [](json& p) { p = with_claim(p, "data", "data-web"); },
+       {pvc("apps", "data-web", "pvc-1"), pv("pvc-1", "apps", "data-web")},
+       {}},
+      {"zonal PV moves only to a node of its zone",
+       [](json& p) { p = with_claim(p, "data", "data-web"); },
+       {pvc("apps", "data-web", "pvc-1"), pv("pvc-1", "apps", "data-web", "topology.kubernetes.io/zone", {"b"})},
+       {},
+       "node-2"},
+      {"PV whose zone holds no other node",
+       [](json& p) { p = with_claim(p, "data", "data-web"); },
+       {pvc("apps", "data-web", "pvc-1"), pv("pvc-1", "apps", "data-web", "topology.kubernetes.io/zone", {"c"})},
+       {"node-bound-volume"}},
+      {"claim not bound yet constrains nothing",
+       [](json& p) { p = with_claim(p, "data", "data-web"); },
+       {pvc("apps", "data-web", "")},
+       {}},
+      {"claim missing from the snapshot",
+       [](json& p) { p = with_claim(p, "data", "data-web"); },
+       {},
+       {"unknown-volume"}},
+      {"claim bound to a PV missing from the snapshot",
+       [](json& p) { p = with_claim(p, "data", "data-web"); },
+       {pvc("apps", "data-web", "pvc-1")},
+       {"unknown-volume"}},
+      {"PV found through its claimRef when the claim is not listed",
+       [](json& p) { p = with_claim(p, "data", "data-web"); },
+       {pv("pvc-1", "apps", "data-web", "kubernetes.io/hostname", {"node-3"})},
+       {"node-bound-volume"}},
+      {"generic ephemeral volume on a node-bound PV",
+       [](json& p) { p["spec"]["volumes"] = {{{"name", "scratch"}, {"ephemeral", {{"volumeClaimTemplate", json::object()}}}}}; },
+       {pvc("apps", "web-scratch", "pvc-2"), pv("pvc-2", "apps", "web-scratch", "kubernetes.io/hostname", {"node-3"})},
+       {"node-bound-volume"}},
+      {"inline hostPath volume is local storage, as in cluster-autoscaler",
+       [](json& p) { p["spec"]["volumes"] = {{{"name", "logs"}, {"hostPath", {{"path", "/var/log"}}}}}; },
+       {},
+       {"local-storage"}},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    auto objects = cluster_with_candidate({});
+    objects[1]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "a";
+    objects[2]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "b";
+    objects[3]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "c";
+    json p = pod("apps", "web", "node-3", "200m", "256Mi");
+    row.edit_pod(p);
+    objects.push_back(p);
+    for (const auto& e : row.extra) objects.push_back(e);
+    const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+    const auto& n3 = node_plan(plan, "node-3");
+    CHECK(codes(n3) == row.expected);
+    if (row.expected.empty()) {
+      CHECK(n3.state == NodeState::kRemove);
+      REQUIRE(n3.moves.size() == 1);
+      CHECK(n3.moves[0].to == row.moved_to);
+    } else {
+      CHECK(n3.state == NodeState::kBlocked);
+      CHECK(n3.blockers[0].pod == "apps/web");
+      CHECK(n3.blockers[0].message.find("pod apps/web uses ") == 0);
+      CHECK(n3.blockers[0].message.find("volume ") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("a node-bound volume is named in the reason", "[scale-down][volumes]") {
+  const auto plan = plan_scale_down(
+      snapshot(cluster_with_candidate({with_claim(pod("db", "pg-1", "node-3", "200m", "256Mi"), "data", "data-pg-1"),
+                                       pvc("db", "data-pg-1", "pvc-9"),
+                                       pv("pvc-9", "db", "data-pg-1", "kubernetes.io/hostname", {"node-3"})})),
+      at(kNow));
+  const auto& n3 = node_plan(plan, "node-3");
+  REQUIRE(n3.blockers.size() == 1);
+  CHECK(n3.blockers[0].message ==
+        "pod db/pg-1 uses volume data (PersistentVolume pvc-9, hostPath) that only node node-3 can reach: the pod "
+        "cannot move");
+}
+
+TEST_CASE("a pod whose volume's zone has no room left cannot move", "[scale-down][volumes]") {
+  auto objects = cluster_with_candidate({with_claim(pod("apps", "web", "node-3", "1", "256Mi"), "data", "d"),
+                                         pvc("apps", "d", "pv-d"), pv("pv-d", "apps", "d", "zone", {"a"}),
+                                         pod("apps", "more", "node-1", "500m", "256Mi")});
+  objects[1]["metadata"]["labels"]["zone"] = "a";
+  const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+  const auto& n3 = node_plan(plan, "node-3");
+  CHECK(codes(n3) == std::vector<std::string>{"no-place-to-move"});
+  // Without the volume it would fit node-2.
+  objects[6]["spec"].erase("volumes");
+  CHECK(node_plan(plan_scale_down(snapshot(objects), at(kNow)), "node-3").state == NodeState::kRemove);
+}
+
+TEST_CASE("a node at exactly the utilization threshold is underutilized; 0 removes only empty nodes",
+          "[scale-down][threshold]") {
+  struct Row {
+    const char* name;
+    double threshold;
+    std::vector<json> on_node;
+    NodeState expected;
+  };
+  json ds = pod("kube-system", "svclb", "node-3", "100m", "64Mi");
+  ds["metadata"]["ownerReferences"][0]["kind"] = "DaemonSet";
+  const std::vector<Row> rows = {
+      {"at the threshold", 0.25, {pod("apps", "web", "node-3", "1", "256Mi")}, NodeState::kRemove},
+      {"just above it", 0.25, {pod("apps", "web", "node-3", "1001m", "256Mi")}, NodeState::kNeeded},
+      {"threshold 0, only a DaemonSet pod", 0, {ds}, NodeState::kRemove},
+      {"threshold 0, no pod at all", 0, {}, NodeState::kRemove},
+      {"threshold 0, a small pod", 0, {pod("apps", "web", "node-3", "10m", "16Mi")}, NodeState::kNeeded},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    auto objects = cluster_with_candidate(row.on_node);
+    objects[0]["spec"]["scaleDown"] = {{"utilizationThreshold", row.threshold}};
+    const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+    CHECK(node_plan(plan, "node-3").state == row.expected);
+  }
+}
+
+TEST_CASE("a node NotReady for unreadySeconds is removed without a drain; Ready again it is kept",
+          "[scale-down][unready]") {
+  struct Row {
+    const char* name;
+    std::function<void(std::vector<json>& objects)> edit;  // objects[0] group, [3] node-3
+    std::vector<std::string> expected;                     // blocker codes; empty = removed as unready
+  };
+  const auto heavy = [](std::vector<json>& o) { o.push_back(pod("apps", "big", "node-3", "3500m", "6Gi")); };
+  const std::vector<Row> rows = {
+      {"NotReady for 2h, full of pods that fit nowhere", [&](auto& o) { o[3] = unready(o[3]); heavy(o); }, {}},
+      {"Unknown (kubelet gone) for 2h", [](auto& o) { o[3] = unready(o[3], "Unknown"); }, {}},
+      {"NotReady without a transition time: since creation",
+       [](auto& o) { o[3]["status"]["conditions"] = {{{"type", "Ready"}, {"status", "False"}}}; },
+       {}},
+      {"NotReady for 10 minutes", [](auto& o) { o[3] = unready(o[3], "False", "2026-11-22T09:50:00Z"); },
+       {"node-not-ready"}},
+      {"unreadySeconds 3h", [](auto& o) {
+         o[3] = unready(o[3]);
+         o[0]["spec"]["scaleDown"] = {{"unreadySeconds", 3 * 3600}};
+       },
+       {"node-not-ready"}},
+      {"a PDB allowing nothing does not keep a dead node", [](auto& o) {
+         o[3] = unready(o[3]);
+         o.push_back(pod("apps", "web", "node-3", "200m", "256Mi"));
+         o.push_back(pdb("apps", "web", {{"app", "web"}}, 0));
+       },
+       {}},
+      {"a terminating pod holding a node-bound volume keeps it (deleting the VM loses the data)", [](auto& o) {
+         o[3] = unready(o[3]);
+         json p = with_claim(pod("db", "pg-0", "node-3", "200m", "256Mi"), "data", "data-pg-0");
+         p["metadata"]["deletionTimestamp"] = "2026-11-22T08:05:00Z";
+         o.push_back(p);
+         o.push_back(pvc("db", "data-pg-0", "pvc-1"));
+         o.push_back(pv("pvc-1", "db", "data-pg-0", "kubernetes.io/hostname", {"node-3"}));
+       },
+       {"node-bound-volume"}},
+      {"a pod that opted out", [](auto& o) {
+         o[3] = unready(o[3]);
+         json p = pod("apps", "web", "node-3", "200m", "256Mi");
+         p["metadata"]["annotations"] = {{"karpenter.sh/do-not-disrupt", "true"}};
+         o.push_back(p);
+       },
+       {"pod-do-not-disrupt"}},
+      {"node scale-down-disabled", [](auto& o) {
+         o[3] = unready(o[3]);
+         o[3]["metadata"]["annotations"] = {{"cluster-autoscaler.kubernetes.io/scale-down-disabled", "true"}};
+       },
+       {"node-scale-down-disabled"}},
+      {"never below minNodes", [](auto& o) {
+         o[3] = unready(o[3]);
+         o[0]["spec"]["minNodes"] = 3;
+       },
+       {"min-nodes"}},
+      {"scale-down disabled for the group", [](auto& o) {
+         o[3] = unready(o[3]);
+         o[0]["spec"]["scaleDown"] = {{"enabled", false}};
+       },
+       {"scale-down-disabled"}},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    auto objects = cluster_with_candidate({});
+    row.edit(objects);
+    const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+    const auto& n3 = node_plan(plan, "node-3");
+    CHECK(codes(n3) == row.expected);
+    CHECK(n3.not_ready_since.has_value());
+    CHECK(n3.moves.empty());
+    CHECK(n3.state == (row.expected.empty() ? NodeState::kRemove : row.expected[0] == "min-nodes" ||
+                                                                          row.expected[0] == "scale-down-disabled"
+                                                                       ? NodeState::kUnneeded
+                                                                       : NodeState::kBlocked));
+    CHECK((plan.find("general")->remove == std::vector<std::string>{"node-3"}) == row.expected.empty());
+  }
+  // Ready again: an ordinary node, kept while it is busy.
+  auto objects = cluster_with_candidate({pod("apps", "big", "node-3", "3500m", "6Gi")});
+  const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+  CHECK(node_plan(plan, "node-3").state == NodeState::kNeeded);
+  CHECK_FALSE(node_plan(plan, "node-3").not_ready_since.has_value());
+}
+
+TEST_CASE("an unready node takes precedence over a non-empty drain and does not count as one",
+          "[scale-down][unready]") {
+  json group = node_group("general", 0, 9);
+  group["status"] = {{"nodes", {{{"name", "a"}, {"unneededSince", kLongAgo}}}}};
+  const auto plan = plan_scale_down(snapshot({group, node("a", "general"), unready(node("dead", "general")),
+                                              node("c", "general", "8", "16Gi"), pod("x", "pa", "a", "1", "1Gi"),
+                                              pod("x", "pc", "c", "5", "1Gi")}),
+                                    at(kNow));
+  CHECK(plan.find("general")->remove == std::vector<std::string>{"a", "dead"});
+}
+
+TEST_CASE("with more than 3 nodes and 45 % of the cluster unready no unready node is removed",
+          "[scale-down][unready]") {
+  for (const int dead : {3, 4}) {
+    INFO(dead << " of 6 unready");
+    json group = node_group("general", 0, 9);
+    std::vector<json> objects{group};
+    for (int i = 0; i < 6; ++i) {
+      json n = node("n" + std::to_string(i), "general");
+      objects.push_back(i < dead ? unready(n) : n);
+      objects.push_back(pod("x", "p" + std::to_string(i), "n" + std::to_string(i), "3", "1Gi"));
+    }
+    const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+    if (dead == 3) {
+      CHECK(plan.find("general")->remove.size() == 3);
+    } else {
+      CHECK(plan.find("general")->remove.empty());
+      CHECK(codes(node_plan(plan, "n0")) == std::vector<std::string>{"too-many-unready"});
+    }
+  }
+}
+
+namespace {
+
+// `pod` must not share a `topology_key` domain with pods labelled app=`app`.
+json avoiding(json pod, const std::string& app, const std::string& topology_key = "kubernetes.io/hostname",
+              const json& namespaces = nullptr) {
+  json term{{"labelSelector", {{"matchLabels", {{"app", app}}}}}, {"topologyKey", topology_key}};
+  if (!namespaces.is_null()) term["namespaces"] = namespaces;
+  pod["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = json::array({term});
+  return pod;
+}
+
+json labelled(json pod, const std::string& app) {
+  pod["metadata"]["labels"] = {{"app", app}};
+  return pod;
+}
+
+}  // namespace
+
+TEST_CASE("an evicted pod does not move onto a node running a pod it must avoid, or that must avoid it",
+          "[scale-down][anti-affinity]") {
+  // node-1 and node-2 each have a core free; node-3 is the candidate.
+  const json replica = avoiding(labelled(pod("db", "pg-1", "node-3", "200m", "256Mi"), "pg"), "pg");
+  struct Row {
+    const char* name;
+    std::vector<json> objects;
+    std::string moved_to;  // empty: blocked with no-place-to-move naming pod-anti-affinity
+    std::function<void(std::vector<json>&)> edit = [](std::vector<json>&) {};
+  };
+  const std::vector<Row> rows = {
+      {"no other replica: first fit", {replica}, "node-1"},
+      {"a replica on node-1: the PostgreSQL replica goes to node-2",
+       {replica, avoiding(labelled(pod("db", "pg-0", "node-1", "100m", "128Mi"), "pg"), "pg")},
+       "node-2"},
+      {"replicas on both other nodes: it cannot move",
+       {replica, avoiding(labelled(pod("db", "pg-0", "node-1", "100m", "128Mi"), "pg"), "pg"),
+        avoiding(labelled(pod("db", "pg-2", "node-2", "100m", "128Mi"), "pg"), "pg")},
+       ""},
+      {"symmetric: a pod on node-1 avoids the moving pod's label",
+       {labelled(pod("db", "pg-1", "node-3", "200m", "256Mi"), "pg"),
+        avoiding(labelled(pod("db", "solo", "node-1", "100m", "128Mi"), "solo"), "pg")},
+       "node-2"},
+      {"a term for other namespaces does not apply",
+       {avoiding(labelled(pod("db", "pg-1", "node-3", "200m", "256Mi"), "pg"), "pg", "kubernetes.io/hostname",
+                 json::array({"elsewhere"})),
+        labelled(pod("db", "pg-0", "node-1", "100m", "128Mi"), "pg")},
+       "node-1"},
+      {"zone topology: every other node shares the zone of a replica",
+       {avoiding(labelled(pod("db", "pg-1", "node-3", "200m", "256Mi"), "pg"), "pg", "topology.kubernetes.io/zone"),
+        labelled(pod("db", "pg-0", "node-1", "100m", "128Mi"), "pg")},
+       "",
+       [](std::vector<json>& o) {
+         o[1]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "a";
+         o[2]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "a";
+         o[3]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "b";
+       }},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    auto objects = cluster_with_candidate(row.objects);
+    row.edit(objects);
+    const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+    const auto& n3 = node_plan(plan, "node-3");
+    if (row.moved_to.empty()) {
+      CHECK(codes(n3) == std::vector<std::string>{"no-place-to-move"});
+      CHECK(n3.blockers[0].pod == "db/pg-1");
+      CHECK(n3.blockers[0].message.find("pod-anti-affinity") != std::string::npos);
+    } else {
+      CHECK(n3.state == NodeState::kRemove);
+      REQUIRE(n3.moves.size() == 1);
+      CHECK(n3.moves[0].to == row.moved_to);
+    }
+  }
+}
+
+TEST_CASE("a pod moved in simulation counts for the anti-affinity of later candidates", "[scale-down][anti-affinity]") {
+  // Two idle nodes each run a replica; big has room for one. Only one of them can go.
+  json group = node_group("general", 0, 9);
+  group["status"] = {{"nodes", {{{"name", "a"}, {"unneededSince", kLongAgo}}, {{"name", "b"}, {"unneededSince", kLongAgo}}}}};
+  std::vector<json> objects{group, node("a", "general"), node("b", "general"), node("big", "general", "8", "16Gi"),
+                            pod("x", "filler", "big", "5", "1Gi")};
+  for (const char* n : {"a", "b"}) {
+    objects.push_back(avoiding(labelled(pod("db", std::string("pg-") + n, n, "500m", "1Gi"), "pg"), "pg"));
+  }
+  const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+  CHECK(node_plan(plan, "a").state == NodeState::kRemove);
+  CHECK(node_plan(plan, "a").moves[0].to == "big");
+  CHECK(codes(node_plan(plan, "b")) == std::vector<std::string>{"no-place-to-move"});
 }
