@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,8 +18,13 @@ class IoPool;
 namespace ballast::sessions {
 
 class SessionRegistry;
+struct PeerUpgrade;
 
 inline constexpr const char* kSessionsPath = "/v1/sessions";
+inline constexpr const char* kPeersPath = "/v1/peers";
+// Names the publisher at upgrade (CONTRACT.md); 1 to 128 visible ASCII characters.
+inline constexpr const char* kPublisherHeader = "X-Ballast-Publisher";
+inline constexpr size_t kMaxPublisherIdBytes = 128;
 
 struct SessionServerOptions {
   std::string address;
@@ -26,6 +32,10 @@ struct SessionServerOptions {
   bool insecure = false;            // accept publishers without a token (development only)
   std::chrono::milliseconds idle_timeout{60'000};
   size_t max_frame_bytes = 4096;
+  // Set: upgrades on kPeersPath that present one of `peer_tokens` (any, when insecure) are
+  // handed to it, on the connection's strand. Unset: kPeersPath is not found.
+  std::function<void(PeerUpgrade&&)> on_peer;
+  std::vector<std::string> peer_tokens;
 };
 
 // The publisher endpoint: WebSocket `/v1/sessions` on the shared IoPool. Each connection
