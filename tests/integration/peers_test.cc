@@ -32,12 +32,20 @@ struct Replica {
   std::unique_ptr<externalscaler::ExternalScaler::Stub> stub = externalscaler::ExternalScaler::NewStub(
       grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc), grpc::InsecureChannelCredentials()));
 
-  void start(const std::string& tokens, const std::string& peers) {
-    process.start(BALLAST_BINARY, {"serve", "--components", "scaler,sessions",
-                                   "--grpc-address=127.0.0.1:" + std::to_string(grpc),
-                                   "--sessions-address=127.0.0.1:" + std::to_string(sessions),
-                                   "--admin-address=127.0.0.1:" + std::to_string(admin),
-                                   "--sessions-token-file", tokens, "--peers", peers, "--log-level", "warn"});
+  void start(const std::string& tokens, const std::string& peers, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"serve",
+                                     "--components",
+                                     "scaler,sessions",
+                                     "--grpc-address=127.0.0.1:" + std::to_string(grpc),
+                                     "--sessions-address=127.0.0.1:" + std::to_string(sessions),
+                                     "--admin-address=127.0.0.1:" + std::to_string(admin),
+                                     "--sessions-token-file",
+                                     tokens,
+                                     "--log-level",
+                                     "warn"};
+    if (!peers.empty()) args.insert(args.end(), {"--peers", peers});
+    args.insert(args.end(), extra.begin(), extra.end());
+    process.start(BALLAST_BINARY, args);
   }
 
   std::unique_ptr<SessionPublisher> publish(double value, const std::string& id = {}) {
@@ -156,4 +164,22 @@ TEST_CASE("three replicas answer one total through deaths, stalls and reconnects
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
   }
+}
+
+TEST_CASE("replicas found through --peers-dns share their sessions, and a replica that resolves itself skips it",
+          "[peers]") {
+  ballast::testing::TempDir dir;
+  const auto tokens = dir.write("tokens", std::string(kToken) + "\n");
+  std::array<Replica, 2> r;
+  // `localhost` resolves to replica 0 (and maybe to ::1, where nothing listens): replica 0
+  // finds itself there, replica 1 finds replica 0; replica 0 reaches replica 1 statically.
+  const std::string dns = "--peers-dns=localhost:" + std::to_string(r[0].sessions);
+  r[0].start(tokens, "127.0.0.1:" + std::to_string(r[1].sessions), {dns});
+  r[1].start(tokens, "", {dns});
+  for (auto& replica : r) REQUIRE(ballast::testing::becomes_ready(replica.admin, 15s));
+  auto on0 = r[0].publish(7);
+  auto on1 = r[1].publish(5);
+  all_reach({&r[0], &r[1]}, 12, 12);
+  CHECK(ballast::testing::http_get(r[0].admin, "/metrics").find("ballast_peers{state=\"self\"} 1") !=
+        std::string::npos);
 }
