@@ -19,7 +19,7 @@ import yaml
 # CONTRACT.md's `serve` flags (fixed names). `--config` is the config file itself.
 CONTRACT_FLAGS = {
     "config", "grpc-address", "grpc-tls-cert-file", "grpc-tls-key-file", "grpc-client-ca-file",
-    "sessions-address", "sessions-token-file", "sessions-insecure", "peers", "peers-dns",
+    "sessions-address", "sessions-token-file", "sessions-insecure", "peers", "peers-dns", "peers-token-file",
     "webhook-address", "tls-cert-file", "tls-key-file", "admin-address", "policy", "namespace",
     "kubeconfig", "components", "dry-run", "log-level",
 }
@@ -68,7 +68,7 @@ RBAC = {
 # The only resource that may be granted in a Role and never in a ClusterRole.
 NAMESPACE_ONLY_RESOURCES = {"secrets"}
 FILE_FLAGS = {"config", "grpc-tls-cert-file", "grpc-tls-key-file", "grpc-client-ca-file",
-              "sessions-token-file", "tls-cert-file", "tls-key-file", "policy", "kubeconfig"}
+              "sessions-token-file", "peers-token-file", "tls-cert-file", "tls-key-file", "policy", "kubeconfig"}
 EXCLUDED_NAMESPACES = {"kube-system", "kube-node-lease"}
 
 problems = []

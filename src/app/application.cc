@@ -11,11 +11,14 @@
 #include "net/http_server.h"
 #include "nodepool/reconciler/nodepool_reconciler.h"
 #include "net/io_pool.h"
+#include "peers/peer_hub.h"
 #include "scaler/grpc/grpc_server.h"
 #include "policy/tier_policy.h"
 #include "scaler/metric_hub.h"
 #include "sources/kafka/kafka_source.h"
 #include "sources/prom/prom_source.h"
+#include "core/uuid.h"
+#include "sources/sessions/peer_upgrade.h"
 #include "sources/sessions/session_registry.h"
 #include "sources/sessions/session_server.h"
 
@@ -71,6 +74,10 @@ Status Application::start() {
   if (components_.count(kComponentSessions) == 0 && config_.components.empty()) {
     logger_.warn("sessions is off: set --sessions-token-file (or --sessions-insecure) to accept publishers");
   }
+  if (components_.count(kComponentSessions) == 0 &&
+      (!config_.sessions.peers.empty() || !config_.sessions.peers_dns.empty())) {
+    logger_.warn("peers are ignored: they share session counters, and sessions is off");
+  }
   if (components_.count(kComponentAdmission) == 0 && config_.components.empty()) {
     logger_.warn("admission is off: set --tls-cert-file and --tls-key-file to serve the webhook");
   }
@@ -102,21 +109,65 @@ Status Application::start() {
 }
 
 Status Application::start_sessions() {
-  session_registry_ = std::make_unique<sessions::SessionRegistry>(*hub_, metrics_);
+  const auto& sessions_config = config_.sessions;
+  const bool with_peers = !sessions_config.peers.empty() || !sessions_config.peers_dns.empty();
+  sessions::RegistryOptions registry_options;
+  // Random per process: a restarted replica is a new peer, never mistaken for its past self.
+  registry_options.replica_id = make_uuid();
+  session_registry_ = std::make_unique<sessions::SessionRegistry>(*hub_, metrics_, registry_options);
   sessions::SessionServerOptions options;
-  options.address = config_.sessions.address;
-  options.insecure = config_.sessions.insecure;
-  options.idle_timeout = config_.sessions.idle_timeout;
+  options.address = sessions_config.address;
+  options.insecure = sessions_config.insecure;
+  options.idle_timeout = sessions_config.idle_timeout;
   options.tokens = extra_session_tokens_;
-  if (!config_.sessions.token_file.empty()) {
-    auto tokens = sessions::load_tokens(config_.sessions.token_file);
+  std::vector<std::string> file_tokens;
+  if (!sessions_config.token_file.empty()) {
+    auto tokens = sessions::load_tokens(sessions_config.token_file);
     if (!tokens) return tokens.error();
+    file_tokens = *tokens;
     options.tokens.insert(options.tokens.end(), tokens->begin(), tokens->end());
+  }
+  if (with_peers) {
+    peers::PeerOptions peer_options;
+    peer_options.replica_id = registry_options.replica_id;
+    peer_options.static_peers = sessions_config.peers;
+    peer_options.dns_name = sessions_config.peers_dns;
+    if (!sessions_config.peers_token_file.empty()) {
+      auto tokens = sessions::load_tokens(sessions_config.peers_token_file);
+      if (!tokens) return Error{tokens.error().code, "peers-token-file: " + tokens.error().message};
+      peer_options.token = tokens->front();
+      options.peer_tokens = *tokens;
+    } else {
+      // CONTRACT: the first line of --sessions-token-file, and any sessions token accepted.
+      const auto& presented = file_tokens.empty() ? extra_session_tokens_ : file_tokens;
+      if (!presented.empty()) peer_options.token = presented.front();
+      options.peer_tokens = options.tokens;
+    }
+    if (peer_options.token.empty() && !options.insecure) {
+      return invalid_argument("peers need a token: --peers-token-file or --sessions-token-file");
+    }
+    peer_hub_ = std::make_unique<peers::PeerHub>(*io_pool_, std::move(peer_options), *session_registry_, metrics_);
+    options.on_peer = [hub = peer_hub_.get()](sessions::PeerUpgrade&& upgrade) { hub->accept(std::move(upgrade)); };
   }
   auto server = sessions::SessionServer::start(*io_pool_, options, *session_registry_, metrics_);
   if (!server) return Error{server.error().code, "sessions-address: " + server.error().message};
   session_server_ = std::move(*server);
+  if (peer_hub_) peer_hub_->start(session_server_->port());
   return Ok{};
+}
+
+bool Application::ready() const { return ready_.load() && (!peer_hub_ || peer_hub_->ready()); }
+
+std::string Application::readiness_detail() const {
+  if (!peer_hub_ || !ready_.load()) return {};
+  std::string missing;
+  for (const auto& peer : peer_hub_->peers()) {
+    if (peer.state == peers::PeerStatus::State::kMissing) missing += (missing.empty() ? "" : ", ") + peer.address;
+  }
+  if (missing.empty()) return {};
+  // Still ready past the sync wait: the others' answers need this replica as much as ever.
+  return (peer_hub_->ready() ? "peers missing (their sessions do not count here): "
+                             : "waiting for peers: ") + missing + "\n";
 }
 
 Status Application::start_scaler() {
@@ -187,7 +238,7 @@ Status Application::start_admin() {
   net::HttpServerOptions options;
   options.address = config_.admin.address;
   auto server = net::HttpServer::start(*io_pool_, options, [this](const net::HttpRequest& request) {
-    return handle_admin(request, metrics_, ready_.load());
+    return handle_admin(request, metrics_, ready(), readiness_detail());
   });
   if (!server) return Error{server.error().code, "admin-address: " + server.error().message};
   admin_server_ = std::move(*server);
@@ -214,6 +265,8 @@ void Application::stop() {
     session_server_->stop();
     logger_.debug("sessions stopped");
   }
+  // After the publishers are gone, so peers hear of it before the link closes.
+  if (peer_hub_) peer_hub_->stop();
   if (admin_server_) admin_server_->stop();
   if (io_pool_) io_pool_->stop();
   grpc_server_.reset();
@@ -227,6 +280,7 @@ void Application::stop() {
   kafka_source_.reset();
   prom_source_.reset();
   session_server_.reset();
+  peer_hub_.reset();
   admin_server_.reset();
   session_registry_.reset();
   io_pool_.reset();

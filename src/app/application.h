@@ -24,6 +24,9 @@ namespace ballast::sessions {
 class SessionRegistry;
 class SessionServer;
 }  // namespace ballast::sessions
+namespace ballast::peers {
+class PeerHub;
+}  // namespace ballast::peers
 namespace ballast::kafka {
 class KafkaSource;
 }  // namespace ballast::kafka
@@ -72,6 +75,8 @@ class Application {
 
  private:
   Status start_sessions();
+  bool ready() const;
+  std::string readiness_detail() const;
   Status start_scaler();
   Status start_admission();
   Status start_admin();
@@ -87,6 +92,7 @@ class Application {
   std::unique_ptr<scaler::MetricHub> hub_;
   std::unique_ptr<net::IoPool> io_pool_;
   std::unique_ptr<sessions::SessionRegistry> session_registry_;
+  std::unique_ptr<peers::PeerHub> peer_hub_;
   std::unique_ptr<sessions::SessionServer> session_server_;
   std::unique_ptr<kafka::KafkaSource> kafka_source_;
   std::unique_ptr<prom::PromSource> prom_source_;

@@ -66,6 +66,21 @@ const std::vector<Setting>& settings_table() {
          c.sessions.insecure = *flag;
          return Ok{};
        }},
+      {"peers", "comma list of peer replicas' sessions addresses (host:port) to share session counters with",
+       false,
+       [](Config& c, const std::string& v) -> Status {
+         c.sessions.peers.clear();
+         std::stringstream list(v);
+         std::string address;
+         while (std::getline(list, address, ',')) {
+           if (!address.empty()) c.sessions.peers.push_back(address);
+         }
+         return Ok{};
+       }},
+      {"peers-dns", "DNS name whose A records are the peer replicas (NAME or NAME:PORT)", false,
+       nested_string(&Config::sessions, &SessionsConfig::peers_dns)},
+      {"peers-token-file", "token peers present to each other (first line sent, every line accepted)", false,
+       nested_string(&Config::sessions, &SessionsConfig::peers_token_file)},
       {"webhook-address", "admission webhook listen address (HTTPS)", false,
        nested_string(&Config::webhook, &WebhookConfig::address)},
       {"tls-cert-file", "webhook serving certificate (PEM)", false,
@@ -292,6 +307,11 @@ Status validate_config(const Config& config) {
       return invalid_argument(std::string(name) + ": " + parsed.error().message);
     }
   }
+  for (const auto& peer : config.sessions.peers) {
+    auto parsed = parse_host_port(peer);
+    if (!parsed) return invalid_argument("peers: " + parsed.error().message);
+    if (parsed->port == 0) return invalid_argument("peers: " + peer + " needs a port");
+  }
   if (config.scaler.tls_cert_file.empty() != config.scaler.tls_key_file.empty()) {
     return invalid_argument("grpc-tls-cert-file and grpc-tls-key-file must be set together");
   }
@@ -304,6 +324,7 @@ Status validate_config(const Config& config) {
   const std::pair<const char*, const std::string*> files[] = {
       {"grpc-tls-cert-file", &config.scaler.tls_cert_file}, {"grpc-tls-key-file", &config.scaler.tls_key_file},
       {"grpc-client-ca-file", &config.scaler.client_ca_file}, {"sessions-token-file", &config.sessions.token_file},
+      {"peers-token-file", &config.sessions.peers_token_file},
       {"tls-cert-file", &config.webhook.tls_cert_file},       {"tls-key-file", &config.webhook.tls_key_file},
       {"policy", &config.policy_file},                        {"kubeconfig", &config.kubeconfig}};
   for (const auto& [name, file] : files) {
@@ -334,6 +355,13 @@ std::string render_config(const Config& config) {
   out << YAML::Key << "sessions-address" << YAML::Value << config.sessions.address;
   out << YAML::Key << "sessions-token-file" << YAML::Value << config.sessions.token_file;
   out << YAML::Key << "sessions-insecure" << YAML::Value << config.sessions.insecure;
+  {
+    std::string peers;
+    for (const auto& peer : config.sessions.peers) peers += (peers.empty() ? "" : ",") + peer;
+    out << YAML::Key << "peers" << YAML::Value << peers;
+  }
+  out << YAML::Key << "peers-dns" << YAML::Value << config.sessions.peers_dns;
+  out << YAML::Key << "peers-token-file" << YAML::Value << config.sessions.peers_token_file;
   out << YAML::Key << "webhook-address" << YAML::Value << config.webhook.address;
   out << YAML::Key << "tls-cert-file" << YAML::Value << config.webhook.tls_cert_file;
   out << YAML::Key << "tls-key-file" << YAML::Value << config.webhook.tls_key_file;

@@ -32,6 +32,10 @@ struct SessionsConfig {
   std::string token_file;
   bool insecure = false;  // accept publishers without a token (development only)
   std::chrono::milliseconds idle_timeout{60'000};
+  // Peer replicas that share their session series (README "Replicas share their sessions").
+  std::vector<std::string> peers;  // host:port, static
+  std::string peers_dns;           // NAME or NAME:PORT; its A/AAAA records are peers
+  std::string peers_token_file;    // first line presented, every line accepted
 };
 
 struct AdminConfig {

@@ -16,6 +16,7 @@
 
 #include "externalscaler.grpc.pb.h"
 #include "fakes/loopback_client.h"
+#include "fakes/serve_process.h"
 #include "fakes/shell.h"
 #include "sources/sessions/session_publisher.h"
 
@@ -28,47 +29,10 @@ ballast::testing::CommandOutput run(const std::string& args) {
   return ballast::testing::run_command(std::string(BALLAST_BINARY) + " " + args + " 2>&1");
 }
 
-// A free loopback port: bound, read back and released for the child to take.
-uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-// A plain HTTP/1.0 GET; empty when nothing listens.
-std::string http_get(uint16_t port, const std::string& path) {
-  const int fd = ballast::testing::connect_loopback(port);
-  if (fd < 0) return "";
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[4096];
-  while (true) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n <= 0) break;
-    response.append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
-  return response;
-}
-
+using ballast::testing::becomes_ready;
+using ballast::testing::free_port;
+using ballast::testing::http_get;
 using ballast::testing::TempDir;
-
-// Polls /readyz of a child `serve` until it answers 200, for at most 10 s.
-bool becomes_ready(uint16_t admin_port) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (http_get(admin_port, "/readyz").find(" 200 ") != std::string::npos) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
 
 }  // namespace
 

@@ -108,7 +108,8 @@ SessionPublisher::~SessionPublisher() { close(); }
 
 Result<std::unique_ptr<SessionPublisher>> SessionPublisher::connect(const std::string& host, uint16_t port,
                                                                     const std::string& token,
-                                                                    std::string_view target) {
+                                                                    std::string_view target,
+                                                                    const std::string& publisher) {
   auto impl = std::make_unique<Impl>();
   const std::string where = host + ":" + std::to_string(port);
 
@@ -131,8 +132,9 @@ Result<std::unique_ptr<SessionPublisher>> SessionPublisher::connect(const std::s
   socket_layer.expires_never();
 
   impl->ws.set_option(websocket::stream_base::timeout{kCallTimeout, websocket::stream_base::none(), false});
-  impl->ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
+  impl->ws.set_option(websocket::stream_base::decorator([token, publisher](websocket::request_type& request) {
     if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
+    if (!publisher.empty()) request.set(kPublisherHeader, publisher);
   }));
   auto upgraded = std::make_shared<Pending>();
   impl->ws.async_handshake(upgraded->response, where, target, [upgraded](beast::error_code error) {

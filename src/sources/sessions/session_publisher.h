@@ -19,9 +19,11 @@ class SessionPublisher {
  public:
   // Connects and upgrades. An empty token sends no Authorization header. A refused upgrade
   // is an Error whose message carries the HTTP status ("HTTP 401 Unauthorized").
+  // A non-empty `publisher` is sent as X-Ballast-Publisher.
   static Result<std::unique_ptr<SessionPublisher>> connect(const std::string& host, uint16_t port,
                                                            const std::string& token,
-                                                           std::string_view target = kSessionsPath);
+                                                           std::string_view target = kSessionsPath,
+                                                           const std::string& publisher = {});
   ~SessionPublisher();
   SessionPublisher(const SessionPublisher&) = delete;
   SessionPublisher& operator=(const SessionPublisher&) = delete;

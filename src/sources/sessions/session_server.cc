@@ -1,5 +1,6 @@
 #include "sources/sessions/session_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -21,6 +22,7 @@
 #include "net/io_pool.h"
 #include "net/listener.h"
 #include "sources/sessions/frame.h"
+#include "sources/sessions/peer_upgrade.h"
 #include "sources/sessions/session_registry.h"
 
 namespace ballast::sessions {
@@ -45,7 +47,7 @@ constexpr uint64_t kMaxUpgradeBodyBytes = 1024;
 // Error frames waiting for a publisher that does not read; beyond this they are dropped.
 constexpr size_t kMaxQueuedFrames = 16;
 
-enum class Verdict { kUpgrade, kNotFound, kUnauthorized };
+enum class Verdict { kUpgrade, kPeer, kNotFound, kUnauthorized, kBadPublisher };
 
 // Compares in time that depends only on the presented token's length, never on where the
 // first differing byte is. `expected` is never empty (start() checks).
@@ -69,15 +71,29 @@ std::string_view bearer_token(std::string_view authorization) {
   return authorization.substr(first, last - first + 1);
 }
 
-// The upgrade decision, apart from the session that carries it.
-Verdict check_upgrade(std::string_view target, std::string_view authorization, const SessionServerOptions& options) {
-  if (target.substr(0, target.find('?')) != kSessionsPath) return Verdict::kNotFound;
-  if (options.insecure) return Verdict::kUpgrade;
+bool accepts(std::string_view authorization, const std::vector<std::string>& tokens) {
   const std::string_view presented = bearer_token(authorization);
   bool accepted = false;
   // No early exit: every configured token is compared.
-  for (const auto& token : options.tokens) accepted |= !presented.empty() && same_token(presented, token);
-  return accepted ? Verdict::kUpgrade : Verdict::kUnauthorized;
+  for (const auto& token : tokens) accepted |= !presented.empty() && same_token(presented, token);
+  return accepted;
+}
+
+bool valid_publisher_id(std::string_view id) {
+  if (id.size() > kMaxPublisherIdBytes) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 127; });
+}
+
+// The upgrade decision, apart from the session that carries it.
+Verdict check_upgrade(std::string_view target, std::string_view authorization, std::string_view publisher,
+                      const SessionServerOptions& options) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path == kPeersPath && options.on_peer) {
+    return options.insecure || accepts(authorization, options.peer_tokens) ? Verdict::kPeer : Verdict::kUnauthorized;
+  }
+  if (path != kSessionsPath) return Verdict::kNotFound;
+  if (!options.insecure && !accepts(authorization, options.tokens)) return Verdict::kUnauthorized;
+  return valid_publisher_id(publisher) ? Verdict::kUpgrade : Verdict::kBadPublisher;
 }
 
 class Session;
@@ -167,7 +183,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec || phase_ != Phase::kUpgrade) return end(ec);
     const auto& request = parser_->get();
-    switch (check_upgrade(request.target(), request[http::field::authorization], state_->options)) {
+    const std::string_view publisher = request[kPublisherHeader];
+    switch (check_upgrade(request.target(), request[http::field::authorization], publisher, state_->options)) {
+      case Verdict::kPeer:
+        return hand_to_peers();
+      case Verdict::kBadPublisher:
+        return reject(http::status::bad_request, std::string(kPublisherHeader) + " must be at most " +
+                                                     std::to_string(kMaxPublisherIdBytes) +
+                                                     " visible ASCII characters");
       case Verdict::kNotFound:
         state_->rejected_not_found.increment();
         return reject(http::status::not_found, "not found; publishers connect to " + std::string(kSessionsPath));
@@ -177,6 +200,7 @@ class Session : public std::enable_shared_from_this<Session> {
       case Verdict::kUpgrade:
         break;
     }
+    publisher_ = publisher;
     // From here on the WebSocket layer keeps time, and an idle_timeout of its own would
     // not count pings (Beast 1.74 restarts its idle timer only when a new read begins),
     // so silence is measured by timer_ instead.
@@ -187,6 +211,14 @@ class Session : public std::enable_shared_from_this<Session> {
       if (kind != websocket::frame_type::close) last_heard_ = std::chrono::steady_clock::now();
     });
     ws_.async_accept(request, [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+  }
+
+  // The peer component owns the connection from here; this session only ends.
+  void hand_to_peers() {
+    phase_ = Phase::kDone;
+    timer_.cancel();
+    beast::get_lowest_layer(ws_).expires_never();
+    state_->options.on_peer(PeerUpgrade{std::move(ws_.next_layer()), parser_->release(), std::move(buffer_)});
   }
 
   void reject(http::status status, std::string body) {
@@ -212,7 +244,7 @@ class Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::kOpen;
     parser_.reset();
     buffer_.consume(buffer_.size());
-    connection_ = state_->registry.open_connection();
+    connection_ = state_->registry.open_connection(publisher_);
     ws_.text(true);
     last_heard_ = std::chrono::steady_clock::now();
     state_->log.debug("publisher connected", {{"connection", connection_}});
@@ -347,6 +379,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Phase phase_ = Phase::kUpgrade;
   uint64_t connection_ = 0;  // registry id while it holds series, else 0
   net::ConnectionSlot slot_;  // freed with the session
+  std::string publisher_;    // X-Ballast-Publisher, empty when not named
   size_t invalid_in_a_row_ = 0;
   SteadyTime last_heard_;
   SteadyTime close_deadline_;

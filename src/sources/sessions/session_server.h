@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,8 +18,13 @@ class IoPool;
 namespace ballast::sessions {
 
 class SessionRegistry;
+struct PeerUpgrade;
 
 inline constexpr const char* kSessionsPath = "/v1/sessions";
+inline constexpr const char* kPeersPath = "/v1/peers";
+// Names the publisher at upgrade (CONTRACT.md); 1 to 128 visible ASCII characters.
+inline constexpr const char* kPublisherHeader = "X-Ballast-Publisher";
+inline constexpr size_t kMaxPublisherIdBytes = 128;
 
 struct SessionServerOptions {
   std::string address;
@@ -29,6 +35,10 @@ struct SessionServerOptions {
   // Open connections at most; more are accepted and closed at once. Above the 5,000
   // publishers of the soak test; many publishers need a memory limit above the chart's.
   size_t max_connections = 8192;
+  // Set: upgrades on kPeersPath that present one of `peer_tokens` (any, when insecure) are
+  // handed to it, on the connection's strand. Unset: kPeersPath is not found.
+  std::function<void(PeerUpgrade&&)> on_peer;
+  std::vector<std::string> peer_tokens;
 };
 
 // The publisher endpoint: WebSocket `/v1/sessions` on the shared IoPool. Each connection

@@ -54,6 +54,18 @@ TEST_CASE("flags take both --flag value and --flag=value", "[config]") {
   CHECK(config.components == std::set<std::string>{"scaler", "sessions"});
 }
 
+TEST_CASE("peer flags name the peers, their DNS name and their token", "[config]") {
+  const auto config = from_flags({"--peers", "10.0.0.1:9091,ballast-1.ballast:9091,", "--peers-dns=ballast-peers",
+                                  "--peers-token-file", "/etc/ballast/peers/token"});
+  CHECK(config.sessions.peers == std::vector<std::string>{"10.0.0.1:9091", "ballast-1.ballast:9091"});
+  CHECK(config.sessions.peers_dns == "ballast-peers");
+  CHECK(config.sessions.peers_token_file == "/etc/ballast/peers/token");
+  CHECK(validate_config(from_flags({"--peers", "10.0.0.1:9091"})).ok());
+  const auto no_port = validate_config(from_flags({"--peers", "10.0.0.1"}));
+  REQUIRE_FALSE(no_port.ok());
+  CHECK(no_port.error().message.find("peers") != std::string::npos);
+}
+
 TEST_CASE("bad flags are errors naming the flag", "[config]") {
   struct Row {
     std::vector<std::string> args;

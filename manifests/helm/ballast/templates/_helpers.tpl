@@ -43,6 +43,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default (printf "%s-sessions" (include "ballast.fullname" .)) .Values.sessions.tokens.existingSecret -}}
 {{- end -}}
 
+{{- define "ballast.peersSecret" -}}
+{{- default (printf "%s-peers" (include "ballast.fullname" .)) .Values.sessions.peers.existingSecret -}}
+{{- end -}}
+
+{{/* Peers share session counters when sessions run with peers on. */}}
+{{- define "ballast.peers" -}}
+{{- and .Values.components.sessions .Values.sessions.peers.enabled -}}
+{{- end -}}
+
 {{/* The --components value: the switched-on components, always named (an empty flag would
 mean "all that can run", which depends on the pod's environment). */}}
 {{- define "ballast.components" -}}

@@ -1,0 +1,110 @@
+#pragma once
+
+// Helpers for tests that run `ballast serve` as a child process on loopback: free ports,
+// a bare HTTP GET, readiness polling and a child that is always reaped.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ballast::testing {
+
+// A free loopback port: bound, read back and released for the child to take.
+inline uint16_t free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// A plain HTTP/1.0 GET; empty when nothing listens.
+inline std::string http_get(uint16_t port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[4096];
+  while (true) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return response;
+}
+
+// Polls /readyz of a child `serve` until it answers 200, for at most `limit`.
+inline bool becomes_ready(uint16_t admin_port, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (http_get(admin_port, "/readyz").find(" 200 ") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// `binary` run with `args` in a child; killed (SIGKILL) and reaped at scope end unless
+// wait() reaped it first.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args) { start(binary, args); }
+  ~ChildProcess() { kill_and_reap(); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  void start(const std::string& binary, const std::vector<std::string>& args) {
+    kill_and_reap();
+    std::vector<std::string> argv_storage = args;
+    argv_storage.insert(argv_storage.begin(), binary);
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      for (auto& arg : argv_storage) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  bool signal(int number) const { return pid_ > 0 && ::kill(pid_, number) == 0; }
+  // The exit status as waitpid reports it.
+  int wait() {
+    int status = 0;
+    if (pid_ > 0) waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+  void kill_and_reap() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    wait();
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+}  // namespace ballast::testing
