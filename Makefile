@@ -5,7 +5,8 @@ ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 # Warnings are errors in our builds (make and CI), not in a user's plain cmake build.
 WERROR_FLAGS := -DBALLAST_WERROR=ON
-UNIT_TARGETS := $(patsubst tests/unit/%,unit_%,$(wildcard tests/unit/*))
+# One unit test binary per folder of tests under tests/unit (nested ones too: kube/model → unit_kube_model).
+UNIT_TARGETS := $(sort $(subst /,_,$(patsubst tests/unit/%/,unit_%,$(dir $(wildcard tests/unit/*/*_test.cc tests/unit/*/*/*_test.cc)))))
 # ccache (when installed) shares objects between checkouts at different paths.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1

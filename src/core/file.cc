@@ -1,10 +1,11 @@
 #include "core/file.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <system_error>
 
 namespace ballast {
@@ -19,6 +20,25 @@ Error open_failure(const std::string& path, int error) {
   return io_error("cannot read \"" + path + "\"" + (error != 0 ? std::string(": ") + std::strerror(error) : ""));
 }
 
+// The open file's descriptor, closed when this goes out of scope. POSIX open() rather than a
+// stream: only its errno is reliable (a stream's may be overwritten before we read it, as
+// under AddressSanitizer).
+class OpenFile {
+ public:
+  explicit OpenFile(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), error_(errno) {}
+  ~OpenFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  int fd() const { return fd_; }
+  int error() const { return error_; }
+
+ private:
+  const int fd_;
+  const int error_;
+};
+
 }  // namespace
 
 Status check_regular_file(const std::string& path) {
@@ -29,8 +49,7 @@ Status check_regular_file(const std::string& path) {
     return io_error("\"" + path + "\" is a directory, not a file (name a file inside it)");
   }
   if (!std::filesystem::is_regular_file(status)) return io_error("\"" + path + "\" is not a regular file");
-  errno = 0;
-  if (!std::ifstream(path).good()) return open_failure(path, errno);
+  if (const OpenFile file(path); file.fd() < 0) return open_failure(path, file.error());
   return Ok{};
 }
 
@@ -41,11 +60,24 @@ Result<std::string> read_regular_file(const std::string& path, uintmax_t max_byt
     return invalid_argument("\"" + path + "\" is " + std::to_string(size) + " bytes, over the limit of " +
                             std::to_string(max_bytes));
   }
-  errno = 0;
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return open_failure(path, errno);
-  std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-  if (file.bad()) return io_error("cannot read \"" + path + "\"");
+  const OpenFile file(path);
+  if (file.fd() < 0) return open_failure(path, file.error());
+  std::string text;
+  char buffer[64 * 1024];
+  while (true) {
+    const ssize_t n = ::read(file.fd(), buffer, sizeof(buffer));
+    if (n > 0) {
+      text.append(buffer, static_cast<size_t>(n));
+      if (text.size() > max_bytes) break;  // grew while being read: the size check below refuses it
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      return io_error("cannot read \"" + path + "\": " + std::strerror(errno));
+    }
+  }
+  if (text.size() > max_bytes) {
+    return invalid_argument("\"" + path + "\" is over the limit of " + std::to_string(max_bytes) + " bytes");
+  }
   return text;
 }
 
