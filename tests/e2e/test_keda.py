@@ -13,7 +13,8 @@ from keda_fixtures import *  # noqa: F401,F403  (kube, keda_operator)
 COOLDOWN_SECONDS = 5
 
 
-def scale_to_zero_workload(kube, namespace, name, metadata, fallback=False):
+def apply_workload(kube, namespace, name, trigger_type, metadata, polling_interval=15, fallback=False):
+    """A Deployment at 0 and its ScaledObject (min 0) with one trigger of `trigger_type`."""
     trigger = "\n".join(f'        {key}: "{value}"' for key, value in metadata.items())
     fallback_spec = "  fallback: {failureThreshold: 3, replicas: 2}\n" if fallback else ""
     kube.apply(f"""
@@ -35,13 +36,17 @@ spec:
   scaleTargetRef: {{name: {name}}}
   minReplicaCount: 0
   maxReplicaCount: 3
-  pollingInterval: 15
+  pollingInterval: {polling_interval}
   cooldownPeriod: {COOLDOWN_SECONDS}
 {fallback_spec}  triggers:
-    - type: external-push
+    - type: {trigger_type}
       metadata:
 {trigger}
 """)
+
+
+def scale_to_zero_workload(kube, namespace, name, metadata, fallback=False):
+    apply_workload(kube, namespace, name, "external-push", metadata, fallback=fallback)
 
 
 def ready_condition(kube, namespace, name):
@@ -115,35 +120,8 @@ def test_broker_outage_while_active_never_scales_to_zero(kube, keda_operator, ka
 
 
 def builtin_kafka_workload(kube, namespace, name, broker, group, topic, polling_interval):
-    kube.apply(f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  replicas: 0
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers: [{{name: worker, image: registry.invalid/worker:1}}]
----
-apiVersion: keda.sh/v1alpha1
-kind: ScaledObject
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  scaleTargetRef: {{name: {name}}}
-  minReplicaCount: 0
-  maxReplicaCount: 3
-  pollingInterval: {polling_interval}
-  cooldownPeriod: {COOLDOWN_SECONDS}
-  triggers:
-    - type: kafka
-      metadata:
-        bootstrapServers: "{broker.bootstrap}"
-        consumerGroup: "{group}"
-        topic: "{topic}"
-        lagThreshold: "1"
-""")
+    apply_workload(kube, namespace, name, "kafka", {"bootstrapServers": broker.bootstrap, "consumerGroup": group,
+                                                     "topic": topic, "lagThreshold": "1"}, polling_interval)
 
 
 def test_side_by_side_keda_builtin_kafka_trigger_and_ballast(kube, keda_operator, kafka_broker, ballast, namespace):
