@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import tempfile
@@ -49,6 +48,17 @@ def wait_for(what, predicate, timeout, interval=0.2):
             return last
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
+
+
+def terminate(process, timeout=20):
+    """SIGTERM, then SIGKILL if the process has not exited within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def librdkafka_version():
@@ -239,13 +249,7 @@ class BallastProcess:
         return found.group(1) if found else None
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.log.close()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from kafka_fixtures import ROOT, free_port, shared, wait_for
+from kafka_fixtures import ROOT, free_port, shared, terminate, wait_for
 
 
 def kubectl_binary():
@@ -101,13 +101,7 @@ class KedaOperator:
         return "\n".join(self.log_path.read_text().splitlines()[-lines:])
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.log.close()
 
 
