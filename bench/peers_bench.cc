@@ -21,7 +21,7 @@
 
 #include "externalscaler.grpc.pb.h"
 #include "fakes/serve_process.h"
-#include "sources/sessions/session_publisher.h"
+#include "demo/support/session_publisher.h"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "externalscaler.grpc.pb.h"
-#include "sources/sessions/session_publisher.h"
+#include "demo/support/session_publisher.h"
 
 namespace {
 

@@ -7,10 +7,11 @@
 #include <vector>
 
 #include "app/application.h"
-#include "app/demo.h"
 #include "app/plan_command.h"
+#include "app/probe_command.h"
 #include "app/signals.h"
 #include "core/config.h"
+#include "demo/demo.h"
 
 namespace ballast::app {
 namespace {
@@ -23,6 +24,8 @@ constexpr const char* kUsage =
     "  demo                            everything on loopback with embedded defaults\n"
     "  check-config --config FILE      validate, print the effective config, exit 0/1\n"
     "  plan --snapshot FILE [flags]    what the node-pool reconciler would do to a cluster snapshot\n"
+    "  probe --scaler HOST:PORT [flags]  one trigger as KEDA calls it: metric spec, value, activity;\n"
+    "                                  --watch streams activation edges (ballast probe --help)\n"
     "  version                         print the version\n"
     "\n"
     "serve stops gracefully on SIGTERM, SIGINT or SIGHUP (drains, exits 0); it does not\n"
@@ -89,7 +92,8 @@ int run_cli(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "serve") return run_serve(args);
   if (command == "check-config") return run_check_config(args);
-  if (command == "demo") return run_demo(args);
+  if (command == "demo") return demo::run_demo(args);
+  if (command == "probe") return run_probe(args);
   if (command == "plan") return run_plan(args);
   if (command == "version") {
     std::cout << "ballast " << BALLAST_VERSION << "\n";

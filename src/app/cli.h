@@ -2,7 +2,7 @@
 
 namespace ballast::app {
 
-// `ballast serve|demo|check-config|version`; returns the process exit code.
+// `ballast serve|demo|check-config|plan|probe|version`; returns the process exit code.
 int run_cli(int argc, char** argv);
 
 }  // namespace ballast::app

@@ -11,7 +11,7 @@
 #include "scaler/grpc/grpc_server.h"
 #include "scaler/metric_hub.h"
 #include "sources/kafka/kafka_source.h"
-#include "sources/kafka/mock_cluster.h"
+#include "demo/support/mock_cluster.h"
 #include "sources/kafka/produce_watcher.h"
 
 using namespace ballast;

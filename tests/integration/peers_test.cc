@@ -13,7 +13,7 @@
 #include "fakes/keda_client.h"
 #include "fakes/serve_process.h"
 #include "fakes/shell.h"
-#include "sources/sessions/session_publisher.h"
+#include "demo/support/session_publisher.h"
 
 using namespace std::chrono_literals;
 

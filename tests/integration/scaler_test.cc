@@ -9,7 +9,7 @@
 #include "externalscaler.grpc.pb.h"
 #include "fakes/keda_client.h"
 #include "fakes/test_certs.h"
-#include "sources/sessions/session_publisher.h"
+#include "demo/support/session_publisher.h"
 
 using namespace ballast;
 using namespace std::chrono_literals;

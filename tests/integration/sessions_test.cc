@@ -16,7 +16,7 @@
 #include "core/metrics.h"
 #include "net/io_pool.h"
 #include "scaler/metric_hub.h"
-#include "sources/sessions/session_publisher.h"
+#include "demo/support/session_publisher.h"
 #include "sources/sessions/session_registry.h"
 #include "sources/sessions/session_server.h"
 

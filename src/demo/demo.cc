@@ -1,4 +1,4 @@
-#include "app/demo.h"
+#include "demo/demo.h"
 
 #include <unistd.h>
 
@@ -17,12 +17,18 @@
 #include "app/application.h"
 #include "app/signals.h"
 #include "externalscaler.grpc.pb.h"
+#include "scaler/client/keda_client.h"
 #include "scaler/activation.h"
 #include "scaler/trigger_spec.h"
-#include "sources/kafka/mock_cluster.h"
-#include "sources/sessions/session_publisher.h"
+#include "demo/support/mock_cluster.h"
+#include "demo/support/session_publisher.h"
 
-namespace ballast::app {
+namespace ballast::demo {
+
+using app::Application;
+using app::block_termination_signals;
+using app::wait_for_termination_signal;
+
 namespace {
 
 struct ExampleScaledObject {
@@ -118,11 +124,7 @@ void run_simulation(uint16_t port, const std::string& token, kafka::MockCluster&
 }
 
 externalscaler::ScaledObjectRef to_ref(const ExampleScaledObject& example) {
-  externalscaler::ScaledObjectRef ref;
-  ref.set_name(example.name);
-  ref.set_namespace_(example.namespace_name);
-  for (const auto& [key, value] : example.metadata) (*ref.mutable_scalermetadata())[key] = value;
-  return ref;
+  return scaler::scaled_object_ref(example.namespace_name, example.name, example.metadata);
 }
 
 // One StreamIsActive per example, as KEDA opens for external-push triggers.
@@ -143,15 +145,12 @@ class PushWatcher {
 
  private:
   void run() {
-    auto reader = stub_->StreamIsActive(&context_, ref_);
-    externalscaler::IsActiveResponse response;
     const auto opened = std::chrono::steady_clock::now();
-    while (reader->Read(&response)) {
+    (void)scaler::stream_is_active(*stub_, context_, ref_, [&](bool active) {
       const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - opened);
       std::lock_guard lock(mutex_);
-      last_event_ = std::string(response.result() ? "active" : "inactive") + " @" + std::to_string(seconds.count()) + "s";
-    }
-    (void)reader->Finish();
+      last_event_ = std::string(active ? "active" : "inactive") + " @" + std::to_string(seconds.count()) + "s";
+    });
   }
 
   std::unique_ptr<externalscaler::ExternalScaler::Stub> stub_;
@@ -164,37 +163,23 @@ class PushWatcher {
 
 std::string table_row(const ExampleScaledObject& example, externalscaler::ExternalScaler::Stub& stub,
                       const PushWatcher& watcher) {
-  const auto ref = to_ref(example);
+  const auto poll = scaler::keda_poll(stub, to_ref(example));
   char line[256];
-  grpc::ClientContext spec_context;
-  externalscaler::GetMetricSpecResponse spec;
-  if (auto status = stub.GetMetricSpec(&spec_context, ref, &spec); !status.ok() || spec.metricspecs_size() != 1) {
-    std::snprintf(line, sizeof(line), "%-28s GetMetricSpec failed: %s\n",
-                  (example.namespace_name + "/" + example.name).c_str(), status.error_message().c_str());
+  const std::string object = example.namespace_name + "/" + example.name;
+  if (!poll.spec_status.ok()) {
+    std::snprintf(line, sizeof(line), "%-28s GetMetricSpec failed: %s\n", object.c_str(),
+                  poll.spec_status.error_message().c_str());
     return line;
   }
-  externalscaler::GetMetricsRequest metrics_request;
-  *metrics_request.mutable_scaledobjectref() = ref;
-  metrics_request.set_metricname(spec.metricspecs(0).metricname());
-  externalscaler::GetMetricsResponse metrics;
-  grpc::ClientContext metrics_context;
-  const auto metrics_status = stub.GetMetrics(&metrics_context, metrics_request, &metrics);
-  externalscaler::IsActiveResponse active;
-  grpc::ClientContext active_context;
-  const auto active_status = stub.IsActive(&active_context, ref, &active);
-  const double target = spec.metricspecs(0).targetsizefloat();
-  if (!metrics_status.ok() || !active_status.ok()) {
-    std::snprintf(line, sizeof(line), "%-28s %-38s %s\n", (example.namespace_name + "/" + example.name).c_str(),
-                  spec.metricspecs(0).metricname().c_str(),
-                  (metrics_status.ok() ? active_status : metrics_status).error_message().c_str());
+  if (!poll.metrics_status.ok() || !poll.active_status.ok()) {
+    std::snprintf(line, sizeof(line), "%-28s %-38s %s\n", object.c_str(), poll.metric_name.c_str(),
+                  (poll.metrics_status.ok() ? poll.active_status : poll.metrics_status).error_message().c_str());
     return line;
   }
-  const double value = metrics.metricvalues(0).metricvaluefloat();
   const auto replicas =
-      scaler::expected_replicas(value, target, active.result(), example.min_replicas, example.max_replicas);
-  std::snprintf(line, sizeof(line), "%-28s %-38s %7.1f %7.1f %-7s %4lld  [%lld..%lld]  %s\n",
-                (example.namespace_name + "/" + example.name).c_str(), spec.metricspecs(0).metricname().c_str(),
-                value, target, active.result() ? "yes" : "no", static_cast<long long>(replicas),
+      scaler::expected_replicas(poll.value, poll.target, poll.active, example.min_replicas, example.max_replicas);
+  std::snprintf(line, sizeof(line), "%-28s %-38s %7.1f %7.1f %-7s %4lld  [%lld..%lld]  %s\n", object.c_str(),
+                poll.metric_name.c_str(), poll.value, poll.target, poll.active ? "yes" : "no", static_cast<long long>(replicas),
                 static_cast<long long>(example.min_replicas), static_cast<long long>(example.max_replicas),
                 watcher.last_event().c_str());
   return line;
@@ -284,4 +269,4 @@ int run_demo(const std::vector<std::string>& args) {
   return 0;
 }
 
-}  // namespace ballast::app
+}  // namespace ballast::demo

@@ -1,4 +1,4 @@
-#include "sources/kafka/mock_cluster.h"
+#include "demo/support/mock_cluster.h"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>

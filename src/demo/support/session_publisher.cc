@@ -1,4 +1,4 @@
-#include "sources/sessions/session_publisher.h"
+#include "demo/support/session_publisher.h"
 
 #include <deque>
 #include <functional>
