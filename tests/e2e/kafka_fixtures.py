@@ -5,7 +5,7 @@ actions the tests need (kcat for produce/consume, Kafka's own Java tools for top
 committed offsets, DeleteRecords and group descriptions: the same tools operators use).
 `ballast_scaler` (module): `ballast serve --components scaler` on free loopback ports;
 `probe(...)` makes KEDA's GetMetricSpec → GetMetrics → IsActive calls through
-tests/e2e/tools/scaler_probe (the machine's Python has no gRPC module).
+`ballast probe --output json` (the machine's Python has no gRPC module).
 
 Import the fixtures into a test module with `from kafka_fixtures import *`.
 """
@@ -201,10 +201,8 @@ class BallastProcess:
 
     def __init__(self, workdir, config_text=""):
         self.binary = Path(os.environ.get("BALLAST_BIN", BUILD / "src" / "app" / "ballast"))
-        self.probe_binary = Path(os.environ.get("BALLAST_SCALER_PROBE", BUILD / "tests" / "scaler_probe"))
-        for needed in (self.binary, self.probe_binary):
-            if not needed.exists():
-                pytest.fail(f"{needed} is missing: build the ballast and scaler_probe targets first")
+        if not self.binary.exists():
+            pytest.fail(f"{self.binary} is missing: build the ballast target first")
         self.grpc_address = f"127.0.0.1:{free_port()}"
         self.admin_address = f"127.0.0.1:{free_port()}"
         self.config = Path(workdir) / "ballast.yaml"
@@ -226,13 +224,21 @@ class BallastProcess:
         except OSError:
             return False
 
+    def probe_args(self, name, metadata, namespace="e2e", watch=False):
+        """`ballast probe` with JSON output for one trigger of this scaler."""
+        args = [str(self.binary), "probe", "--output", "json", "--scaler", self.grpc_address,
+                "--namespace", namespace, "--name", name] + (["--watch"] if watch else [])
+        for key, value in metadata.items():
+            args += ["--metadata", f"{key}={value}"]
+        return args
+
     def probe(self, name, metadata, namespace="e2e"):
-        """One KEDA poll: {'spec': {...}, 'metrics': {'code', 'value'?}, 'active': {'code', 'result'?}}."""
-        args = [str(self.probe_binary), self.grpc_address, namespace, name]
-        args += [f"{key}={value}" for key, value in metadata.items()]
+        """One KEDA poll: {'spec': {...}, 'metrics': {'code', 'value'?}, 'active': {'code', 'result'?}}.
+        Exit 1 only says a call answered an error, which the output carries."""
+        args = self.probe_args(name, metadata, namespace)
         done = subprocess.run(args, capture_output=True, text=True, timeout=30)
-        if done.returncode != 0:
-            raise RuntimeError(f"scaler_probe failed: {shlex.join(args)}\n{done.stderr}")
+        if done.returncode not in (0, 1):
+            raise RuntimeError(f"ballast probe exited {done.returncode}: {shlex.join(args)}\n{done.stderr}")
         return json.loads(done.stdout)
 
     def metric(self, name, metadata):

@@ -29,12 +29,11 @@ FETCH_WAIT_SECONDS = 1.0
 
 
 class Stream:
-    """A StreamIsActive stream held open by `scaler_probe --stream`, as KEDA holds one per
+    """A StreamIsActive stream held open by `ballast probe --watch`, as KEDA holds one per
     external-push trigger; each message is (result, wall-clock seconds it arrived)."""
 
     def __init__(self, ballast, name, metadata):
-        args = [str(ballast.probe_binary), "--stream", ballast.grpc_address, "e2e", name]
-        args += [f"{key}={value}" for key, value in metadata.items()]
+        args = ballast.probe_args(name, metadata, watch=True)
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
         self.messages = []
         self.changed = threading.Condition()
@@ -44,6 +43,9 @@ class Stream:
     def _read(self):
         for line in self.process.stdout:
             message = json.loads(line)
+            if "spec" in message:  # the probe checks the metric spec before it opens the stream
+                assert message["spec"]["code"] == "OK", message
+                continue
             with self.changed:
                 self.messages.append(message)
                 self.changed.notify_all()
