@@ -11,16 +11,22 @@ UNIT_TARGETS := $(sort $(subst /,_,$(patsubst tests/unit/%/,unit_%,$(dir $(wildc
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: run test deps build test-unit-asan test-e2e bench image clean
+.PHONY: run test deps configure build ballast test-unit-asan test-e2e bench image clean
 
 deps:
 	scripts/install-deps.sh
 
-build: deps
+configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(WERROR_FLAGS) $(CMAKE_FLAGS) >/dev/null
+
+build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# The ballast executable alone: no tests, no benchmarks.
+ballast: configure
+	cmake --build $(BUILD) -j $(JOBS) --target ballast
+
+run: ballast
 	$(BUILD)/src/app/ballast demo
 
 # Every test: unit + integration (real loopback servers) on the normal build, the unit

@@ -21,7 +21,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  serve [--config FILE] [flags]   run the components (default: all that can run)\n"
-    "  demo                            everything on loopback with embedded defaults\n"
+    "  demo [--base-port N]            every component on loopback with embedded data\n"
     "  check-config --config FILE      validate, print the effective config, exit 0/1\n"
     "  plan --snapshot FILE [flags]    what the node-pool reconciler would do to a cluster snapshot\n"
     "  probe --scaler HOST:PORT [flags]  one trigger as KEDA calls it: metric spec, value, activity;\n"

@@ -173,3 +173,68 @@ TEST_CASE("serve refuses to start when a port is taken", "[binary]") {
   CHECK(out.exit_code == 1);
   CHECK(out.text.find("admin-address") != std::string::npos);
 }
+
+namespace {
+
+// A base port whose next three are free as well (`ballast demo --base-port`).
+uint16_t four_free_ports() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const uint16_t base = free_port();
+    if (base > 65530) continue;
+    bool all_free = true;
+    for (uint16_t offset = 1; offset < 4 && all_free; ++offset) {
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(static_cast<uint16_t>(base + offset));
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      all_free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+      close(fd);
+    }
+    if (all_free) return base;
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("demo shows every component: webhook patches, the planner, the scaler table, a probe command",
+          "[binary][demo]") {
+  const uint16_t base = four_free_ports();
+  REQUIRE(base != 0);
+  // SIGINT after a few seconds, as Ctrl-C; --preserve-status hands back the demo's own exit code.
+  const auto out = ballast::testing::run_command("timeout --preserve-status -s INT 8 " + std::string(BALLAST_BINARY) +
+                                                 " demo --base-port " + std::to_string(base) + " 2>&1");
+  INFO(out.text);
+  CHECK(out.exit_code == 0);
+  // The banner first: no warning about components the demo does not run.
+  CHECK(out.text.rfind("ballast demo: every component on 127.0.0.1", 0) == 0);
+  CHECK(out.text.find("\"level\":\"warn\"") == std::string::npos);
+  CHECK(out.text.find("https://127.0.0.1:" + std::to_string(base + 3) + "/mutate") != std::string::npos);
+  // The webhook, over HTTPS with the in-memory certificate: one patch per tier.
+  for (const char* tier : {"batch", "critical", "infra", "scale-to-zero", "standard", "stateful"}) {
+    CHECK(out.text.find("\"ballast.dev/applied-tier\":\"" + std::string(tier) + "\"") != std::string::npos);
+  }
+  CHECK(out.text.find("add /spec/template/spec/priorityClassName \"platform-infra-critical\"") != std::string::npos);
+  CHECK(out.text.find("add /spec/template/spec/priorityClassName \"platform-critical\"") != std::string::npos);
+  CHECK(out.text.find("webhook failed") == std::string::npos);
+  // The planner on the compiled-in snapshot.
+  CHECK(out.text.find("plan at 2026-11-22T10:00:00Z") != std::string::npos);
+  CHECK(out.text.find("general: remove node-3") != std::string::npos);
+  // The probe command instead of grpcurl and websocat.
+  CHECK(out.text.find(" probe --scaler 127.0.0.1:" + std::to_string(base)) != std::string::npos);
+  CHECK(out.text.find("grpcurl") == std::string::npos);
+  CHECK(out.text.find("websocat") == std::string::npos);
+  // The scaler table: the ScaledObjects of examples/, the activation column, the Prometheus rows.
+  const auto last_table = out.text.rfind("SCALEDOBJECT");
+  REQUIRE(last_table != std::string::npos);
+  const auto table = out.text.substr(last_table);
+  CHECK(table.find("ACTIVATION") != std::string::npos);
+  for (const char* object : {"platform/signaling", "platform/notifications", "platform/assessment", "platform/auth",
+                             "ai-services/stt-worker", "ai-services/tts-worker", "ai-services/llm-gateway"}) {
+    CHECK(table.find(object) != std::string::npos);
+  }
+  CHECK(table.find("prometheus       -      25 > 0        -      -            no backend configured") !=
+        std::string::npos);
+  CHECK(table.find("UNAVAILABLE") == std::string::npos);  // every Kafka and sessions row has its value by now
+}
