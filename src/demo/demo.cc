@@ -1,5 +1,6 @@
 #include "demo/demo.h"
 
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,7 +250,7 @@ std::string table_row(const DemoTrigger& trigger, externalscaler::ExternalScaler
   if (!trigger.has_backend) {
     std::snprintf(line, sizeof(line), "%-30s %-10s %7s %7s %-10s %-6s %-12s %s\n", object.c_str(),
                   trigger.source.c_str(), "-", format_number(poll.target).c_str(), activation.c_str(), "-", "-",
-                  "no backend configured (the demo runs no Prometheus)");
+                  "no backend configured");
     return line;
   }
   if (!poll.metrics_status.ok() || !poll.active_status.ok()) {
@@ -348,6 +349,21 @@ std::string planner_section() {
   std::istringstream table(nodepool::plan_to_table(nodepool::make_plan(*cluster, *now), *cluster));
   for (std::string line; std::getline(table, line);) out << (line.empty() ? "" : "  ") << line << "\n";
   return out.str();
+}
+
+// Each line cut to the terminal's width: a wrapped line would take two rows, and the
+// in-place redraw moves the cursor up by lines.
+std::string clip_lines(const std::string& text, size_t width) {
+  std::string clipped;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) clipped += line.substr(0, width) + "\n";
+  return clipped;
+}
+
+size_t terminal_width() {
+  winsize size{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0 || size.ws_col == 0) return 80;
+  return size.ws_col;
 }
 
 std::string executable_path() {
@@ -463,7 +479,10 @@ int run_demo(const std::vector<std::string>& args) {
   do {
     std::string table = table_header();
     for (size_t i = 0; i < triggers->size(); ++i) table += table_row((*triggers)[i], *stub, watchers[i].get());
-    if (interactive && drawn_lines > 0) std::cout << "\033[" << drawn_lines << "A\033[J";
+    if (interactive) {
+      if (drawn_lines > 0) std::cout << "\033[" << drawn_lines << "A\033[J";
+      table = clip_lines(table, terminal_width() - 1);
+    }
     std::cout << table << (interactive ? "" : "\n") << std::flush;
     drawn_lines = triggers->size() + 1;
   } while (!app::wait_for_termination_signal(std::chrono::seconds(1)));
