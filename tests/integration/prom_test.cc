@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "externalscaler.grpc.pb.h"
+#include "fakes/keda_client.h"
 #include "fakes/prometheus_process.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
@@ -119,41 +120,6 @@ externalscaler::ScaledObjectRef ref(const std::string& server, const std::string
   return out;
 }
 
-struct Reading {
-  grpc::Status status;
-  double value = 0;
-};
-
-Reading get_metrics(ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref) {
-  grpc::ClientContext spec_context;
-  spec_context.set_deadline(std::chrono::system_clock::now() + 2s);
-  externalscaler::GetMetricSpecResponse spec;
-  Reading out;
-  out.status = stub.GetMetricSpec(&spec_context, ref, &spec);
-  if (!out.status.ok()) return out;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 2s);
-  externalscaler::GetMetricsRequest request;
-  *request.mutable_scaledobjectref() = ref;
-  request.set_metricname(spec.metricspecs(0).metricname());
-  externalscaler::GetMetricsResponse response;
-  out.status = stub.GetMetrics(&context, request, &response);
-  if (out.status.ok()) out.value = response.metricvalues(0).metricvaluefloat();
-  return out;
-}
-
-template <typename Predicate>
-Reading read_until(ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref, Predicate done,
-                   std::chrono::seconds budget) {
-  const auto deadline = std::chrono::steady_clock::now() + budget;
-  Reading reading = get_metrics(stub, ref);
-  while (!done(reading) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);
-    reading = get_metrics(stub, ref);
-  }
-  return reading;
-}
-
 // What Prometheus itself answers for `query`, asked directly.
 std::optional<double> prometheus_value(net::HttpClient& client, const testing::PrometheusProcess& prometheus,
                                        const std::string& query) {
@@ -183,39 +149,39 @@ TEST_CASE("KEDA reads through ballast what Prometheus answers, and outages never
   const std::string query = "sum(interviews_active)";
   const auto trigger = ref(server, query);
 
-  auto first = read_until(*ballast.stub, trigger, [](const Reading& r) { return r.status.ok(); }, 10s);
-  INFO(first.status.error_message());
-  REQUIRE(first.status.ok());
+  auto first = testing::poll_until(*ballast.stub, trigger, [](const testing::KedaPoll& r) { return r.metrics_status.ok(); }, 10s);
+  INFO(first.metrics_status.error_message());
+  REQUIRE(first.metrics_status.ok());
   CHECK(first.value == prometheus_value(direct, prometheus, query));
   CHECK(first.value == 7);
   CHECK(hop.seen_tenants() == std::set<std::string>{"team-interviews"});
 
   SECTION("a new value in Prometheus reaches KEDA and matches Prometheus' own answer") {
     exporter.value = 11;
-    auto updated = read_until(*ballast.stub, trigger, [](const Reading& r) { return r.value == 11; }, 10s);
-    REQUIRE(updated.status.ok());
+    auto updated = testing::poll_until(*ballast.stub, trigger, [](const testing::KedaPoll& r) { return r.value == 11; }, 10s);
+    REQUIRE(updated.metrics_status.ok());
     CHECK(updated.value == 11);
     CHECK(prometheus_value(direct, prometheus, query) == 11.0);
   }
 
   SECTION("an empty result is UNAVAILABLE, or 0 with ignoreNullValues") {
-    auto missing = read_until(*ballast.stub, ref(server, "sum(no_such_metric)"),
-                              [](const Reading& r) { return r.status.error_message().find("no sample") != std::string::npos; },
+    auto missing = testing::poll_until(*ballast.stub, ref(server, "sum(no_such_metric)"),
+                              [](const testing::KedaPoll& r) { return r.metrics_status.error_message().find("no sample") != std::string::npos; },
                               10s);
-    CHECK(missing.status.error_code() == grpc::StatusCode::UNAVAILABLE);
-    CHECK(missing.status.error_message().find("ignoreNullValues") != std::string::npos);
-    auto zero = read_until(*ballast.stub, ref(server, "sum(no_such_metric)", {{"ignoreNullValues", "true"}}),
-                           [](const Reading& r) { return r.status.ok(); }, 10s);
-    REQUIRE(zero.status.ok());
+    CHECK(missing.metrics_status.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK(missing.metrics_status.error_message().find("ignoreNullValues") != std::string::npos);
+    auto zero = testing::poll_until(*ballast.stub, ref(server, "sum(no_such_metric)", {{"ignoreNullValues", "true"}}),
+                           [](const testing::KedaPoll& r) { return r.metrics_status.ok(); }, 10s);
+    REQUIRE(zero.metrics_status.ok());
     CHECK(zero.value == 0);
   }
 
   SECTION("a query Prometheus rejects is UNAVAILABLE carrying Prometheus' message") {
-    auto rejected = read_until(*ballast.stub, ref(server, "sum(interviews_active"),
-                               [](const Reading& r) { return r.status.error_message().find("bad_data") != std::string::npos; },
+    auto rejected = testing::poll_until(*ballast.stub, ref(server, "sum(interviews_active"),
+                               [](const testing::KedaPoll& r) { return r.metrics_status.error_message().find("bad_data") != std::string::npos; },
                                10s);
-    CHECK(rejected.status.error_code() == grpc::StatusCode::UNAVAILABLE);
-    CHECK(rejected.status.error_message().find("bad_data") != std::string::npos);
+    CHECK(rejected.metrics_status.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK(rejected.metrics_status.error_message().find("bad_data") != std::string::npos);
   }
 
   SECTION("an outage keeps the last good value until maxStaleness, then UNAVAILABLE; a restart heals") {
@@ -223,19 +189,19 @@ TEST_CASE("KEDA reads through ballast what Prometheus answers, and outages never
     const auto killed = std::chrono::steady_clock::now();
     // Within the staleness window every read is the last good value, never 0.
     while (std::chrono::steady_clock::now() - killed < 1s) {
-      auto during = get_metrics(*ballast.stub, trigger);
-      REQUIRE(during.status.ok());
+      auto during = testing::keda_poll(*ballast.stub, trigger);
+      REQUIRE(during.metrics_status.ok());
       CHECK(during.value == 7);
       std::this_thread::sleep_for(100ms);
     }
-    auto stale = read_until(*ballast.stub, trigger, [](const Reading& r) { return !r.status.ok(); }, 10s);
-    CHECK(stale.status.error_code() == grpc::StatusCode::UNAVAILABLE);
+    auto stale = testing::poll_until(*ballast.stub, trigger, [](const testing::KedaPoll& r) { return !r.metrics_status.ok(); }, 10s);
+    CHECK(stale.metrics_status.error_code() == grpc::StatusCode::UNAVAILABLE);
     CHECK(std::chrono::steady_clock::now() - killed >= 1500ms);
 
     REQUIRE(prometheus.start());
-    auto healed = read_until(*ballast.stub, trigger, [](const Reading& r) { return r.status.ok(); }, 30s);
-    INFO(healed.status.error_message());
-    REQUIRE(healed.status.ok());
+    auto healed = testing::poll_until(*ballast.stub, trigger, [](const testing::KedaPoll& r) { return r.metrics_status.ok(); }, 30s);
+    INFO(healed.metrics_status.error_message());
+    REQUIRE(healed.metrics_status.ok());
     CHECK(healed.value == 7);
   }
 }
@@ -254,8 +220,8 @@ TEST_CASE("many triggers naming one query share one poller", "[prom][integration
   for (int i = 0; i < 20; ++i) {
     auto trigger = ref(server, "sum(interviews_active)", {{"threshold", std::to_string(i + 1)},
                                                           {"activationThreshold", std::to_string(i)}});
-    auto reading = read_until(*ballast.stub, trigger, [](const Reading& r) { return r.status.ok(); }, 10s);
-    REQUIRE(reading.status.ok());
+    auto reading = testing::poll_until(*ballast.stub, trigger, [](const testing::KedaPoll& r) { return r.metrics_status.ok(); }, 10s);
+    REQUIRE(reading.metrics_status.ok());
   }
   CHECK(ballast.hub.status().size() == 1);
 }
