@@ -24,7 +24,7 @@ constexpr const char* kUsage =
     "  demo [--base-port N]            every component on loopback with embedded data\n"
     "  check-config --config FILE      validate, print the effective config, exit 0/1\n"
     "  plan --snapshot FILE [flags]    what the node-pool reconciler would do to a cluster snapshot\n"
-    "  probe --scaler HOST:PORT [flags]  one trigger as KEDA calls it: metric spec, value, activity;\n"
+    "  probe [flags]                   one trigger as KEDA calls it: metric spec, value, activity;\n"
     "                                  --watch streams activation edges (ballast probe --help)\n"
     "  version                         print the version\n"
     "\n"
