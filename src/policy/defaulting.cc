@@ -216,11 +216,13 @@ void default_priority(json& pod_spec, bool is_pod, const Tier& tier, std::string
 }
 
 // Requests only for containers that set none, and never for a resource with a limit:
-// Kubernetes defaults such a request to the limit, and ours could exceed it.
+// Kubernetes defaults such a request to the limit, and ours could exceed it. The tier's
+// limits go with them only on containers that set no limit either.
 void default_requests(json& pod_spec, const Tier& tier, std::vector<std::string>& warnings) {
   json* containers = mutable_path(pod_spec, {"containers"});
   if (containers == nullptr || !containers->is_array()) return;
   std::string names;
+  bool with_limits = false;
   for (auto& container : *containers) {
     if (!container.is_object()) continue;
     const json* resources = child(container, "resources");
@@ -234,13 +236,25 @@ void default_requests(json& pod_spec, const Tier& tier, std::vector<std::string>
       if (quantity->empty() || (limits != nullptr && limits->contains(resource))) continue;
       added[resource] = *quantity;
     }
-    if (added.empty()) continue;
-    container["resources"]["requests"] = std::move(added);
+    // Limits only where the container left resources wholly to the platform.
+    json added_limits = json::object();
+    if (limits == nullptr || limits->empty()) {
+      for (const auto& [resource, quantity] : {std::pair{"cpu", &tier.limits.cpu}, {"memory", &tier.limits.memory}}) {
+        if (!quantity->empty()) added_limits[resource] = *quantity;
+      }
+    }
+    if (added.empty() && added_limits.empty()) continue;
+    if (!added.empty()) container["resources"]["requests"] = std::move(added);
+    if (!added_limits.empty()) {
+      container["resources"]["limits"] = std::move(added_limits);
+      with_limits = true;
+    }
     names += (names.empty() ? "" : ",") + string_at(container, {"name"});
   }
   if (names.empty()) return;
   if (names.size() > 40) names = names.substr(0, 37) + "...";
-  warnings.push_back("ballast: set starting requests for containers " + names + " (tier " + tier.name + ")");
+  warnings.push_back("ballast: set starting requests" + std::string(with_limits ? " and limits" : "") +
+                     " for containers " + names + " (tier " + tier.name + ")");
 }
 
 }  // namespace

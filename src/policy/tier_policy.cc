@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdint>
 #include <limits>
+#include <tuple>
 
 #include <yaml-cpp/yaml.h>
 
@@ -20,7 +21,7 @@ Tier make_tier(std::string name, std::string priority_class, std::vector<SpreadR
   std::vector<AntiAffinityRule> anti;
   if (anti_affinity) anti.push_back(AntiAffinityRule{});
   return Tier{std::move(name), std::move(priority_class), std::move(spread), std::move(anti), std::move(pdb),
-              std::move(requests)};
+              std::move(requests), {}};
 }
 
 std::vector<SpreadRule> soft_spread() { return {SpreadRule{1, "ScheduleAnyway", false, kHostnameTopologyKey}}; }
@@ -330,8 +331,38 @@ Status parse_pdb(const Node& node, const std::string& where, Tier& tier) {
   return Ok{};
 }
 
+Status parse_resources(const Node& node, const std::string& where, ResourceRequests& resources) {
+  if (auto keys = check_keys(node, where, {"cpu", "memory"}); !keys) return keys;
+  for (auto [key, field] : {std::pair{"cpu", &ResourceRequests::cpu}, std::pair{"memory", &ResourceRequests::memory}}) {
+    if (!node[key]) continue;
+    auto quantity = scalar(node[key], where + "." + key);
+    if (!quantity) return quantity.error();
+    if (!quantity->empty() && !kube::is_valid_quantity(*quantity)) {
+      return invalid_argument(where + "." + key + ": \"" + *quantity + "\" is not a resource quantity");
+    }
+    resources.*field = *quantity;
+  }
+  return Ok{};
+}
+
+// The apiserver refuses a container whose limit is below its request.
+Status check_limits(const Tier& tier, const std::string& where) {
+  for (auto [key, field, parse] : {std::tuple{"cpu", &ResourceRequests::cpu, &kube::parse_milli},
+                                   std::tuple{"memory", &ResourceRequests::memory, &kube::parse_units}}) {
+    const std::string& request = tier.requests.*field;
+    const std::string& limit = tier.limits.*field;
+    if (request.empty() || limit.empty()) continue;
+    auto request_value = parse(request);
+    auto limit_value = parse(limit);
+    if (request_value && limit_value && *limit_value < *request_value) {
+      return invalid_argument(where + ".limits." + key + ": " + limit + " is below the tier's request " + request);
+    }
+  }
+  return Ok{};
+}
+
 Status parse_tier(const Node& node, const std::string& where, Tier& tier) {
-  if (auto keys = check_keys(node, where, {"priorityClassName", "spread", "antiAffinity", "pdb", "requests"}); !keys) {
+  if (auto keys = check_keys(node, where, {"priorityClassName", "spread", "antiAffinity", "pdb", "requests", "limits"}); !keys) {
     return keys;
   }
   if (node["priorityClassName"]) {
@@ -355,19 +386,11 @@ Status parse_tier(const Node& node, const std::string& where, Tier& tier) {
   if (node["pdb"]) {
     if (auto pdb = parse_pdb(node["pdb"], where + ".pdb", tier); !pdb) return pdb;
   }
-  if (const Node requests = node["requests"]) {
-    if (auto keys = check_keys(requests, where + ".requests", {"cpu", "memory"}); !keys) return keys;
-    for (auto [key, field] : {std::pair{"cpu", &ResourceRequests::cpu}, std::pair{"memory", &ResourceRequests::memory}}) {
-      if (!requests[key]) continue;
-      auto quantity = scalar(requests[key], where + ".requests." + key);
-      if (!quantity) return quantity.error();
-      if (!quantity->empty() && !kube::is_valid_quantity(*quantity)) {
-        return invalid_argument(where + ".requests." + key + ": \"" + *quantity + "\" is not a resource quantity");
-      }
-      tier.requests.*field = *quantity;
-    }
+  for (auto [name, field] : {std::pair{"requests", &Tier::requests}, std::pair{"limits", &Tier::limits}}) {
+    if (!node[name]) continue;
+    if (auto ok = parse_resources(node[name], where + "." + name, tier.*field); !ok) return ok;
   }
-  return Ok{};
+  return check_limits(tier, where);
 }
 
 bool is_label_value(std::string_view value) {
@@ -448,7 +471,7 @@ Result<TierPolicy> parse_root(const Node& root) {
       const auto name = entry.first.as<std::string>();
       if (!is_dns_label_text(name)) return invalid_argument("tiers: \"" + name + "\" is not a valid tier name");
       // A tier named like a built-in one starts from it, so a file may change one field.
-      Tier& tier = policy.tiers.try_emplace(name, Tier{name, "", {}, {}, {}, {}}).first->second;
+      Tier& tier = policy.tiers.try_emplace(name, Tier{name, "", {}, {}, {}, {}, {}}).first->second;
       if (auto parsed = parse_tier(entry.second, "tiers." + name, tier); !parsed) return parsed.error();
     }
   }

@@ -61,7 +61,7 @@ struct PdbRule {
   BudgetValue keda_min_two_or_more{BudgetKind::kMaxUnavailable, "50%"};
 };
 
-// Starting requests for containers that set none; empty = leave that resource alone.
+// Starting requests (or limits) for containers that set none; empty = leave that resource alone.
 struct ResourceRequests {
   std::string cpu;
   std::string memory;
@@ -87,6 +87,9 @@ struct Tier {
   std::vector<AntiAffinityRule> anti_affinity;  // empty = none
   PdbRule pdb;
   ResourceRequests requests;
+  // Starting limits, set with the requests on containers that set no resources at all (a
+  // platform that sizes requests and limits together); never below the tier's requests.
+  ResourceRequests limits;
 };
 
 // Pods that no Deployment or StatefulSet owns (an operator's: a CNPG cluster's, selected by

@@ -124,6 +124,8 @@ def test_an_ai_tier_spreads_over_zones_and_hosts_with_preferred_anti_affinity(cl
     spec = cluster.admin.get("deployment", "llm", namespace)["spec"]["template"]["spec"]
     assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in spec["topologySpreadConstraints"]] == [
         ("topology.kubernetes.io/zone", "ScheduleAnyway"), ("kubernetes.io/hostname", "ScheduleAnyway")]
+    assert spec["containers"][0]["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"},
+                                                  "limits": {"memory": "2Gi"}}
     anti = spec["affinity"]["podAntiAffinity"]
     assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
     assert anti["preferredDuringSchedulingIgnoredDuringExecution"] == [{"weight": 100, "podAffinityTerm": {

@@ -306,6 +306,38 @@ namespaces: {kube-system: dns}
                          "topologyKey": "kubernetes.io/hostname"}])"));
 }
 
+TEST_CASE("starting limits go with the requests only on containers that set no resources", "[policy]") {
+  auto policy = parse_policy("tiers: {standard: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 256Mi}}}");
+  REQUIRE(policy.ok());
+  struct Row {
+    const char* name;
+    const char* resources;  // the container's resources; "null" = absent
+    const char* expected;   // resources after defaulting
+  };
+  const Row rows[] = {
+      {"nothing set", "null", R"({"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}})"},
+      {"empty resources", "{}", R"({"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}})"},
+      // No cpu request beside a cpu limit (Kubernetes defaults it to the limit), no tier limits.
+      {"a cpu limit of the user's", R"({"limits": {"cpu": "1"}})",
+       R"({"requests": {"memory": "64Mi"}, "limits": {"cpu": "1"}})"},
+      {"requests of the user's", R"({"requests": {"cpu": "10m"}})", R"({"requests": {"cpu": "10m"}})"},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    json object = deployment();
+    json& container = object["spec"]["template"]["spec"]["containers"][0];
+    const json resources = json::parse(row.resources);
+    if (resources.is_null()) {
+      container.erase("resources");
+    } else {
+      container["resources"] = resources;
+    }
+    const auto first = apply_defaults(object, WorkloadKind::kDeployment, "shop", *policy);
+    CHECK(first.object["spec"]["template"]["spec"]["containers"][0]["resources"] == json::parse(row.expected));
+    CHECK(apply_defaults(first.object, WorkloadKind::kDeployment, "shop", *policy).object == first.object);
+  }
+}
+
 TEST_CASE("jobs and cronjob templates get their tier's class and requests, never spread", "[policy]") {
   const json job = json::parse(R"json({
     "apiVersion": "batch/v1", "kind": "Job",

@@ -247,6 +247,15 @@ tiers:
   CHECK(policy->find_tier("standard")->pdb.value == "2");
 }
 
+TEST_CASE("a tier may set starting limits beside its requests", "[policy]") {
+  auto policy = parse_policy("tiers: {standard: {limits: {cpu: 50m, memory: 1Gi}}, critical: {limits: {memory: 128Mi}}}");
+  REQUIRE(policy.ok());
+  CHECK(policy->find_tier("standard")->limits.cpu == "50m");  // equal to the request is fine
+  CHECK(policy->find_tier("standard")->limits.memory == "1Gi");
+  CHECK(policy->find_tier("critical")->limits.cpu.empty());
+  CHECK(default_policy().find_tier("standard")->limits.memory.empty());
+}
+
 TEST_CASE("pdbTargets name operator-managed pods by namespace and labels", "[policy]") {
   auto policy = parse_policy(R"yaml(
 pdbTargets:
@@ -309,6 +318,10 @@ TEST_CASE("a bad policy names what is wrong", "[policy]") {
        "scaledToZero.maxUnavailable"},
       {"tiers: {standard: {pdb: {minAvailable: 1, scaledtozero: {maxUnavailable: 1}}}}", "unknown key \"scaledtozero\""},
       {"pdbTargets: {pg: 1}", "pdbTargets: expected a list"},
+      {"tiers: {standard: {limits: {cpu: 10m}}}", "tiers.standard.limits.cpu: 10m is below the tier's request 50m"},
+      {"tiers: {standard: {requests: {memory: 1Gi}, limits: {memory: 512Mi}}}", "limits.memory: 512Mi is below"},
+      {"tiers: {standard: {limits: {memory: lots}}}", "tiers.standard.limits.memory: \"lots\" is not a resource quantity"},
+      {"tiers: {standard: {limits: {gpu: 1}}}", "tiers.standard.limits: unknown key \"gpu\""},
       {"pdbTargets: [{namespace: db, matchLabels: {a: b}, pdb: {minAvailable: 1}}]", "pdbTargets[0]: needs name"},
       {"pdbTargets: [{name: pg, matchLabels: {a: b}, pdb: {minAvailable: 1}}]", "pdbTargets[0]: needs namespace"},
       {"pdbTargets: [{name: Pg, namespace: db, matchLabels: {a: b}, pdb: {minAvailable: 1}}]", "pdbTargets[0].name"},
