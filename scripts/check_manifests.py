@@ -43,6 +43,8 @@ RBAC = {
     ("reconcilers", "cluster", "", "events"): {"create", "patch"},
     # Both reconcilers inform on PDBs (the guard owns some, the node pool's drain honours them).
     ("reconcilers", "cluster", "policy", "poddisruptionbudgets"): {"list", "watch"},
+    # Both read pods: the node pool's pending and placed pods, the guard's pdbTargets pods.
+    ("reconcilers", "cluster", "", "pods"): {"list", "watch"},
     # src/guard/guard_reconciler.cc: informers (list+watch) and the writes.
     ("guard", "cluster", "apps", "deployments"): {"list", "watch"},
     ("guard", "cluster", "apps", "statefulsets"): {"list", "watch"},
@@ -53,7 +55,6 @@ RBAC = {
     # src/nodepool/nodepool_reconciler.cc: informers (list+watch); drain = merge-patch the Node
     # (taint, unschedulable, annotation), evict its pods, delete the Node; status merge patch.
     ("nodepool", "cluster", "", "nodes"): {"list", "watch", "patch", "delete"},
-    ("nodepool", "cluster", "", "pods"): {"list", "watch"},
     ("nodepool", "cluster", "", "pods/eviction"): {"create"},
     ("nodepool", "cluster", "apps", "daemonsets"): {"list", "watch"},
     # Scale-down: where a pod's PersistentVolume lets it move (node-bound local-path volumes).
@@ -162,17 +163,17 @@ def check_webhooks(docs, ns, cert_mode):
                     problem(f"{w}: mutating failurePolicy must be Ignore")
                 if hook.get("reinvocationPolicy") != "IfNeeded":
                     problem(f"{w}: reinvocationPolicy must be IfNeeded")
-                if resources != {"pods", "deployments", "statefulsets"}:
-                    problem(f"{w}: mutates {sorted(resources)}, expected pods, deployments, statefulsets")
+                if resources != {"pods", "deployments", "statefulsets", "jobs", "cronjobs"}:
+                    problem(f"{w}: mutates {sorted(resources)}, expected pods, deployments, statefulsets, jobs, cronjobs")
             else:
                 if "scaledobjects" in resources:
-                    if policy != "Fail" or resources != {"scaledobjects"}:
-                        problem(f"{w}: the ScaledObject webhook must be Fail and cover scaledobjects only")
+                    if policy != "Fail" or resources != {"scaledobjects", "scaledjobs"}:
+                        problem(f"{w}: the ScaledObject webhook must be Fail and cover scaledobjects and scaledjobs only")
                 elif policy != "Ignore":
                     problem(f"{w}: only the ScaledObject webhook may fail closed")
         if kind.startswith("Validating"):
             covered = {r for h in config.get("webhooks", []) for rule in h.get("rules", []) for r in rule.get("resources", [])}
-            if not {"scaledobjects", "pods", "deployments", "statefulsets"} <= covered:
+            if not {"scaledobjects", "scaledjobs", "pods", "deployments", "statefulsets", "jobs", "cronjobs"} <= covered:
                 problem(f"{where}: validates {sorted(covered)}, expected scaledobjects and the workloads")
 
 
@@ -384,7 +385,9 @@ def check_priority_classes(docs, policy_path):
     names = {name(c) for c in classes}
     with open(policy_path) as f:
         policy = yaml.safe_load(f)
-    named = {t["priorityClassName"] for t in policy["tiers"].values() if t.get("priorityClassName")}
+    # Kubernetes' own system-* classes always exist: no manifest makes them.
+    named = {t["priorityClassName"] for t in policy["tiers"].values()
+             if t.get("priorityClassName") and not t["priorityClassName"].startswith("system-")}
     if names != named:
         problem(f"PriorityClasses {sorted(names)} != the policy's classes {sorted(named)}")
     defaults = [name(c) for c in classes if c.get("globalDefault")]

@@ -10,16 +10,9 @@ namespace {
 
 using json = nlohmann::json;
 
-const json* template_of(const json& object) {
-  const auto spec = object.find("spec");
-  if (spec == object.end() || !spec->is_object()) return nullptr;
-  const auto pod_template = spec->find("template");
-  return pod_template == spec->end() ? nullptr : &*pod_template;
-}
-
-bool template_changed(const AdmissionRequest& request) {
-  const json* now = template_of(request.object);
-  const json* before = template_of(request.old_object);
+bool template_changed(const AdmissionRequest& request, policy::WorkloadKind kind) {
+  const json* now = policy::pod_template_of(request.object, kind);
+  const json* before = policy::pod_template_of(request.old_object, kind);
   if (now == nullptr || before == nullptr) return now != before;
   return *now != *before;
 }
@@ -62,7 +55,7 @@ AdmissionResponse mutate(const AdmissionRequest& request, const policy::TierPoli
   if (request.operation == "UPDATE") {
     // A Pod's spec is immutable; a workload's template is touched only when the user
     // changed it, since any change to it rolls every pod.
-    if (kind == policy::WorkloadKind::kPod || !template_changed(request)) return response;
+    if (kind == policy::WorkloadKind::kPod || !template_changed(request, kind)) return response;
   } else if (request.operation != "CREATE") {
     return response;
   }
@@ -72,7 +65,7 @@ AdmissionResponse mutate(const AdmissionRequest& request, const policy::TierPoli
   // Defaulting touches only metadata and the pod spec, so diffing those two subtrees
   // gives the whole-object diff's operations without walking, comparing and copying the
   // rest at every level (the costliest step of a review).
-  const json::json_pointer pod_spec(kind == policy::WorkloadKind::kPod ? "/spec" : "/spec/template/spec");
+  const json::json_pointer pod_spec(policy::pod_spec_pointer(kind));
   response.patch = json::diff(request.object["metadata"], defaulted.object["metadata"], "/metadata");
   for (auto& operation : json::diff(request.object[pod_spec], defaulted.object[pod_spec], pod_spec.to_string())) {
     response.patch.push_back(std::move(operation));

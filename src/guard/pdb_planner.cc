@@ -72,6 +72,7 @@ struct Pdb {
   std::string ns;
   std::string name;
   bool owned = false;  // ballast's: the managed-by label and a controller ref to a workload
+  std::string target;  // ballast's for this pdbTargets entry: the managed-by and pdb-target labels, no controller
   LabelSelector selector;
   bool selector_ok = false;
 };
@@ -87,6 +88,16 @@ bool is_owned(const json& pdb) {
     }
   }
   return false;
+}
+
+// The pdbTargets entry a PDB was made for, or "" (both marks, and no controller: the guard
+// never takes over a PDB another controller owns).
+std::string target_of(const json& pdb) {
+  if (kube::label(pdb, kManagedByLabel) != kManagedByValue) return "";
+  for (const auto& owner : kube::owner_references(pdb)) {
+    if (owner.controller) return "";
+  }
+  return kube::label(pdb, kPdbTargetLabel);
 }
 
 bool is_terminating(const json& object) {
@@ -180,18 +191,19 @@ bool same_owner(const json& have, const json& want) {
                      [&](const char* key) { return string_at(have, {key}) == string_at(want, {key}); });
 }
 
-// Compares only what ballast owns: its two labels, its owner reference and the spec.
+// Compares only what ballast owns: its labels, its owner reference (PDBs of pdbTargets
+// have none) and the spec.
 bool owned_fields_match(const json& existing, const json& desired) {
-  for (const char* label : {kManagedByLabel, policy::kTierLabel}) {
-    if (kube::label(existing, label) != kube::label(desired, label)) {
+  for (const auto& [key, value] : desired["metadata"]["labels"].items()) {
+    if (kube::label(existing, key.c_str()) != value.get<std::string>()) return false;
+  }
+  if (desired["metadata"].contains("ownerReferences")) {
+    const json& want_owner = desired["metadata"]["ownerReferences"][0];
+    const json* owners = path(existing, {"metadata", "ownerReferences"});
+    if (owners == nullptr || !owners->is_array() ||
+        std::none_of(owners->begin(), owners->end(), [&](const json& have) { return same_owner(have, want_owner); })) {
       return false;
     }
-  }
-  const json& want_owner = desired["metadata"]["ownerReferences"][0];
-  const json* owners = path(existing, {"metadata", "ownerReferences"});
-  if (owners == nullptr || !owners->is_array() ||
-      std::none_of(owners->begin(), owners->end(), [&](const json& have) { return same_owner(have, want_owner); })) {
-    return false;
   }
   const json* spec = child(existing, "spec");
   if (spec == nullptr || !spec->is_object()) return false;
@@ -214,6 +226,8 @@ json updated_pdb(const json& existing, const json& desired) {
   json& metadata = out["metadata"];
   if (!metadata.contains("labels") || !metadata["labels"].is_object()) metadata["labels"] = json::object();
   for (const auto& [key, value] : desired["metadata"]["labels"].items()) metadata["labels"][key] = value;
+  out["spec"] = desired["spec"];
+  if (!desired["metadata"].contains("ownerReferences")) return out;
   const json& want_owner = desired["metadata"]["ownerReferences"][0];
   json owners = json::array();
   if (const json* have = child(metadata, "ownerReferences"); have != nullptr && have->is_array()) {
@@ -225,12 +239,54 @@ json updated_pdb(const json& existing, const json& desired) {
   }
   owners.push_back(want_owner);
   metadata["ownerReferences"] = std::move(owners);
-  out["spec"] = desired["spec"];
   return out;
 }
 
 std::string budget_text(const PdbBudget& budget) {
   return budget.field + " " + (budget.value.is_string() ? budget.value.get<std::string>() : budget.value.dump());
+}
+
+// A policy budget for `n` replicas, clamped to maxUnavailable 1 where it would block every
+// eviction (a zero maxUnavailable, or a minAvailable reaching the replica count).
+PdbBudget budget_for(const policy::BudgetValue& rule, int n, std::string why) {
+  using Kind = policy::BudgetKind;
+  if (rule.kind == Kind::kMaxUnavailable) {
+    const IntOrPercent value = parse_int_or_percent(rule.value);
+    if (!value.ok || value.number == 0) return max_unavailable_one(why + "; a maxUnavailable of 0 would block evictions");
+    return PdbBudget{"maxUnavailable", int_or_percent_json(value), std::move(why)};
+  }
+  IntOrPercent value;
+  if (rule.kind == Kind::kQuorum) {
+    value = IntOrPercent{n / 2 + 1, false, true};
+    why = "quorum of " + std::to_string(n);
+  } else {
+    value = parse_int_or_percent(rule.value);
+  }
+  if (!value.ok) return max_unavailable_one(why + "; its minAvailable is unreadable");
+  // minAvailable percentages round up (GetScaledValueFromIntOrPercent(..., true)).
+  const long long required =
+      value.percent ? (static_cast<long long>(value.number) * n + 99) / 100 : static_cast<long long>(value.number);
+  if (required >= n) {
+    return max_unavailable_one(why + "; minAvailable " + rule.value + " would block every eviction at " +
+                               std::to_string(n) + " replicas");
+  }
+  return PdbBudget{"minAvailable", int_or_percent_json(value), std::move(why)};
+}
+
+// The budget as an integer minAvailable over `n` pods. The disruption controller computes a
+// percentage or a maxUnavailable only for pods whose controller has a scale subresource,
+// which an operator's pods may lack (bare pods always do); the guard counts the pods itself
+// and re-plans when they change. Rounding as Kubernetes': both percentages round up.
+PdbBudget as_min_available(const PdbBudget& budget, int n) {
+  if (budget.field == "minAvailable" && budget.value.is_number_integer()) return budget;
+  const auto scaled = [n](const json& value) {
+    if (value.is_number_integer()) return value.get<int>();
+    const IntOrPercent parsed = parse_int_or_percent(value.get<std::string>());
+    return static_cast<int>((static_cast<long long>(parsed.number) * n + 99) / 100);
+  };
+  const int min_available = budget.field == "minAvailable" ? scaled(budget.value) : std::max(n - scaled(budget.value), 0);
+  return PdbBudget{"minAvailable", min_available,
+                   budget.why + "; " + budget_text(budget) + " of " + std::to_string(n) + " pods"};
 }
 
 class Planner {
@@ -243,8 +299,9 @@ class Planner {
     index_workloads();
     keda_ = keda_minimums(input_.scaled_objects);
     for (size_t i = 0; i < workloads_.size(); ++i) plan_workload(i);
+    for (const auto& target : policy_.pdb_targets) plan_target(target);
     for (const Pdb& pdb : pdbs_) {
-      if (pdb.owned && claimed_.count({pdb.ns, pdb.name}) == 0) delete_pdb(pdb);
+      if ((pdb.owned || !pdb.target.empty()) && claimed_.count({pdb.ns, pdb.name}) == 0) delete_pdb(pdb);
     }
     PdbPlan plan;
     plan.actions.reserve(deletes_.size() + updates_.size() + creates_.size());
@@ -267,8 +324,7 @@ class Planner {
 
   void index_pdbs() {
     for (const auto& object : input_.pdbs) {
-      Pdb pdb{&object, kube::namespace_of(object), kube::name(object),
-              is_owned(object), {}, false};
+      Pdb pdb{&object, kube::namespace_of(object), kube::name(object), is_owned(object), target_of(object), {}, false};
       if (pdb.ns.empty() || pdb.name.empty()) continue;
       const json* selector = path(object, {"spec", "selector"});
       if (auto parsed = LabelSelector::parse(selector != nullptr ? *selector : json()); parsed) {
@@ -434,11 +490,77 @@ class Planner {
     }
   }
 
+  // A PDB over pods no workload owns (an operator's), from the policy's pdbTargets.
+  void plan_target(const policy::PdbTarget& target) {
+    const std::string pdb_name = target.name + kPdbNameSuffix;
+    const Key key{target.ns, pdb_name};
+    const auto note_target = [&](PdbNote::Reason reason, std::string message, std::string other = {}) {
+      notes_.push_back(PdbNote{reason, target.ns, "PodDisruptionBudget", pdb_name, std::move(other),
+                               std::move(message)});
+    };
+    const auto ns_it = namespaces_.find(target.ns);
+    if (ns_it != namespaces_.end() && is_terminating(*ns_it->second)) {
+      claimed_.insert(key);
+      return;
+    }
+    std::vector<Labels> pods;
+    const auto pods_it = input_.target_pods.find(target.ns + "/" + target.name);
+    if (pods_it != input_.target_pods.end()) {
+      for (const auto& pod : pods_it->second) {
+        const std::string phase = string_at(pod, {"status", "phase"});
+        if (is_terminating(pod) || phase == "Succeeded" || phase == "Failed") continue;
+        pods.push_back(kube::string_map(path(pod, {"metadata", "labels"})));
+      }
+    }
+    for (const Pdb& pdb : pdbs_) {
+      if (pdb.ns != target.ns || (pdb.name == pdb_name && pdb.target == target.name)) continue;
+      if (pdb.name == pdb_name) {
+        return note_target(PdbNote::Reason::kNameTaken,
+                           "ballast: no PDB for pdbTargets " + target.name + ": PodDisruptionBudget " + pdb_name +
+                               " exists and is not this target's",
+                           pdb_name);
+      }
+      const bool overlaps = !pdb.selector_ok || std::any_of(pods.begin(), pods.end(), [&](const Labels& labels) {
+        return pdb.selector.matches(labels);
+      });
+      if (overlaps) {
+        return note_target(PdbNote::Reason::kForeignPdbOverlap,
+                           "ballast: no PDB for pdbTargets " + target.name + ": PodDisruptionBudget " + pdb.name +
+                               " already selects these pods (a pod under two PDBs cannot be evicted)",
+                           pdb.name);
+      }
+    }
+    claimed_.insert(key);
+    const int n = static_cast<int>(pods.size());
+    const PdbBudget budget = as_min_available(budget_for(target.budget, n, "policy pdbTargets " + target.name), n);
+    json selector = {{"matchLabels", target.match_labels}};
+    json desired = {{"apiVersion", "policy/v1"},
+                    {"kind", "PodDisruptionBudget"},
+                    {"metadata",
+                     {{"name", pdb_name},
+                      {"namespace", target.ns},
+                      {"labels", {{kManagedByLabel, kManagedByValue}, {kPdbTargetLabel, target.name}}}}},
+                    {"spec",
+                     {{"selector", std::move(selector)},
+                      {budget.field, budget.value},
+                      {"unhealthyPodEvictionPolicy", "AlwaysAllow"}}}};
+    const std::string reason = std::to_string(n) + " pods: " + budget_text(budget) + " (" + budget.why + ")";
+    const auto existing_it = pdb_by_name_.find(key);
+    if (existing_it == pdb_by_name_.end()) {
+      creates_.push_back(CreatePdb{std::move(desired), reason});
+    } else if (const Pdb& existing = pdbs_[existing_it->second]; !owned_fields_match(*existing.object, desired)) {
+      updates_.push_back(UpdatePdb{target.ns, pdb_name, kube::resource_version(*existing.object),
+                                   updated_pdb(*existing.object, desired), reason});
+    }
+  }
+
   void delete_pdb(const Pdb& pdb) {
-    deletes_.push_back(DeletePdb{pdb.ns, pdb.name, kube::uid(*pdb.object),
-                                 kube::resource_version(*pdb.object),
-                                 "no workload the policy covers wants it (opted out, no PDB for its tier, "
-                                 "another PDB selects its pods, or the workload is gone)"});
+    deletes_.push_back(DeletePdb{pdb.ns, pdb.name, kube::uid(*pdb.object), kube::resource_version(*pdb.object),
+                                 pdb.target.empty()
+                                     ? "no workload the policy covers wants it (opted out, no PDB for its tier, "
+                                       "another PDB selects its pods, or the workload is gone)"
+                                     : "the policy's pdbTargets no longer name " + pdb.target +
+                                           " here, or another PDB selects its pods"});
   }
 
   const policy::TierPolicy& policy_;
@@ -460,11 +582,13 @@ class Planner {
 }  // namespace
 
 std::optional<PdbBudget> pdb_budget(const policy::PdbRule& rule, int replicas, std::optional<int> keda_min_replicas) {
-  using Kind = policy::PdbRule::Kind;
-  if (rule.kind == Kind::kNone) return std::nullopt;
-  if (keda_min_replicas) {
-    if (*keda_min_replicas <= 0) return max_unavailable_one("its ScaledObject may scale it to zero");
-    if (*keda_min_replicas >= 2) return PdbBudget{"maxUnavailable", "50%", "its ScaledObject keeps at least 2 replicas"};
+  if (rule.kind == policy::BudgetKind::kNone) return std::nullopt;
+  if (keda_min_replicas && *keda_min_replicas <= 0) {
+    return budget_for(rule.scaled_to_zero, std::max(replicas, 0), "its ScaledObject may scale it to zero");
+  }
+  if (keda_min_replicas && *keda_min_replicas >= 2) {
+    return budget_for(rule.keda_min_two_or_more, std::max(replicas, *keda_min_replicas),
+                      "its ScaledObject keeps at least " + std::to_string(*keda_min_replicas) + " replicas");
   }
   // A ScaledObject with minReplicaCount 1 acts like an HPA: the tier rule applies to the
   // current replica count, re-planned whenever KEDA changes it.
@@ -473,25 +597,7 @@ std::optional<PdbBudget> pdb_budget(const policy::PdbRule& rule, int replicas, s
   if (n < rule.min_replicas) {
     return max_unavailable_one("below the tier's " + std::to_string(rule.min_replicas) + " replicas");
   }
-  if (rule.kind == Kind::kMaxUnavailable) {
-    const IntOrPercent value = parse_int_or_percent(rule.value);
-    if (!value.ok || value.number == 0) return max_unavailable_one("the tier's maxUnavailable would block evictions");
-    return PdbBudget{"maxUnavailable", int_or_percent_json(value), "tier rule"};
-  }
-  IntOrPercent value;
-  std::string why = "tier rule";
-  if (rule.kind == Kind::kQuorum) {
-    value = IntOrPercent{n / 2 + 1, false, true};
-    why = "quorum of " + std::to_string(n);
-  } else {
-    value = parse_int_or_percent(rule.value);
-  }
-  if (!value.ok) return max_unavailable_one("the tier's minAvailable is unreadable");
-  // minAvailable percentages round up (GetScaledValueFromIntOrPercent(..., true)).
-  const long long required =
-      value.percent ? (static_cast<long long>(value.number) * n + 99) / 100 : static_cast<long long>(value.number);
-  if (required >= n) return max_unavailable_one("the tier's minAvailable would block every eviction");
-  return PdbBudget{"minAvailable", int_or_percent_json(value), why};
+  return budget_for(policy::BudgetValue{rule.kind, rule.value}, n, "tier rule");
 }
 
 PdbPlan plan_pdbs(const policy::TierPolicy& policy, const PdbPlannerInput& input) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -15,6 +16,8 @@ namespace ballast::guard {
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kManagedByValue = "ballast";
 inline constexpr const char* kPdbNameSuffix = "-ballast";
+// On PDBs made for a policy `pdbTargets` entry (they have no owner): the entry's name.
+inline constexpr const char* kPdbTargetLabel = "ballast.dev/pdb-target";
 
 // A cluster snapshot as the watches hold it: list items (which carry no kind/apiVersion, so
 // each vector says the kind). The planner only reads it.
@@ -24,6 +27,8 @@ struct PdbPlannerInput {
   std::vector<nlohmann::json> pdbs;           // policy/v1, every PDB in the watched namespaces
   std::vector<nlohmann::json> scaled_objects; // keda.sh/v1alpha1; empty when the CRD is absent
   std::vector<nlohmann::json> namespaces;     // v1
+  // Policy pdbTargets "<namespace>/<name>" → the pods its matchLabels select (v1).
+  std::map<std::string, std::vector<nlohmann::json>> target_pods;
 };
 
 struct CreatePdb {
@@ -64,7 +69,7 @@ struct PdbNote {
   };
   Reason reason = Reason::kOptedOut;
   std::string ns;
-  std::string kind;  // Deployment | StatefulSet
+  std::string kind;  // Deployment | StatefulSet | PodDisruptionBudget (a pdbTargets entry's)
   std::string name;
   std::string other_pdb;
   std::string message;
@@ -85,9 +90,11 @@ struct PdbBudget {
 };
 
 // CONTRACT.md's budget rules for one workload. `keda_min_replicas` is the
-// minReplicaCount of the ScaledObject that scales it, if any. Returns nullopt when the
-// tier makes no PDB. Never returns a budget that blocks every eviction: a minAvailable
-// that would reach the replica count, or a zero maxUnavailable, becomes maxUnavailable 1.
+// minReplicaCount of the ScaledObject that scales it, if any: 0 takes the tier's
+// `scaledToZero` budget, 2 or more its `kedaMinTwoOrMore` budget, 1 the tier rule. Returns
+// nullopt when the tier makes no PDB. Never returns a budget that blocks every eviction: a
+// minAvailable that would reach the replica count (or KEDA's minimum, if higher), or a zero
+// maxUnavailable, becomes maxUnavailable 1 (clamped, with the reason in `why`).
 std::optional<PdbBudget> pdb_budget(const policy::PdbRule& rule, int replicas, std::optional<int> keda_min_replicas);
 
 // Pure: the actions that make the cluster's ballast PDBs match the policy, and notes for

@@ -105,61 +105,74 @@ json pod_selector(const json& object, WorkloadKind kind) {
   return selector;
 }
 
+// One constraint per rule, for each topology key the pod spec does not already spread on.
 void default_spread(json& pod_spec, const Tier& tier, const json& selector, WorkloadKind kind,
                     std::vector<std::string>& warnings) {
   const json* existing = child(pod_spec, "topologySpreadConstraints");
+  if (existing != nullptr && !existing->is_array()) return;
+  std::set<std::string> keys;
   if (existing != nullptr) {
-    if (!existing->is_array()) return;
-    for (const auto& constraint : *existing) {
-      if (string_at(constraint, {"topologyKey"}) == kHostnameTopologyKey) return;
+    for (const auto& constraint : *existing) keys.insert(string_at(constraint, {"topologyKey"}));
+  }
+  for (const SpreadRule& rule : tier.spread) {
+    if (keys.count(rule.topology_key) > 0) continue;
+    json constraint = {{"maxSkew", rule.max_skew},
+                       {"topologyKey", rule.topology_key},
+                       {"whenUnsatisfiable", rule.when_unsatisfiable},
+                       {"labelSelector", selector}};
+    // Without it a rollout counts old and new ReplicaSets' pods together and skews (KEP-3243);
+    // validation requires the key to be absent from labelSelector.
+    if (kind == WorkloadKind::kDeployment && !selector_uses_key(selector, "pod-template-hash")) {
+      constraint["matchLabelKeys"] = json::array({"pod-template-hash"});
     }
+    if (rule.honor_taints && rule.when_unsatisfiable == "DoNotSchedule") constraint["nodeTaintsPolicy"] = "Honor";
+    pod_spec["topologySpreadConstraints"].push_back(std::move(constraint));
+    warnings.push_back("ballast: added topology spread on " + rule.topology_key + " (" + rule.when_unsatisfiable +
+                       ", tier " + tier.name + ")");
   }
-  const SpreadRule& rule = *tier.spread;
-  json constraint = {{"maxSkew", rule.max_skew},
-                     {"topologyKey", kHostnameTopologyKey},
-                     {"whenUnsatisfiable", rule.when_unsatisfiable},
-                     {"labelSelector", selector}};
-  // Without it a rollout counts old and new ReplicaSets' pods together and skews (KEP-3243);
-  // validation requires the key to be absent from labelSelector.
-  if (kind == WorkloadKind::kDeployment && !selector_uses_key(selector, "pod-template-hash")) {
-    constraint["matchLabelKeys"] = json::array({"pod-template-hash"});
-  }
-  if (rule.honor_taints && rule.when_unsatisfiable == "DoNotSchedule") constraint["nodeTaintsPolicy"] = "Honor";
-  pod_spec["topologySpreadConstraints"].push_back(std::move(constraint));
-  warnings.push_back("ballast: added topology spread on " + std::string(kHostnameTopologyKey) + " (" +
-                     rule.when_unsatisfiable + ", tier " + tier.name + ")");
 }
 
-bool has_hostname_anti_affinity(const json& anti_affinity) {
-  const json* required = child(anti_affinity, "requiredDuringSchedulingIgnoredDuringExecution");
-  if (required != nullptr && required->is_array()) {
-    for (const auto& term : *required) {
-      if (string_at(term, {"topologyKey"}) == kHostnameTopologyKey) return true;
-    }
+// The topology keys of the pod spec's anti-affinity terms, required and preferred; false
+// when the affinity is of a shape ballast does not extend.
+bool anti_affinity_keys(const json& pod_spec, std::set<std::string>& keys) {
+  const json* affinity = child(pod_spec, "affinity");
+  if (affinity == nullptr) return true;
+  if (!affinity->is_object()) return false;
+  const json* anti = child(*affinity, "podAntiAffinity");
+  if (anti == nullptr) return true;
+  if (!anti->is_object()) return false;
+  const json* required = child(*anti, "requiredDuringSchedulingIgnoredDuringExecution");
+  const json* preferred = child(*anti, "preferredDuringSchedulingIgnoredDuringExecution");
+  if ((required != nullptr && !required->is_array()) || (preferred != nullptr && !preferred->is_array())) return false;
+  if (required != nullptr) {
+    for (const auto& term : *required) keys.insert(string_at(term, {"topologyKey"}));
   }
-  const json* preferred = child(anti_affinity, "preferredDuringSchedulingIgnoredDuringExecution");
-  if (preferred != nullptr && preferred->is_array()) {
-    for (const auto& term : *preferred) {
-      if (string_at(term, {"podAffinityTerm", "topologyKey"}) == kHostnameTopologyKey) return true;
-    }
+  if (preferred != nullptr) {
+    for (const auto& term : *preferred) keys.insert(string_at(term, {"podAffinityTerm", "topologyKey"}));
   }
-  return false;
+  return true;
 }
 
+// One term per rule, for each topology key no anti-affinity term (of either kind) uses yet.
+// Only the podAntiAffinity lists are appended to: a user's nodeAffinity or podAffinity
+// next to them survives.
 void default_anti_affinity(json& pod_spec, const Tier& tier, const json& selector,
                            std::vector<std::string>& warnings) {
-  // Descend to the deepest node that exists, never replacing one: a user's nodeAffinity
-  // or podAffinity next to it must survive.
-  const json* affinity = child(pod_spec, "affinity");
-  if (affinity != nullptr && !affinity->is_object()) return;
-  const json* anti = affinity != nullptr ? child(*affinity, "podAntiAffinity") : nullptr;
-  if (anti != nullptr && (!anti->is_object() || has_hostname_anti_affinity(*anti))) return;
-  const json* required = anti != nullptr ? child(*anti, "requiredDuringSchedulingIgnoredDuringExecution") : nullptr;
-  if (required != nullptr && !required->is_array()) return;
-  pod_spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"].push_back(
-      {{"labelSelector", selector}, {"topologyKey", kHostnameTopologyKey}});
-  warnings.push_back("ballast: added required pod anti-affinity on " + std::string(kHostnameTopologyKey) +
-                     " (tier " + tier.name + ")");
+  std::set<std::string> keys;
+  if (!anti_affinity_keys(pod_spec, keys)) return;
+  for (const AntiAffinityRule& rule : tier.anti_affinity) {
+    if (keys.count(rule.topology_key) > 0) continue;
+    const json term = {{"labelSelector", selector}, {"topologyKey", rule.topology_key}};
+    json& anti = pod_spec["affinity"]["podAntiAffinity"];
+    if (rule.required) {
+      anti["requiredDuringSchedulingIgnoredDuringExecution"].push_back(term);
+    } else {
+      anti["preferredDuringSchedulingIgnoredDuringExecution"].push_back(
+          {{"weight", rule.weight}, {"podAffinityTerm", term}});
+    }
+    warnings.push_back("ballast: added " + std::string(rule.required ? "required" : "preferred") +
+                       " pod anti-affinity on " + rule.topology_key + " (tier " + tier.name + ")");
+  }
 }
 
 // The Priority admission plugin runs before the webhooks: a Pod that named no class reaches
@@ -203,11 +216,13 @@ void default_priority(json& pod_spec, bool is_pod, const Tier& tier, std::string
 }
 
 // Requests only for containers that set none, and never for a resource with a limit:
-// Kubernetes defaults such a request to the limit, and ours could exceed it.
+// Kubernetes defaults such a request to the limit, and ours could exceed it. The tier's
+// limits go with them only on containers that set no limit either.
 void default_requests(json& pod_spec, const Tier& tier, std::vector<std::string>& warnings) {
   json* containers = mutable_path(pod_spec, {"containers"});
   if (containers == nullptr || !containers->is_array()) return;
   std::string names;
+  bool with_limits = false;
   for (auto& container : *containers) {
     if (!container.is_object()) continue;
     const json* resources = child(container, "resources");
@@ -221,21 +236,59 @@ void default_requests(json& pod_spec, const Tier& tier, std::vector<std::string>
       if (quantity->empty() || (limits != nullptr && limits->contains(resource))) continue;
       added[resource] = *quantity;
     }
-    if (added.empty()) continue;
-    container["resources"]["requests"] = std::move(added);
+    // Limits only where the container left resources wholly to the platform.
+    json added_limits = json::object();
+    if (limits == nullptr || limits->empty()) {
+      for (const auto& [resource, quantity] : {std::pair{"cpu", &tier.limits.cpu}, {"memory", &tier.limits.memory}}) {
+        if (!quantity->empty()) added_limits[resource] = *quantity;
+      }
+    }
+    if (added.empty() && added_limits.empty()) continue;
+    if (!added.empty()) container["resources"]["requests"] = std::move(added);
+    if (!added_limits.empty()) {
+      container["resources"]["limits"] = std::move(added_limits);
+      with_limits = true;
+    }
     names += (names.empty() ? "" : ",") + string_at(container, {"name"});
   }
   if (names.empty()) return;
   if (names.size() > 40) names = names.substr(0, 37) + "...";
-  warnings.push_back("ballast: set starting requests for containers " + names + " (tier " + tier.name + ")");
+  warnings.push_back("ballast: set starting requests" + std::string(with_limits ? " and limits" : "") +
+                     " for containers " + names + " (tier " + tier.name + ")");
 }
 
 }  // namespace
+
+const json* pod_template_of(const json& object, WorkloadKind kind) {
+  switch (kind) {
+    case WorkloadKind::kDeployment:
+    case WorkloadKind::kStatefulSet:
+    case WorkloadKind::kJob: return path(object, {"spec", "template"});
+    case WorkloadKind::kCronJob: return path(object, {"spec", "jobTemplate", "spec", "template"});
+    case WorkloadKind::kPod:
+    case WorkloadKind::kOther: return nullptr;
+  }
+  return nullptr;
+}
+
+std::string pod_spec_pointer(WorkloadKind kind) {
+  switch (kind) {
+    case WorkloadKind::kDeployment:
+    case WorkloadKind::kStatefulSet:
+    case WorkloadKind::kJob: return "/spec/template/spec";
+    case WorkloadKind::kCronJob: return "/spec/jobTemplate/spec/template/spec";
+    case WorkloadKind::kPod: return "/spec";
+    case WorkloadKind::kOther: return "";
+  }
+  return "";
+}
 
 WorkloadKind workload_kind(std::string_view group, std::string_view kind) {
   if (group == "apps" && kind == "Deployment") return WorkloadKind::kDeployment;
   if (group == "apps" && kind == "StatefulSet") return WorkloadKind::kStatefulSet;
   if (group.empty() && kind == "Pod") return WorkloadKind::kPod;
+  if (group == "batch" && kind == "Job") return WorkloadKind::kJob;
+  if (group == "batch" && kind == "CronJob") return WorkloadKind::kCronJob;
   return WorkloadKind::kOther;
 }
 
@@ -254,8 +307,8 @@ TierChoice select_tier(const json& object, WorkloadKind kind, std::string_view n
     return true;
   };
   if (from_label(path(object, {"metadata", "labels"}), "workload label")) return choice;
-  if (kind != WorkloadKind::kPod && from_label(path(object, {"spec", "template", "metadata", "labels"}),
-                                               "pod template label")) {
+  const json* pod_template = pod_template_of(object, kind);
+  if (pod_template != nullptr && from_label(path(*pod_template, {"metadata", "labels"}), "pod template label")) {
     return choice;
   }
   if (const std::string* name = policy.namespace_tier(ns); name != nullptr) {
@@ -282,11 +335,14 @@ Defaulted apply_defaults(const json& object, WorkloadKind kind, std::string_view
   if (is_pod && (has_annotation(*metadata, "kubernetes.io/config.mirror") || has_controller_owner(object))) {
     return result;
   }
-  const json* template_metadata = is_pod ? nullptr : path(object, {"spec", "template", "metadata"});
+  const json* pod_template = pod_template_of(object, kind);
+  const json* template_metadata = pod_template != nullptr ? child(*pod_template, "metadata") : nullptr;
   for (const json* meta : {metadata, template_metadata}) {
     if (meta != nullptr && defaults_off(annotation(*meta, kDefaultsAnnotation))) return result;
   }
-  json* pod_spec = is_pod ? mutable_path(result.object, {"spec"}) : mutable_path(result.object, {"spec", "template", "spec"});
+  const json* spec_node = is_pod ? path(result.object, {"spec"}) : pod_template != nullptr ? child(*pod_template, "spec") : nullptr;
+  // The same place in the copy we mutate.
+  json* pod_spec = spec_node == nullptr ? nullptr : &result.object[json::json_pointer(pod_spec_pointer(kind))];
   if (pod_spec == nullptr || !pod_spec->is_object()) return result;
 
   TierChoice choice = select_tier(object, kind, ns, policy);
@@ -300,12 +356,16 @@ Defaulted apply_defaults(const json& object, WorkloadKind kind, std::string_view
   }
 
   const json selector = pod_selector(object, kind);
-  if ((tier.spread && !skips.spread) || (tier.anti_affinity && !skips.affinity)) {
+  // A Job's pods run to completion: spreading them only delays them.
+  const bool runs_to_completion = kind == WorkloadKind::kJob || kind == WorkloadKind::kCronJob;
+  const bool spread = !tier.spread.empty() && !skips.spread && !runs_to_completion;
+  const bool anti_affinity = !tier.anti_affinity.empty() && !skips.affinity && !runs_to_completion;
+  if (spread || anti_affinity) {
     if (selector.is_null()) {
       result.warnings.push_back("ballast: no selector or labels to spread by; spread and anti-affinity left unset");
     } else {
-      if (tier.spread && !skips.spread) default_spread(*pod_spec, tier, selector, kind, result.warnings);
-      if (tier.anti_affinity && !skips.affinity) default_anti_affinity(*pod_spec, tier, selector, result.warnings);
+      if (spread) default_spread(*pod_spec, tier, selector, kind, result.warnings);
+      if (anti_affinity) default_anti_affinity(*pod_spec, tier, selector, result.warnings);
     }
   }
   if (!skips.priority) default_priority(*pod_spec, is_pod, tier, ns, policy, result.warnings);

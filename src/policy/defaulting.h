@@ -10,10 +10,15 @@
 
 namespace ballast::policy {
 
-// The kinds the webhook defaults (group apps for workloads, core for Pods).
-enum class WorkloadKind { kDeployment, kStatefulSet, kPod, kOther };
+// The kinds the webhook defaults (group apps for workloads, batch for Jobs, core for Pods).
+enum class WorkloadKind { kDeployment, kStatefulSet, kJob, kCronJob, kPod, kOther };
 
 WorkloadKind workload_kind(std::string_view group, std::string_view kind);
+// The kind's pod template (spec.template; a CronJob's spec.jobTemplate.spec.template), or
+// null for Pods, other kinds and objects without one.
+const nlohmann::json* pod_template_of(const nlohmann::json& object, WorkloadKind kind);
+// JSON pointer of the pod spec the defaults go to ("/spec" for a Pod; "" for kOther).
+std::string pod_spec_pointer(WorkloadKind kind);
 
 struct TierChoice {
   const Tier* tier = nullptr;  // never null: the policy's default tier exists
@@ -34,12 +39,13 @@ struct Defaulted {
 
 // Pure: the object with the tier's defaults added where absent. Deployments and
 // StatefulSets get spread, anti-affinity, priorityClassName and requests on their pod
-// template; bare Pods (no controller owner, not mirror pods) get all of these except
-// priorityClassName. Explicit settings always win: any spread constraint or
-// anti-affinity term on kubernetes.io/hostname, any priorityClassName, any requests
-// leave that part alone, so a second pass over the result changes nothing. Honors
+// template; Jobs and CronJobs priorityClassName and requests only (no spread); bare Pods (no controller owner, not mirror pods) get all of these except
+// priorityClassName. Explicit settings always win: a spread constraint or anti-affinity
+// term (required or preferred) on a topology key leaves the tier's rule for that key
+// alone, and any priorityClassName or requests leave that part alone, so a second pass
+// over the result changes nothing. Honors
 // `ballast.dev/defaults: "off"` and `ballast.dev/skip` on the object or its template.
-// Only `metadata` and the pod spec (`spec`, or `spec.template.spec`) ever change.
+// Only `metadata` and the pod spec (at pod_spec_pointer(kind)) ever change.
 Defaulted apply_defaults(const nlohmann::json& object, WorkloadKind kind, std::string_view ns,
                          const TierPolicy& policy);
 

@@ -1,9 +1,11 @@
 #include "policy/tier_policy.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdint>
 #include <limits>
+#include <tuple>
 
 #include <yaml-cpp/yaml.h>
 
@@ -14,16 +16,26 @@
 namespace ballast::policy {
 namespace {
 
-Tier make_tier(std::string name, std::string priority_class, std::optional<SpreadRule> spread, bool anti_affinity,
+Tier make_tier(std::string name, std::string priority_class, std::vector<SpreadRule> spread, bool anti_affinity,
                PdbRule pdb, ResourceRequests requests) {
-  return Tier{std::move(name), std::move(priority_class), std::move(spread), anti_affinity, std::move(pdb),
-              std::move(requests)};
+  std::vector<AntiAffinityRule> anti;
+  if (anti_affinity) anti.push_back(AntiAffinityRule{});
+  return Tier{std::move(name), std::move(priority_class), std::move(spread), std::move(anti), std::move(pdb),
+              std::move(requests), {}};
 }
 
-SpreadRule soft_spread() { return SpreadRule{1, "ScheduleAnyway", false}; }
+std::vector<SpreadRule> soft_spread() { return {SpreadRule{1, "ScheduleAnyway", false, kHostnameTopologyKey}}; }
 // Honor taints on hard constraints: otherwise tainted nodes the pods cannot use still
 // count as empty domains and DoNotSchedule leaves pods Pending (webhook.md §4.8).
-SpreadRule hard_spread() { return SpreadRule{1, "DoNotSchedule", true}; }
+std::vector<SpreadRule> hard_spread() { return {SpreadRule{1, "DoNotSchedule", true, kHostnameTopologyKey}}; }
+
+PdbRule pdb_rule(BudgetKind kind, std::string value, int min_replicas) {
+  PdbRule rule;
+  rule.kind = kind;
+  rule.value = std::move(value);
+  rule.min_replicas = min_replicas;
+  return rule;
+}
 
 bool is_dns_label_text(std::string_view text) {
   if (text.empty() || text.size() > 253) return false;
@@ -141,13 +153,62 @@ Status check_priority_classes(const TierPolicy& policy) {
   return Ok{};
 }
 
-Status parse_spread(const Node& node, const std::string& where, Tier& tier) {
+// A qualified label key as Kubernetes validates it: an optional DNS-subdomain prefix and
+// '/', then a name of at most 63 characters [A-Za-z0-9._-] that starts and ends alphanumeric.
+bool is_label_key(std::string_view key) {
+  const size_t slash = key.rfind('/');
+  if (slash != std::string_view::npos && !is_dns_label_text(key.substr(0, slash))) return false;
+  const std::string_view name = slash == std::string_view::npos ? key : key.substr(slash + 1);
+  if (name.empty() || name.size() > 63 || !std::isalnum(static_cast<unsigned char>(name.front())) ||
+      !std::isalnum(static_cast<unsigned char>(name.back()))) {
+    return false;
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+Result<std::string> topology_key(const Node& node, const std::string& where) {
+  auto key = scalar(node, where);
+  if (!key) return key.error();
+  if (!is_label_key(*key)) return invalid_argument(where + ": \"" + *key + "\" is not a label key");
+  return *key;
+}
+
+// Several placement rules per tier: a list, or (the common case) one mapping.
+template <typename Rule, typename ParseOne>
+Status parse_rule_list(const Node& node, const std::string& where, std::vector<Rule>& rules, ParseOne parse_one) {
   if (node.IsScalar() && node.as<std::string>() == "none") {
-    tier.spread.reset();
+    rules.clear();
     return Ok{};
   }
-  if (auto keys = check_keys(node, where, {"maxSkew", "whenUnsatisfiable", "nodeTaintsPolicy"}); !keys) return keys;
-  SpreadRule rule = tier.spread.value_or(soft_spread());
+  std::vector<Rule> parsed;
+  std::set<std::string> keys;
+  const auto add = [&](const Node& item, const std::string& item_where, Rule start) -> Status {
+    if (auto ok = parse_one(item, item_where, start); !ok) return ok;
+    if (!keys.insert(start.topology_key).second) {
+      return invalid_argument(item_where + ": topologyKey \"" + start.topology_key + "\" appears twice");
+    }
+    parsed.push_back(std::move(start));
+    return Ok{};
+  };
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (auto ok = add(node[i], where + "[" + std::to_string(i) + "]", Rule{}); !ok) return ok;
+    }
+  } else {
+    // One rule changes the tier's first one field by field (a file may set only maxSkew).
+    if (auto ok = add(node, where, rules.empty() ? Rule{} : rules.front()); !ok) return ok;
+  }
+  rules = std::move(parsed);
+  return Ok{};
+}
+
+Status parse_spread_rule(const Node& node, const std::string& where, SpreadRule& rule) {
+  if (auto keys = check_keys(node, where, {"maxSkew", "whenUnsatisfiable", "nodeTaintsPolicy", "topologyKey"}); !keys) {
+    return keys;
+  }
   if (node["maxSkew"]) {
     auto skew = positive_int(node["maxSkew"], where + ".maxSkew");
     if (!skew) return skew.error();
@@ -169,8 +230,69 @@ Status parse_spread(const Node& node, const std::string& where, Tier& tier) {
     }
     rule.honor_taints = *taints == "Honor";
   }
-  tier.spread = rule;
+  if (node["topologyKey"]) {
+    auto key = topology_key(node["topologyKey"], where + ".topologyKey");
+    if (!key) return key.error();
+    rule.topology_key = *key;
+  }
   return Ok{};
+}
+
+Status parse_anti_affinity_mode(const std::string& mode, const std::string& where, AntiAffinityRule& rule) {
+  if (mode != "required" && mode != "preferred") {
+    return invalid_argument(where + ": expected required, preferred or none, got \"" + mode + "\"");
+  }
+  rule.required = mode == "required";
+  return Ok{};
+}
+
+// `required`, `preferred` (weight 100, hostname), or {mode, weight, topologyKey}.
+Status parse_anti_affinity_rule(const Node& node, const std::string& where, AntiAffinityRule& rule) {
+  if (node.IsScalar()) {
+    rule = AntiAffinityRule{};
+    return parse_anti_affinity_mode(node.as<std::string>(), where, rule);
+  }
+  if (auto keys = check_keys(node, where, {"mode", "weight", "topologyKey"}); !keys) return keys;
+  if (node["mode"]) {
+    auto mode = scalar(node["mode"], where + ".mode");
+    if (!mode) return mode.error();
+    if (auto ok = parse_anti_affinity_mode(*mode, where + ".mode", rule); !ok) return ok;
+  }
+  if (node["weight"]) {
+    auto weight = positive_int(node["weight"], where + ".weight");
+    if (!weight) return weight.error();
+    if (*weight > 100) return invalid_argument(where + ".weight: expected 1 to 100, got " + std::to_string(*weight));
+    rule.weight = *weight;
+  }
+  if (rule.required && node["weight"]) {
+    return invalid_argument(where + ".weight: only a preferred term has a weight (set mode: preferred)");
+  }
+  if (node["topologyKey"]) {
+    auto key = topology_key(node["topologyKey"], where + ".topologyKey");
+    if (!key) return key.error();
+    rule.topology_key = *key;
+  }
+  return Ok{};
+}
+
+// The minAvailable or maxUnavailable of a mapping whose keys the caller checked.
+Result<BudgetValue> parse_budget_value(const Node& node, const std::string& where, bool quorum_allowed) {
+  if (node["minAvailable"] && node["maxUnavailable"]) {
+    return invalid_argument(where + ": set minAvailable or maxUnavailable, not both");
+  }
+  const bool min = static_cast<bool>(node["minAvailable"]);
+  if (!min && !node["maxUnavailable"]) return invalid_argument(where + ": needs minAvailable or maxUnavailable");
+  const std::string key_where = where + (min ? ".minAvailable" : ".maxUnavailable");
+  auto value = scalar(min ? node["minAvailable"] : node["maxUnavailable"], key_where);
+  if (!value) return value.error();
+  if (min && *value == "quorum" && quorum_allowed) return BudgetValue{BudgetKind::kQuorum, ""};
+  const std::string digits = value->ends_with('%') ? value->substr(0, value->size() - 1) : *value;
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos ||
+      (value->ends_with('%') && std::stoi(digits) > 100)) {
+    return invalid_argument(key_where + ": expected an integer, a percentage" +
+                            (quorum_allowed ? std::string(" or quorum") : std::string()) + ", got \"" + *value + "\"");
+  }
+  return BudgetValue{min ? BudgetKind::kMinAvailable : BudgetKind::kMaxUnavailable, *value};
 }
 
 Status parse_pdb(const Node& node, const std::string& where, Tier& tier) {
@@ -178,36 +300,69 @@ Status parse_pdb(const Node& node, const std::string& where, Tier& tier) {
     tier.pdb = PdbRule{};
     return Ok{};
   }
-  if (auto keys = check_keys(node, where, {"minAvailable", "maxUnavailable", "minReplicas"}); !keys) return keys;
-  if (node["minAvailable"] && node["maxUnavailable"]) {
-    return invalid_argument(where + ": set minAvailable or maxUnavailable, not both");
+  if (auto keys = check_keys(node, where,
+                             {"minAvailable", "maxUnavailable", "minReplicas", "scaledToZero", "kedaMinTwoOrMore"});
+      !keys) {
+    return keys;
   }
   PdbRule rule;
-  const bool min = static_cast<bool>(node["minAvailable"]);
-  if (!min && !node["maxUnavailable"]) return invalid_argument(where + ": needs minAvailable or maxUnavailable");
-  auto value = scalar(min ? node["minAvailable"] : node["maxUnavailable"], where);
-  if (!value) return value.error();
-  if (min && *value == "quorum") {
-    rule.kind = PdbRule::Kind::kQuorum;
-  } else {
-    const std::string digits = value->ends_with('%') ? value->substr(0, value->size() - 1) : *value;
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
-      return invalid_argument(where + ": expected an integer, a percentage or quorum, got \"" + *value + "\"");
-    }
-    rule.kind = min ? PdbRule::Kind::kMinAvailable : PdbRule::Kind::kMaxUnavailable;
-    rule.value = *value;
-  }
+  auto budget = parse_budget_value(node, where, true);
+  if (!budget) return budget.error();
+  rule.kind = budget->kind;
+  rule.value = budget->value;
   if (node["minReplicas"]) {
     auto replicas = positive_int(node["minReplicas"], where + ".minReplicas");
     if (!replicas) return replicas.error();
     rule.min_replicas = *replicas;
   }
+  // Unset ScaledObject budgets keep the tier's current ones (the built-in defaults).
+  rule.scaled_to_zero = tier.pdb.scaled_to_zero;
+  rule.keda_min_two_or_more = tier.pdb.keda_min_two_or_more;
+  for (auto [key, field] : {std::pair{"scaledToZero", &PdbRule::scaled_to_zero},
+                            std::pair{"kedaMinTwoOrMore", &PdbRule::keda_min_two_or_more}}) {
+    if (!node[key]) continue;
+    if (auto keys = check_keys(node[key], where + "." + key, {"minAvailable", "maxUnavailable"}); !keys) return keys;
+    // Quorum needs a fixed membership; a KEDA-scaled workload has none.
+    auto value = parse_budget_value(node[key], where + "." + key, false);
+    if (!value) return value.error();
+    rule.*field = *value;
+  }
   tier.pdb = rule;
   return Ok{};
 }
 
+Status parse_resources(const Node& node, const std::string& where, ResourceRequests& resources) {
+  if (auto keys = check_keys(node, where, {"cpu", "memory"}); !keys) return keys;
+  for (auto [key, field] : {std::pair{"cpu", &ResourceRequests::cpu}, std::pair{"memory", &ResourceRequests::memory}}) {
+    if (!node[key]) continue;
+    auto quantity = scalar(node[key], where + "." + key);
+    if (!quantity) return quantity.error();
+    if (!quantity->empty() && !kube::is_valid_quantity(*quantity)) {
+      return invalid_argument(where + "." + key + ": \"" + *quantity + "\" is not a resource quantity");
+    }
+    resources.*field = *quantity;
+  }
+  return Ok{};
+}
+
+// The apiserver refuses a container whose limit is below its request.
+Status check_limits(const Tier& tier, const std::string& where) {
+  for (auto [key, field, parse] : {std::tuple{"cpu", &ResourceRequests::cpu, &kube::parse_milli},
+                                   std::tuple{"memory", &ResourceRequests::memory, &kube::parse_units}}) {
+    const std::string& request = tier.requests.*field;
+    const std::string& limit = tier.limits.*field;
+    if (request.empty() || limit.empty()) continue;
+    auto request_value = parse(request);
+    auto limit_value = parse(limit);
+    if (request_value && limit_value && *limit_value < *request_value) {
+      return invalid_argument(where + ".limits." + key + ": " + limit + " is below the tier's request " + request);
+    }
+  }
+  return Ok{};
+}
+
 Status parse_tier(const Node& node, const std::string& where, Tier& tier) {
-  if (auto keys = check_keys(node, where, {"priorityClassName", "spread", "antiAffinity", "pdb", "requests"}); !keys) {
+  if (auto keys = check_keys(node, where, {"priorityClassName", "spread", "antiAffinity", "pdb", "requests", "limits"}); !keys) {
     return keys;
   }
   if (node["priorityClassName"]) {
@@ -219,30 +374,70 @@ Status parse_tier(const Node& node, const std::string& where, Tier& tier) {
     tier.priority_class = *name;
   }
   if (node["spread"]) {
-    if (auto spread = parse_spread(node["spread"], where + ".spread", tier); !spread) return spread;
+    if (auto ok = parse_rule_list(node["spread"], where + ".spread", tier.spread, parse_spread_rule); !ok) return ok;
   }
   if (node["antiAffinity"]) {
-    auto mode = scalar(node["antiAffinity"], where + ".antiAffinity");
-    if (!mode) return mode.error();
-    if (*mode != "required" && *mode != "none") return invalid_argument(where + ".antiAffinity: expected required or none");
-    tier.anti_affinity = *mode == "required";
+    if (auto ok = parse_rule_list(node["antiAffinity"], where + ".antiAffinity", tier.anti_affinity,
+                                  parse_anti_affinity_rule);
+        !ok) {
+      return ok;
+    }
   }
   if (node["pdb"]) {
     if (auto pdb = parse_pdb(node["pdb"], where + ".pdb", tier); !pdb) return pdb;
   }
-  if (const Node requests = node["requests"]) {
-    if (auto keys = check_keys(requests, where + ".requests", {"cpu", "memory"}); !keys) return keys;
-    for (auto [key, field] : {std::pair{"cpu", &ResourceRequests::cpu}, std::pair{"memory", &ResourceRequests::memory}}) {
-      if (!requests[key]) continue;
-      auto quantity = scalar(requests[key], where + ".requests." + key);
-      if (!quantity) return quantity.error();
-      if (!quantity->empty() && !kube::is_valid_quantity(*quantity)) {
-        return invalid_argument(where + ".requests." + key + ": \"" + *quantity + "\" is not a resource quantity");
-      }
-      tier.requests.*field = *quantity;
-    }
+  for (auto [name, field] : {std::pair{"requests", &Tier::requests}, std::pair{"limits", &Tier::limits}}) {
+    if (!node[name]) continue;
+    if (auto ok = parse_resources(node[name], where + "." + name, tier.*field); !ok) return ok;
   }
-  return Ok{};
+  return check_limits(tier, where);
+}
+
+bool is_label_value(std::string_view value) {
+  if (value.empty()) return true;
+  if (value.size() > 63 || !std::isalnum(static_cast<unsigned char>(value.front())) ||
+      !std::isalnum(static_cast<unsigned char>(value.back()))) {
+    return false;
+  }
+  return std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+Result<PdbTarget> parse_pdb_target(const Node& node, const std::string& where) {
+  if (auto keys = check_keys(node, where, {"name", "namespace", "matchLabels", "pdb"}); !keys) return keys.error();
+  PdbTarget target;
+  for (auto [key, field] : {std::pair{"name", &PdbTarget::name}, std::pair{"namespace", &PdbTarget::ns}}) {
+    if (!node[key]) return invalid_argument(where + ": needs " + key);
+    auto value = scalar(node[key], where + "." + key);
+    if (!value) return value.error();
+    if (!is_dns_label_text(*value) || value->size() > 63) {
+      return invalid_argument(where + "." + key + ": \"" + *value + "\" is not a valid name");
+    }
+    target.*field = *value;
+  }
+  const Node labels = node["matchLabels"];
+  if (!labels || !labels.IsMap() || labels.size() == 0) {
+    return invalid_argument(where + ".matchLabels: expected a non-empty mapping of label to value");
+  }
+  for (const auto& entry : labels) {
+    const auto key = entry.first.as<std::string>();
+    auto value = scalar(entry.second, where + ".matchLabels." + key);
+    if (!value) return value.error();
+    if (!is_label_key(key)) return invalid_argument(where + ".matchLabels: \"" + key + "\" is not a label key");
+    if (!is_label_value(*value)) {
+      return invalid_argument(where + ".matchLabels." + key + ": \"" + *value + "\" is not a label value");
+    }
+    target.match_labels[key] = *value;
+  }
+  if (!node["pdb"]) return invalid_argument(where + ": needs pdb");
+  if (auto keys = check_keys(node["pdb"], where + ".pdb", {"minAvailable", "maxUnavailable"}); !keys) {
+    return keys.error();
+  }
+  auto budget = parse_budget_value(node["pdb"], where + ".pdb", true);
+  if (!budget) return budget.error();
+  target.budget = *budget;
+  return target;
 }
 
 Result<std::set<std::string>> string_set(const Node& node, const std::string& where) {
@@ -266,7 +461,7 @@ Result<TierPolicy> parse_root(const Node& root) {
   if (root.IsNull()) return policy;
   if (auto keys = check_keys(root, "policy", {"tiers", "namespaces", "defaultTier", "statefulSetTier",
                                               "privilegedNamespaces", "restrictedPriorityClasses", "scalerAddresses",
-                                              "priorityClasses"});
+                                              "priorityClasses", "pdbTargets"});
       !keys) {
     return keys.error();
   }
@@ -276,7 +471,7 @@ Result<TierPolicy> parse_root(const Node& root) {
       const auto name = entry.first.as<std::string>();
       if (!is_dns_label_text(name)) return invalid_argument("tiers: \"" + name + "\" is not a valid tier name");
       // A tier named like a built-in one starts from it, so a file may change one field.
-      Tier& tier = policy.tiers.try_emplace(name, Tier{name, "", std::nullopt, false, {}, {}}).first->second;
+      Tier& tier = policy.tiers.try_emplace(name, Tier{name, "", {}, {}, {}, {}, {}}).first->second;
       if (auto parsed = parse_tier(entry.second, "tiers." + name, tier); !parsed) return parsed.error();
     }
   }
@@ -321,6 +516,20 @@ Result<TierPolicy> parse_root(const Node& root) {
       auto spec = parse_priority_class(entry.second, where);
       if (!spec) return spec.error();
       policy.priority_classes[name] = std::move(*spec);
+    }
+  }
+
+  if (const Node targets = root["pdbTargets"]) {
+    if (!targets.IsSequence()) return invalid_argument("pdbTargets: expected a list");
+    std::set<std::pair<std::string, std::string>> seen;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const std::string where = "pdbTargets[" + std::to_string(i) + "]";
+      auto target = parse_pdb_target(targets[i], where);
+      if (!target) return target.error();
+      if (!seen.emplace(target->ns, target->name).second) {
+        return invalid_argument(where + ": " + target->ns + "/" + target->name + " appears twice");
+      }
+      policy.pdb_targets.push_back(std::move(*target));
     }
   }
 
@@ -369,16 +578,17 @@ TierPolicy default_policy() {
   using Kind = PdbRule::Kind;
   TierPolicy policy;
   for (auto tier : {
-           make_tier("infra", "platform-infra-critical", hard_spread(), true, {Kind::kMinAvailable, "2", 3},
+           make_tier("infra", "platform-infra-critical", hard_spread(), true, pdb_rule(Kind::kMinAvailable, "2", 3),
                      {"100m", "128Mi"}),
-           make_tier("critical", "platform-critical", soft_spread(), false, {Kind::kMinAvailable, "1", 2},
+           make_tier("critical", "platform-critical", soft_spread(), false, pdb_rule(Kind::kMinAvailable, "1", 2),
                      {"100m", "128Mi"}),
-           make_tier("standard", "platform-normal", soft_spread(), false, {Kind::kMinAvailable, "1", 2},
+           make_tier("standard", "platform-normal", soft_spread(), false, pdb_rule(Kind::kMinAvailable, "1", 2),
                      {"50m", "64Mi"}),
-           make_tier("stateful", "platform-critical", hard_spread(), true, {Kind::kQuorum, "", 3}, {"250m", "256Mi"}),
-           make_tier("scale-to-zero", "platform-normal", soft_spread(), false, {Kind::kMaxUnavailable, "1", 0},
+           make_tier("stateful", "platform-critical", hard_spread(), true, pdb_rule(Kind::kQuorum, "", 3),
+                     {"250m", "256Mi"}),
+           make_tier("scale-to-zero", "platform-normal", soft_spread(), false, pdb_rule(Kind::kMaxUnavailable, "1", 0),
                      {"50m", "64Mi"}),
-           make_tier("batch", "batch-low", std::nullopt, false, {}, {"100m", "128Mi"}),
+           make_tier("batch", "batch-low", {}, false, PdbRule{}, {"100m", "128Mi"}),
        }) {
     policy.tiers.emplace(tier.name, tier);
   }

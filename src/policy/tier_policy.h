@@ -22,23 +22,46 @@ bool defaults_off(std::string_view annotation_value);
 inline constexpr const char* kAppliedTierAnnotation = "ballast.dev/applied-tier";
 inline constexpr const char* kHostnameTopologyKey = "kubernetes.io/hostname";
 
-// Hostname topology spread of a tier's pods.
+inline constexpr const char* kZoneTopologyKey = "topology.kubernetes.io/zone";
+
+// One topology spread constraint a tier's pods get (a tier may have several, one per key).
 struct SpreadRule {
   int max_skew = 1;
   std::string when_unsatisfiable = "ScheduleAnyway";  // or DoNotSchedule
   bool honor_taints = false;                           // nodeTaintsPolicy: Honor (hard constraints)
+  std::string topology_key = kHostnameTopologyKey;
+};
+
+// One pod anti-affinity term against the workload's own pods (several per tier, one per key).
+struct AntiAffinityRule {
+  bool required = true;  // requiredDuringScheduling…; else preferredDuringScheduling… with `weight`
+  int weight = 100;      // 1..100, preferred terms only
+  std::string topology_key = kHostnameTopologyKey;
+};
+
+enum class BudgetKind { kNone, kMinAvailable, kMaxUnavailable, kQuorum };
+
+// A budget as the policy writes it: `minAvailable`/`maxUnavailable` with an int or "N%",
+// or `minAvailable: quorum`.
+struct BudgetValue {
+  BudgetKind kind = BudgetKind::kNone;
+  std::string value;  // int or percentage for kMinAvailable / kMaxUnavailable
 };
 
 // The PodDisruptionBudget the guard makes for a tier. Read by the guard, carried here so
 // one document stays the single source of truth.
 struct PdbRule {
-  enum class Kind { kNone, kMinAvailable, kMaxUnavailable, kQuorum };
+  using Kind = BudgetKind;
   Kind kind = Kind::kNone;
   std::string value;     // int or percentage for kMinAvailable / kMaxUnavailable
   int min_replicas = 0;  // the rule holds from this replica count; below it, maxUnavailable: 1
+  // Workloads a KEDA ScaledObject scales: by its minReplicaCount (0, or 2 and more; a
+  // minimum of 1 follows the tier rule above, like an HPA).
+  BudgetValue scaled_to_zero{BudgetKind::kMaxUnavailable, "1"};
+  BudgetValue keda_min_two_or_more{BudgetKind::kMaxUnavailable, "50%"};
 };
 
-// Starting requests for containers that set none; empty = leave that resource alone.
+// Starting requests (or limits) for containers that set none; empty = leave that resource alone.
 struct ResourceRequests {
   std::string cpu;
   std::string memory;
@@ -60,10 +83,23 @@ inline constexpr int kMaxUserPriority = 1000000000;
 struct Tier {
   std::string name;
   std::string priority_class;       // empty = no priorityClassName default
-  std::optional<SpreadRule> spread;  // none = no topology spread
-  bool anti_affinity = false;        // required podAntiAffinity on kubernetes.io/hostname
+  std::vector<SpreadRule> spread;              // empty = no topology spread
+  std::vector<AntiAffinityRule> anti_affinity;  // empty = none
   PdbRule pdb;
   ResourceRequests requests;
+  // Starting limits, set with the requests on containers that set no resources at all (a
+  // platform that sizes requests and limits together); never below the tier's requests.
+  ResourceRequests limits;
+};
+
+// Pods that no Deployment or StatefulSet owns (an operator's: a CNPG cluster's, selected by
+// `cnpg.io/cluster`) that still get a guard PDB, `<name>-ballast` in `ns`. The guard counts
+// the selected pods to apply the budget (quorum, and the never-block-every-eviction rule).
+struct PdbTarget {
+  std::string name;
+  std::string ns;
+  std::map<std::string, std::string> match_labels;  // never empty
+  BudgetValue budget;
 };
 
 // The tier policy: immutable after loading, shared as shared_ptr<const TierPolicy> by the
@@ -84,6 +120,7 @@ struct TierPolicy {
   // PriorityClass name → spec. Every tier's priorityClassName is here, except the
   // Kubernetes built-in `system-*` classes, which no policy may define.
   std::map<std::string, PriorityClassSpec> priority_classes;
+  std::vector<PdbTarget> pdb_targets;
 
   const Tier* find_tier(std::string_view name) const;
   // The namespace rule for `ns`, or nullptr when none matches.

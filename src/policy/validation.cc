@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "kube/model/json_lookup.h"
+#include "scaler/kafka_trigger.h"
 #include "scaler/trigger_spec.h"
 
 namespace ballast::policy {
@@ -57,7 +58,8 @@ bool is_ballast_trigger(const json& trigger, const scaler::Metadata& metadata, c
   return address != metadata.end() && policy.scaler_addresses.count(address->second) > 0;
 }
 
-Verdict validate_scaled_object(const ObjectUnderReview& review, const TierPolicy& policy) {
+// ScaledObjects and ScaledJobs carry triggers alike (spec.triggers, minReplicaCount).
+Verdict validate_triggers(const ObjectUnderReview& review, const TierPolicy& policy, bool scaled_job) {
   Verdict verdict;
   const json* triggers = path(review.object, {"spec", "triggers"});
   if (triggers == nullptr || !triggers->is_array()) return verdict;
@@ -83,6 +85,15 @@ Verdict validate_scaled_object(const ObjectUnderReview& review, const TierPolicy
     }
     if (!is_ballast_trigger(trigger, metadata, policy)) continue;
 
+    // Keys a KEDA kafka trigger brings that ballast would ignore: refused even beside
+    // *FromEnv keys (they are among them), since no run-time value can make them honoured.
+    if (const auto source = metadata.find("source"); source != metadata.end() && source->second == "kafka" && enforce) {
+      if (auto refused = scaler::refuse_unhonoured_kafka_keys(metadata); !refused) {
+        verdict.allowed = false;
+        verdict.reason = where + ".metadata: " + refused.error().message;
+        return verdict;
+      }
+    }
     if (auto spec = scaler::parse_trigger(metadata); !spec) {
       const std::string message = where + ".metadata: " + spec.error().message;
       // KEDA resolves *FromEnv keys from the workload's containers, which admission
@@ -100,7 +111,8 @@ Verdict validate_scaled_object(const ObjectUnderReview& review, const TierPolicy
       verdict.warnings.push_back("ballast: " + where +
                                  ": ignoreNullValues \"true\" reads an empty query result as 0 and scales down");
     }
-    if (*child(trigger, "type") == "external" && scales_to_zero) {
+    // A ScaledJob polls on its pollingInterval; push streams do not start Jobs sooner.
+    if (!scaled_job && *child(trigger, "type") == "external" && scales_to_zero) {
       verdict.warnings.push_back("ballast: " + where +
                                  ": type external-push wakes a scaled-to-zero workload faster than external");
     }
@@ -111,7 +123,8 @@ Verdict validate_scaled_object(const ObjectUnderReview& review, const TierPolicy
 }  // namespace
 
 Verdict validate_object(const ObjectUnderReview& review, const TierPolicy& policy) {
-  if (review.group == "keda.sh" && review.kind == "ScaledObject") return validate_scaled_object(review, policy);
+  if (review.group == "keda.sh" && review.kind == "ScaledObject") return validate_triggers(review, policy, false);
+  if (review.group == "keda.sh" && review.kind == "ScaledJob") return validate_triggers(review, policy, true);
   return validate_priority(review, policy);
 }
 

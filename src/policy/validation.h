@@ -30,12 +30,14 @@ struct ObjectUnderReview {
 //    the built-in system-* classes and any the policy adds) outside the namespaces the
 //    policy allows; on UPDATE only when the class changed, so objects admitted before the
 //    policy can still be updated and deleted;
-//  - a KEDA ScaledObject whose ballast trigger metadata fails scaler::parse_trigger (the
-//    gRPC service's own validator), naming the trigger index and the key; on UPDATE only
-//    when spec.triggers changed. A trigger is ballast's when its type is external or
+//  - a KEDA ScaledObject or ScaledJob whose ballast trigger metadata fails
+//    scaler::parse_trigger (the gRPC service's own validator), naming the trigger index and
+//    the key; on UPDATE only when spec.triggers changed. A kafka trigger with a KEDA key
+//    ballast does not honour (sasl, tls, username, version, *FromEnv, ...) is refused even
+//    where *FromEnv keys otherwise soften errors to warnings. A trigger is ballast's when its type is external or
 //    external-push and either its scalerAddress is in the policy's scalerAddresses or it
 //    carries a `source` key.
-// Warns (allows) on ignoreNullValues: "true" and on `type: external` with
+// Warns (allows) on ignoreNullValues: "true" and on a ScaledObject's `type: external` with
 // minReplicaCount 0, where external-push would wake the workload faster.
 Verdict validate_object(const ObjectUnderReview& review, const TierPolicy& policy);
 

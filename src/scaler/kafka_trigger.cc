@@ -19,6 +19,13 @@ constexpr std::array<std::string_view, 15> kKeys = {
 
 constexpr std::chrono::milliseconds kDefaultPollInterval{1'000};
 
+// KEDA's kafka keys that carry credentials or TLS settings (trigger metadata or
+// TriggerAuthentication parameters copied into metadata).
+constexpr std::array<std::string_view, 17> kCredentialKeys = {
+    "sasl", "tls", "username", "password", "ca", "cert", "key", "keyPassword", "saslTokenProvider", "scopes",
+    "oauthTokenEndpointUri", "oauthExtensions", "keytab", "realm", "kerberosConfig", "kerberosServiceName",
+    "kerberosDisableFAST"};
+
 std::string trim(std::string_view text) {
   const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
@@ -70,7 +77,8 @@ Result<std::vector<std::string>> parse_servers(const Metadata& metadata) {
 Result<std::vector<PartitionRange>> parse_partition_limitation(const Metadata& metadata) {
   const auto text = value_or(metadata, "partitionLimitation");
   std::vector<PartitionRange> ranges;
-  if (text.empty()) return ranges;
+  // Blank (spaces only) means no limitation, as in KEDA (kafka_scaler.go checks TrimSpace).
+  if (trim(text).empty()) return ranges;
   const auto bad = [&text](const std::string& why) {
     return invalid_argument("partitionLimitation must be partition ids and ranges like \"1,2,10-20\" (" + why +
                             "), got \"" + text + "\"");
@@ -168,7 +176,31 @@ bool KafkaTrigger::partition_selected(int32_t partition) const {
 
 std::span<const std::string_view> kafka_trigger_keys() { return kKeys; }
 
+Status refuse_unhonoured_kafka_keys(const Metadata& metadata) {
+  for (const auto& [key, value] : metadata) {
+    if (std::find(kCredentialKeys.begin(), kCredentialKeys.end(), key) != kCredentialKeys.end()) {
+      return invalid_argument(key + ": KEDA does not forward TriggerAuthentication secrets to external scalers; "
+                                    "name a credentials profile of ballast's config with auth: <profile> "
+                                    "(its sasl and tls settings) instead");
+    }
+    if (key == "version") {
+      return invalid_argument("version has no meaning here: ballast's Kafka client negotiates the protocol "
+                              "version with the brokers");
+    }
+    if (key == "fullMetadata") {
+      return invalid_argument("fullMetadata has no meaning here: ballast fetches metadata only for the topics "
+                              "the consumer group reads");
+    }
+    if (key.ends_with("FromEnv")) {
+      return invalid_argument(key + ": ballast does not read *FromEnv keys on kafka triggers; write " +
+                              key.substr(0, key.size() - 7) + " itself");
+    }
+  }
+  return Ok{};
+}
+
 Status parse_kafka_trigger(const Metadata& metadata, TriggerSpec& spec) {
+  if (auto refused = refuse_unhonoured_kafka_keys(metadata); !refused) return refused;
   KafkaTrigger kafka;
   auto servers = parse_servers(metadata);
   if (!servers) return servers.error();

@@ -54,6 +54,11 @@ struct KafkaTrigger {
 };
 
 std::span<const std::string_view> kafka_trigger_keys();
+// KEDA kafka scaler keys that ballast does not honour (credentials and TLS, which come from
+// an `auth` profile; `version`, `fullMetadata`; `*FromEnv`): an error naming the first one
+// and what to write instead, so a trigger copied from KEDA never silently loses a setting.
+// parse_kafka_trigger() calls it; the webhook calls it too, before its `*FromEnv` leniency.
+Status refuse_unhonoured_kafka_keys(const Metadata& metadata);
 // Fills threshold, activation, poll interval, source key, default metric name and detail.
 Status parse_kafka_trigger(const Metadata& metadata, TriggerSpec& spec);
 

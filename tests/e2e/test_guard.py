@@ -75,6 +75,55 @@ def test_the_pdb_follows_replicas_and_scaledobjects(cluster, ballast, nodes, nam
     wait_until("KEDA's min 0 budget", lambda: budget(cluster, namespace, "elastic") == {"maxUnavailable": 1})
 
 
+def test_the_tiers_keda_budgets_come_from_the_policy_and_never_block_every_eviction(cluster, ballast, nodes,
+                                                                                  namespace):
+    # examples/policy.yaml: realtime (Signaling, Auth) keeps minAvailable 1 under KEDA;
+    # assessment gets minAvailable 50% at minReplicaCount >= 2.
+    cluster.admin.create(deployment("signaling", "realtime", replicas=3), "-n", namespace)
+    cluster.admin.create(deployment("assessment", "assessment", replicas=4), "-n", namespace)
+    for name, minimum in (("signaling", 2), ("assessment", 2)):
+        so = scaled_object(name, {"source": "sessions", "counter": "calls", "threshold": "5"})
+        so["spec"]["minReplicaCount"] = minimum
+        cluster.admin.create(so, "-n", namespace)
+    wait_until("realtime's min-2 budget", lambda: budget(cluster, namespace, "signaling") == {"minAvailable": 1})
+    wait_until("assessment's min-2 budget", lambda: budget(cluster, namespace, "assessment") == {"minAvailable": "50%"})
+    cluster.admin.run("patch", "scaledobject", "signaling", "-n", namespace, "--type=merge",
+                      "-p", json.dumps({"spec": {"minReplicaCount": 0}}))
+    wait_until("realtime's min-0 budget", lambda: budget(cluster, namespace, "signaling") == {"minAvailable": 1})
+    # At one replica minAvailable 1 would block every eviction: the guard clamps it.
+    cluster.admin.run("scale", "deployment", "signaling", "-n", namespace, "--replicas=1")
+    wait_until("the clamped budget", lambda: budget(cluster, namespace, "signaling") == {"maxUnavailable": 1})
+    wait_until("the disruption controller allows the eviction", lambda: pdb(cluster, namespace, "signaling").get(
+        "status", {}).get("disruptionsAllowed") == 1, timeout=90)
+
+
+def test_pods_no_workload_owns_get_the_budget_of_the_policys_pdb_targets(cluster, ballast, nodes):
+    # examples/policy.yaml: pdbTargets pg-main in databases, {cnpg.io/cluster: pg-main}, quorum.
+    # Bare pods stand in for an operator's: the disruption controller finds no scalable
+    # controller for them, so only an integer minAvailable works.
+    cluster.admin.run("create", "namespace", "databases", check=False)
+    names = [f"pg-main-{i}" for i in range(1, 4)]
+    try:
+        for name in names:
+            cluster.admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
+                "name": name, "labels": {"cnpg.io/cluster": "pg-main", "app": name}},
+                "spec": {"containers": [{"name": "pg", "image": "registry.invalid/postgres:16"}]}}, "-n", "databases")
+        wait_until("quorum of 3", lambda: budget(cluster, "databases", "pg-main") == {"minAvailable": 2})
+        found = pdb(cluster, "databases", "pg-main")
+        assert found["metadata"]["labels"]["ballast.dev/pdb-target"] == "pg-main"
+        assert "ownerReferences" not in found["metadata"]
+        wait_until("the disruption controller allows one", lambda: pdb(cluster, "databases", "pg-main").get(
+            "status", {}).get("disruptionsAllowed") == 1, timeout=90)
+        wait_until("pg-main-1 running", lambda: "pg-main-1" in running_pods(cluster, "databases", "pg-main-1"))
+        allowed = evict(cluster, "databases", "pg-main-1")
+        assert allowed.returncode == 0, allowed.stderr
+        # Two left: a quorum of 2 would block every eviction, so the guard writes 1.
+        wait_until("the budget over two pods", lambda: budget(cluster, "databases", "pg-main") == {"minAvailable": 1})
+    finally:
+        cluster.admin.run("delete", "pods", "-n", "databases", "-l", "cnpg.io/cluster=pg-main", "--grace-period=0",
+                          "--force", check=False)
+
+
 def test_deleting_the_workload_garbage_collects_its_pdb(cluster, ballast, nodes, namespace):
     cluster.admin.create(deployment("gone", "standard", replicas=2), "-n", namespace)
     wait_until("gone's PDB", lambda: pdb(cluster, namespace, "gone"))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, wait_until
 
 # tier → (namespace label, priority class, cpu request, required anti-affinity, spread policy)
 TIERS = {
@@ -83,6 +83,71 @@ def test_every_tier_gets_its_defaults_through_the_apiserver(cluster, ballast, na
     cluster.admin.run("delete", obj["kind"].lower(), obj["metadata"]["name"], "-n", namespace, "--wait=false")
 
 
+def pods_of(cluster, namespace, app):
+    return json.loads(cluster.admin.run("get", "pods", "-n", namespace, "-l", f"app={app}", "-o", "json").stdout)["items"]
+
+
+def schedulable_nodes(cluster):
+    """Nodes a pod without tolerations may land on (other scenarios add tainted or cordoned ones)."""
+    return [n["metadata"]["name"] for n in cluster.admin.get("nodes")["items"]
+            if not n["spec"].get("unschedulable") and not any(
+                t["effect"] in ("NoSchedule", "NoExecute") for t in n["spec"].get("taints", []))]
+
+
+def test_a_coredns_style_tier_puts_one_pod_per_node_through_the_real_scheduler(cluster, ballast, nodes, namespace):
+    hosts = schedulable_nodes(cluster)
+    cluster.admin.create(deployment("dns", "cluster-dns", replicas=len(hosts) + 1), "-n", namespace)
+    spec = cluster.admin.get("deployment", "dns", namespace)["spec"]["template"]["spec"]
+    assert spec["topologySpreadConstraints"] == [{
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+        "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"app": "dns"}},
+        "matchLabelKeys": ["pod-template-hash"]}]
+    assert spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == [
+        {"labelSelector": {"matchLabels": {"app": "dns"}}, "topologyKey": "kubernetes.io/hostname"}]
+    # system-cluster-critical is for privileged namespaces only: left unset here.
+    assert "priorityClassName" not in spec or spec["priorityClassName"] != "system-cluster-critical"
+
+    def placed():
+        pods = pods_of(cluster, namespace, "dns")
+        bound = [p["spec"]["nodeName"] for p in pods if p["spec"].get("nodeName")]
+        pending = [p for p in pods if not p["spec"].get("nodeName") and any(
+            c["type"] == "PodScheduled" and c["status"] == "False" for c in p["status"].get("conditions", []))]
+        return (bound, pending) if len(bound) == len(hosts) and len(pending) == 1 else None
+    bound, pending = wait_until("one pod per node and one left Pending", placed, timeout=90)
+    assert sorted(bound) == sorted(hosts)
+    message = next(c["message"] for c in pending[0]["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert "anti-affinity" in message or "topology spread" in message, message
+
+
+def test_an_ai_tier_spreads_over_zones_and_hosts_with_preferred_anti_affinity(cluster, ballast, nodes, namespace):
+    cluster.admin.create(deployment("llm", "ai-inference", replicas=3), "-n", namespace)
+    spec = cluster.admin.get("deployment", "llm", namespace)["spec"]["template"]["spec"]
+    assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in spec["topologySpreadConstraints"]] == [
+        ("topology.kubernetes.io/zone", "ScheduleAnyway"), ("kubernetes.io/hostname", "ScheduleAnyway")]
+    assert spec["containers"][0]["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"},
+                                                  "limits": {"memory": "2Gi"}}
+    anti = spec["affinity"]["podAntiAffinity"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
+    assert anti["preferredDuringSchedulingIgnoredDuringExecution"] == [{"weight": 100, "podAffinityTerm": {
+        "labelSelector": {"matchLabels": {"app": "llm"}}, "topologyKey": "kubernetes.io/hostname"}}]
+    # The scheduler accepts the terms: every pod is placed, on distinct hosts while there is room.
+    bound = wait_until("three pods bound", lambda: (lambda names: names if len(names) == 3 else None)(
+        [p["spec"]["nodeName"] for p in pods_of(cluster, namespace, "llm") if p["spec"].get("nodeName")]), timeout=90)
+    assert len(set(bound)) == min(3, len(schedulable_nodes(cluster))), bound
+
+
+def test_a_user_zone_constraint_keeps_the_tiers_hostname_one_beside_it(cluster, ballast, namespace):
+    template = pod_template("zoned", "ai-inference")
+    template["spec"]["topologySpreadConstraints"] = [{
+        "maxSkew": 2, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app": "zoned"}}}]
+    cluster.admin.create(deployment("zoned", "ai-inference", template=template), "-n", namespace)
+    constraints = cluster.admin.get("deployment", "zoned", namespace)["spec"]["template"]["spec"][
+        "topologySpreadConstraints"]
+    assert [(c["topologyKey"], c["maxSkew"]) for c in constraints] == [
+        ("topology.kubernetes.io/zone", 2), ("kubernetes.io/hostname", 1)]
+
+
 def test_an_unchanged_update_does_not_bump_the_generation(cluster, ballast, namespace):
     cluster.admin.create(deployment("steady", "standard"), "-n", namespace)
     before = cluster.admin.get("deployment", "steady", namespace)
@@ -142,6 +207,66 @@ def test_a_scaledobject_with_broken_ballast_metadata_is_refused_naming_the_key(c
     good = scaled_object("good", {"source": "prometheus", "serverAddress": "http://prom:9090",
                                   "query": "up", "threshold": "10"})
     cluster.admin.create(good, "-n", namespace)
+
+
+KAFKA = {"source": "kafka", "bootstrapServers": "redpanda:9092", "consumerGroup": "stt", "topic": "speech"}
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("sasl", "scram_sha512", "sasl: KEDA does not forward TriggerAuthentication secrets"),
+    ("tls", "enable", "tls: KEDA does not forward"),
+    ("password", "hunter2", "password: KEDA does not forward"),
+    ("version", "2.8.0", "version has no meaning here"),
+    ("fullMetadata", "false", "fullMetadata has no meaning here"),
+    ("topicFromEnv", "TOPIC", "topicFromEnv: ballast does not read *FromEnv keys"),
+])
+def test_a_kafka_trigger_copied_from_keda_is_refused_naming_the_key(cluster, ballast, namespace, key, value, expected):
+    proc = cluster.admin.create(scaled_object("copied", {**KAFKA, key: value}), "-n", namespace, check=False)
+    assert proc.returncode != 0 and expected in proc.stderr, proc.stderr
+    assert value not in proc.stderr  # a value may be a credential
+    # A blank partitionLimitation is no limitation, as in KEDA.
+    cluster.admin.create(scaled_object("copied", {**KAFKA, "partitionLimitation": "  "}), "-n", namespace)
+
+
+def scaled_job(name, metadata):
+    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledJob", "metadata": {"name": name},
+            "spec": {"jobTargetRef": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                {"name": "work", "image": "registry.invalid/work:1"}]}}},
+                     "triggers": [{"type": "external", "metadata": {
+                         "scalerAddress": "ballast.ballast-system.svc:9090", **metadata}}]}}
+
+
+def test_a_scaledjob_is_validated_like_a_scaledobject(cluster, ballast, namespace):
+    proc = cluster.admin.create(scaled_job("transcode", {**KAFKA, "lagThreshold": "many"}), "-n", namespace,
+                                check=False)
+    assert proc.returncode != 0 and "spec.triggers[0].metadata: lagThreshold" in proc.stderr, proc.stderr
+    proc = cluster.admin.create(scaled_job("transcode", {**KAFKA, "sasl": "plaintext"}), "-n", namespace, check=False)
+    assert proc.returncode != 0 and "sasl" in proc.stderr, proc.stderr
+    cluster.admin.create(scaled_job("transcode", {**KAFKA, "lagThreshold": "1"}), "-n", namespace)
+
+
+def test_jobs_and_cronjobs_get_class_and_requests_but_no_spread(cluster, ballast, namespace):
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "report"},
+           "spec": {"template": pod_template("report", "batch")}}
+    job["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"},
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": pod_template("nightly", "critical")}}}}
+    cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    cluster.admin.create(job, "-n", namespace)
+    cluster.admin.create(cron, "-n", namespace)
+    for kind, name, spec_path, priority_class, cpu in (
+            ("job", "report", ("spec", "template", "spec"), "batch-low", "100m"),
+            ("cronjob", "nightly", ("spec", "jobTemplate", "spec", "template", "spec"), "platform-critical", "100m")):
+        spec = cluster.admin.get(kind, name, namespace)
+        for key in spec_path:
+            spec = spec[key]
+        assert spec["priorityClassName"] == priority_class, spec
+        assert spec["containers"][0]["resources"]["requests"]["cpu"] == cpu
+        assert "topologySpreadConstraints" not in spec and "affinity" not in spec
+    # The Job's pod is the Job controller's: it carries the class the Priority plugin resolved.
+    pod = wait_until("the report pod", lambda: (json.loads(cluster.admin.run(
+        "get", "pods", "-n", namespace, "-l", "job-name=report", "-o", "json").stdout)["items"] or [None])[0])
+    assert pod["spec"]["priority"] == 1000
 
 
 def test_the_example_scaledobjects_pass_the_real_schema_and_the_webhook(cluster, ballast):

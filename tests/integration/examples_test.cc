@@ -348,7 +348,15 @@ TEST_CASE("the example tier policy is CONTRACT.md's table and ballast check-conf
   for (const auto& tier : policy["tiers"]) {
     tiers[tier.first.as<std::string>()] = tier.second["priorityClassName"].as<std::string>();
   }
-  CHECK(tiers == contract);
+  // CONTRACT.md's tiers as the table says; the platform tiers beside them use its classes
+  // or Kubernetes' own system-* ones.
+  for (const auto& [tier, name] : contract) CHECK(tiers[tier] == name);
+  for (const auto& [tier, name] : tiers) {
+    INFO(tier);
+    const bool contract_class = std::any_of(contract.begin(), contract.end(),
+                                            [&, &class_name = name](const auto& row) { return row.second == class_name; });
+    CHECK((contract_class || name.starts_with("system-")));
+  }
   CHECK(policy["defaultTier"].as<std::string>() == "standard");
   CHECK(policy["statefulSetTier"].as<std::string>() == "stateful");
 

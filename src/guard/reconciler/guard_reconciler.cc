@@ -60,21 +60,29 @@ GuardReconciler::~GuardReconciler() { stop(); }
 void GuardReconciler::start() {
   kube::Informer::Options informer_options;
   informer_options.resync = options_.informer_resync;
-  auto add = [&](kube::Resource resource) {
-    informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), informer_options, [this] { loop_.poke(); }));
+  auto add = [&](kube::Resource resource, kube::Informer::Options options) {
+    informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), options, [this] { loop_.poke(); }));
     return informers_.back().get();
   };
-  deployments_ = add(kube::deployments());
-  stateful_sets_ = add(kube::statefulsets());
-  pdbs_ = add(kube::pod_disruption_budgets());
-  namespaces_ = add(kube::namespaces());
-  priority_classes_ = add(kube::priority_classes());
+  deployments_ = add(kube::deployments(), informer_options);
+  stateful_sets_ = add(kube::statefulsets(), informer_options);
+  pdbs_ = add(kube::pod_disruption_budgets(), informer_options);
+  namespaces_ = add(kube::namespaces(), informer_options);
+  priority_classes_ = add(kube::priority_classes(), informer_options);
   auto keda = api_.serves(kube::scaled_objects());
   if (keda && *keda) {
-    scaled_objects_ = add(kube::scaled_objects());
+    scaled_objects_ = add(kube::scaled_objects(), informer_options);
   } else {
     log_.info("KEDA ScaledObjects are not served: PDBs follow replica counts only",
               {{"detail", keda ? std::string("keda.sh/v1alpha1 scaledobjects not found") : keda.error().message}});
+  }
+  for (const auto& target : policy_->pdb_targets) {
+    kube::Informer::Options options = informer_options;
+    options.ns = target.ns;
+    for (const auto& [key, value] : target.match_labels) {
+      options.label_selector += (options.label_selector.empty() ? "" : ",") + key + "=" + value;
+    }
+    target_pods_.emplace_back(target.ns + "/" + target.name, add(kube::pods(), options));
   }
   for (auto& informer : informers_) informer->start();
   loop_.start();
@@ -155,13 +163,14 @@ void GuardReconciler::act_on_pdbs() {
   input.pdbs = pdbs_->objects();
   input.namespaces = namespaces_->objects();
   if (scaled_objects_ != nullptr) input.scaled_objects = scaled_objects_->objects();
+  for (const auto& [key, informer] : target_pods_) input.target_pods[key] = informer->objects();
   const PdbPlan plan = plan_pdbs(*policy_, input);
   log_.debug("planned PDBs", {{"deployments", input.deployments.size()}, {"statefulSets", input.stateful_sets.size()},
                               {"pdbs", input.pdbs.size()}, {"actions", plan.actions.size()},
                               {"notes", plan.notes.size()}});
 
   for (const auto& note : plan.notes) {
-    const json workload = {{"apiVersion", "apps/v1"},
+    const json workload = {{"apiVersion", note.kind == "PodDisruptionBudget" ? "policy/v1" : "apps/v1"},
                            {"kind", note.kind},
                            {"metadata", {{"name", note.name}, {"namespace", note.ns}}}};
     reported_.report("note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,

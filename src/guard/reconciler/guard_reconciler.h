@@ -29,7 +29,8 @@ struct GuardOptions {
 };
 
 // The PDB guard: watches Deployments, StatefulSets, PodDisruptionBudgets, Namespaces,
-// PriorityClasses and (when the CRD is served) KEDA ScaledObjects, plans with the pure
+// PriorityClasses, (when the CRD is served) KEDA ScaledObjects and the pods each policy
+// `pdbTargets` entry selects, plans with the pure
 // planners and, while `is_leader()` holds, writes what they ask for. Caches run on every
 // replica so a new leader acts at once; only the leader writes, and it checks leadership
 // before each write so a lost lease stops writes immediately.
@@ -76,6 +77,8 @@ class GuardReconciler {
   kube::Informer* namespaces_ = nullptr;
   kube::Informer* priority_classes_ = nullptr;
   kube::Informer* scaled_objects_ = nullptr;  // null when keda.sh is not served
+  // One pod watch per policy pdbTargets entry ("<ns>/<name>"), in its namespace, by its labels.
+  std::vector<std::pair<std::string, kube::Informer*>> target_pods_;
 
   // Notes and conflicts already reported, so a steady state emits nothing. Worker only.
   kube::ReportOnce reported_{events_};

@@ -369,3 +369,28 @@ TEST_CASE("a review must come as application/json, else 415 with the reason", "[
     }
   }
 }
+
+TEST_CASE("a cronjob's job template is patched on CREATE and on an UPDATE that changes it, not otherwise", "[mutate]") {
+  const json cron = json::parse(R"json({
+    "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "shop"},
+    "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {
+      "metadata": {"labels": {"app": "nightly"}},
+      "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "dump", "image": "dump:1"}]}}}}}
+  })json");
+  const Answer created = call("/mutate", review("batch", "CronJob", "CREATE", cron));
+  REQUIRE(created.response["patchType"] == "JSONPatch");
+  const json live = apply_patch(cron, created);
+  const json& spec = live["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+  CHECK(spec["priorityClassName"] == "platform-normal");
+  CHECK(spec["containers"][0]["resources"]["requests"]["cpu"] == "50m");
+  CHECK_FALSE(spec.contains("topologySpreadConstraints"));
+
+  json rescheduled = live;
+  rescheduled["spec"]["schedule"] = "0 4 * * *";
+  CHECK_FALSE(call("/mutate", review("batch", "CronJob", "UPDATE", rescheduled, live)).response.contains("patch"));
+  json new_image = cron;
+  new_image["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] = "dump:2";
+  const Answer updated = call("/mutate", review("batch", "CronJob", "UPDATE", new_image, live));
+  CHECK(apply_patch(new_image, updated)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["priorityClassName"] ==
+        "platform-normal");
+}

@@ -714,3 +714,162 @@ TEST_CASE("pdb_budget never returns a budget that blocks every eviction", "[guar
   CHECK_FALSE(pdb_budget({Kind::kNone, "", 0}, 5, std::nullopt).has_value());
   CHECK_FALSE(pdb_budget({Kind::kNone, "", 0}, 5, 0).has_value());
 }
+
+TEST_CASE("a ScaledObject's minReplicaCount picks the tier's KEDA budget, clamped where it would block", "[guard]") {
+  using Kind = policy::BudgetKind;
+  const auto rule = [](policy::BudgetValue zero, policy::BudgetValue two) {
+    policy::PdbRule out{Kind::kMinAvailable, "1", 2};
+    out.scaled_to_zero = std::move(zero);
+    out.keda_min_two_or_more = std::move(two);
+    return out;
+  };
+  const policy::PdbRule built_in = policy::default_policy().find_tier("standard")->pdb;
+  // A platform's table: Auth/Signaling minAvailable 1, Assessment minAvailable 50%.
+  const policy::PdbRule auth = rule({Kind::kMinAvailable, "1"}, {Kind::kMinAvailable, "1"});
+  const policy::PdbRule assessment = rule({Kind::kMaxUnavailable, "1"}, {Kind::kMinAvailable, "50%"});
+  const policy::PdbRule blocking = rule({Kind::kMaxUnavailable, "0"}, {Kind::kMinAvailable, "100%"});
+  struct Row {
+    const char* name;
+    const policy::PdbRule& rule;
+    int replicas;
+    int keda_min;
+    const char* field;
+    json value;
+  };
+  const Row rows[] = {
+      {"built-in, min 0", built_in, 3, 0, "maxUnavailable", 1},
+      {"built-in, min 2", built_in, 4, 2, "maxUnavailable", "50%"},
+      {"built-in, min 1 follows the tier rule", built_in, 3, 1, "minAvailable", 1},
+      {"auth, min 0 at 3 replicas", auth, 3, 0, "minAvailable", 1},
+      {"auth, min 0 at 1 replica: clamped", auth, 1, 0, "maxUnavailable", 1},
+      {"auth, min 0 scaled to zero: clamped", auth, 0, 0, "maxUnavailable", 1},
+      {"auth, min 2", auth, 2, 2, "minAvailable", 1},
+      {"assessment, min 2 at 2", assessment, 2, 2, "minAvailable", "50%"},
+      {"assessment, min 3 at 6", assessment, 6, 3, "minAvailable", "50%"},
+      {"assessment, min 0", assessment, 5, 0, "maxUnavailable", 1},
+      {"min 2 counts KEDA's minimum when replicas lag it", auth, 0, 2, "minAvailable", 1},
+      {"a zero maxUnavailable: clamped", blocking, 4, 0, "maxUnavailable", 1},
+      {"minAvailable 100%: clamped", blocking, 4, 2, "maxUnavailable", 1},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    const auto budget = pdb_budget(row.rule, row.replicas, row.keda_min);
+    REQUIRE(budget.has_value());
+    CHECK(budget->field == row.field);
+    CHECK(budget->value == row.value);
+    CHECK_THAT(budget->why, Catch::Contains("ScaledObject") || Catch::Contains("tier rule"));
+  }
+}
+
+namespace {
+
+json cnpg_pod(const std::string& cluster, int index, const std::string& phase = "Running") {
+  return {{"metadata",
+           {{"namespace", "databases"},
+            {"name", cluster + "-" + std::to_string(index)},
+            {"labels", {{"cnpg.io/cluster", cluster}, {"cnpg.io/instanceRole", index == 1 ? "primary" : "replica"}}},
+            {"ownerReferences", json::array({{{"apiVersion", "postgresql.cnpg.io/v1"}, {"kind", "Cluster"},
+                                               {"name", cluster}, {"uid", "cnpg-uid"}, {"controller", true}}})}}},
+          {"status", {{"phase", phase}}}};
+}
+
+policy::TierPolicy policy_with_targets(const char* budget) {
+  auto policy = policy::parse_policy(std::string(R"yaml(
+pdbTargets:
+  - name: pg-main
+    namespace: databases
+    matchLabels: {cnpg.io/cluster: pg-main}
+    pdb: )yaml") + budget + "\n");
+  REQUIRE(policy.ok());
+  return *policy;
+}
+
+}  // namespace
+
+TEST_CASE("pods no workload owns get the budget the policy's pdbTargets name, from their count", "[guard]") {
+  struct Row {
+    const char* budget;
+    int running;
+    int finished;  // Succeeded pods: not counted
+    const char* expected;
+  };
+  const Row rows[] = {
+      // Always an integer minAvailable: the disruption controller cannot scale a percentage or
+      // a maxUnavailable for pods without a scalable controller.
+      {"{minAvailable: quorum}", 3, 0, "minAvailable=2"},
+      {"{minAvailable: quorum}", 5, 1, "minAvailable=3"},
+      {"{minAvailable: 1}", 3, 0, "minAvailable=1"},
+      {"{minAvailable: 1}", 1, 2, "minAvailable=0"},  // would block every eviction: maxUnavailable 1 of 1
+      {"{minAvailable: \"50%\"}", 3, 0, "minAvailable=2"},
+      {"{maxUnavailable: \"50%\"}", 3, 0, "minAvailable=1"},
+      {"{maxUnavailable: 2}", 5, 0, "minAvailable=3"},
+      {"{maxUnavailable: 0}", 3, 0, "minAvailable=2"},  // clamped to maxUnavailable 1
+      {"{minAvailable: 1}", 0, 0, "minAvailable=0"},   // not running yet
+  };
+  for (const auto& row : rows) {
+    INFO(row.budget << " over " << row.running << " pods");
+    const policy::TierPolicy policy = policy_with_targets(row.budget);
+    PdbPlannerInput input;
+    auto& pods = input.target_pods["databases/pg-main"];
+    for (int i = 1; i <= row.running; ++i) pods.push_back(cnpg_pod("pg-main", i));
+    for (int i = 1; i <= row.finished; ++i) pods.push_back(cnpg_pod("pg-main", 100 + i, "Succeeded"));
+    const PdbPlan plan = plan_pdbs(policy, input);
+    CHECK(created_budget(plan) == row.expected);
+    const auto creates = actions_of<CreatePdb>(plan);
+    REQUIRE(creates.size() == 1);
+    const json& pdb = creates[0]->pdb;
+    CHECK(pdb["metadata"]["name"] == "pg-main-ballast");
+    CHECK(pdb["metadata"]["namespace"] == "databases");
+    CHECK(pdb["metadata"]["labels"][kPdbTargetLabel] == "pg-main");
+    CHECK(pdb["metadata"]["labels"][kManagedByLabel] == kManagedByValue);
+    CHECK_FALSE(pdb["metadata"].contains("ownerReferences"));
+    CHECK(pdb["spec"]["selector"] == json{{"matchLabels", {{"cnpg.io/cluster", "pg-main"}}}});
+    CHECK(pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow");
+
+    apply(plan, input);
+    CHECK(plan_pdbs(policy, input).actions.empty());  // steady state
+  }
+}
+
+TEST_CASE("a pdbTargets PDB follows its pods, yields to foreign PDBs and goes with its entry", "[guard]") {
+  const policy::TierPolicy policy = policy_with_targets("{minAvailable: quorum}");
+  PdbPlannerInput input;
+  auto& pods = input.target_pods["databases/pg-main"];
+  for (int i = 1; i <= 3; ++i) pods.push_back(cnpg_pod("pg-main", i));
+  apply(plan_pdbs(policy, input), input);
+
+  // A fifth instance: quorum moves to 3.
+  pods.push_back(cnpg_pod("pg-main", 4));
+  pods.push_back(cnpg_pod("pg-main", 5));
+  PdbPlan plan = plan_pdbs(policy, input);
+  const auto updates = actions_of<UpdatePdb>(plan);
+  REQUIRE(updates.size() == 1);
+  CHECK(updates[0]->pdb["spec"]["minAvailable"] == 3);
+  apply(plan, input);
+
+  // CNPG's own PDB (enablePDB) over the same pods: two PDBs would fail every eviction.
+  input.pdbs.push_back(user_pdb("databases", "pg-main-primary", {{"matchLabels", {{"cnpg.io/cluster", "pg-main"},
+                                                                               {"cnpg.io/instanceRole", "primary"}}}}));
+  plan = plan_pdbs(policy, input);
+  REQUIRE(actions_of<DeletePdb>(plan).size() == 1);
+  const PdbNote* overlap = find_note(plan, PdbNote::Reason::kForeignPdbOverlap);
+  REQUIRE(overlap != nullptr);
+  CHECK(overlap->other_pdb == "pg-main-primary");
+  CHECK(overlap->kind == "PodDisruptionBudget");
+  apply(plan, input);
+  input.pdbs.clear();
+
+  // A user PDB of the same name is never taken over.
+  input.pdbs.push_back(user_pdb("databases", "pg-main-ballast", {{"matchLabels", {{"app", "other"}}}}));
+  plan = plan_pdbs(policy, input);
+  CHECK(plan.actions.empty());
+  CHECK(find_note(plan, PdbNote::Reason::kNameTaken) != nullptr);
+  input.pdbs.clear();
+
+  // The entry leaves the policy: its PDB goes.
+  apply(plan_pdbs(policy, input), input);
+  REQUIRE(input.pdbs.size() == 1);
+  plan = plan_pdbs(policy::default_policy(), input);
+  REQUIRE(actions_of<DeletePdb>(plan).size() == 1);
+  CHECK_THAT(actions_of<DeletePdb>(plan)[0]->reason, Catch::Contains("pdbTargets"));
+}

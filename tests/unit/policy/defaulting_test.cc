@@ -211,6 +211,180 @@ TEST_CASE("explicit user settings always win", "[policy]") {
   }
 }
 
+TEST_CASE("a tier's placement rules become one term per topology key, each only where absent", "[policy]") {
+  auto policy = parse_policy(R"yaml(
+tiers:
+  ai:
+    priorityClassName: platform-normal
+    spread:
+      - {topologyKey: topology.kubernetes.io/zone, maxSkew: 1, whenUnsatisfiable: DoNotSchedule}
+      - {maxSkew: 1, whenUnsatisfiable: ScheduleAnyway}
+    antiAffinity:
+      - {mode: preferred, weight: 100}
+      - {mode: required, topologyKey: topology.kubernetes.io/zone}
+)yaml");
+  REQUIRE(policy.ok());
+  struct Row {
+    const char* name;
+    const char* template_spec_patch;  // merged into the Deployment's pod template spec
+    std::vector<std::string> spread_keys;            // topologyKey of each constraint, in order
+    std::vector<std::string> required_keys;          // of the required anti-affinity terms
+    std::vector<std::pair<int, std::string>> preferred;  // weight, topologyKey of preferred terms
+  };
+  const std::string zone = kZoneTopologyKey;
+  const std::string host = kHostnameTopologyKey;
+  const Row rows[] = {
+      {"nothing set: every rule", "{}", {zone, host}, {zone}, {{100, host}}},
+      {"the user's zone spread stays, hostname is added",
+       R"({"topologySpreadConstraints": [{"maxSkew": 3, "topologyKey": "topology.kubernetes.io/zone",
+           "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app": "web"}}}]})",
+       {zone, host}, {zone}, {{100, host}}},
+      {"a user's required hostname term replaces the preferred one",
+       R"({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+           {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}]}}})",
+       {zone, host}, {host, zone}, {}},
+      {"a user's preferred zone term replaces the required one",
+       R"({"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 5,
+           "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "web"}},
+                               "topologyKey": "topology.kubernetes.io/zone"}}]}}})",
+       {zone, host}, {}, {{5, zone}, {100, host}}},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    json object = deployment();
+    object["spec"]["template"]["spec"].merge_patch(json::parse(row.template_spec_patch));
+    object = with_label(object, "workload", "ai");
+    const auto first = apply_defaults(object, WorkloadKind::kDeployment, "shop", *policy);
+    const json& spec = first.object["spec"]["template"]["spec"];
+    std::vector<std::string> spread_keys;
+    for (const auto& constraint : spec.value("topologySpreadConstraints", json::array())) {
+      spread_keys.push_back(constraint["topologyKey"]);
+    }
+    CHECK(spread_keys == row.spread_keys);
+    const json anti = spec.contains("affinity") ? spec["affinity"]["podAntiAffinity"] : json::object();
+    std::vector<std::string> required_keys;
+    for (const auto& term : anti.value("requiredDuringSchedulingIgnoredDuringExecution", json::array())) {
+      required_keys.push_back(term["topologyKey"]);
+      CHECK(term["labelSelector"] == json{{"matchLabels", {{"app", "web"}}}});
+    }
+    CHECK(required_keys == row.required_keys);
+    std::vector<std::pair<int, std::string>> preferred;
+    for (const auto& term : anti.value("preferredDuringSchedulingIgnoredDuringExecution", json::array())) {
+      preferred.emplace_back(term["weight"].get<int>(), term["podAffinityTerm"]["topologyKey"].get<std::string>());
+    }
+    CHECK(preferred == row.preferred);
+    const auto second = apply_defaults(first.object, WorkloadKind::kDeployment, "shop", *policy);
+    CHECK(second.object == first.object);
+  }
+}
+
+TEST_CASE("a CoreDNS-style tier: required hostname anti-affinity and hard skew 1", "[policy]") {
+  auto policy = parse_policy(R"yaml(
+tiers:
+  dns:
+    priorityClassName: system-cluster-critical
+    spread: {maxSkew: 1, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor}
+    antiAffinity: required
+    pdb: {minAvailable: 1}
+namespaces: {kube-system: dns}
+)yaml");
+  REQUIRE(policy.ok());
+  json coredns = deployment();
+  coredns["metadata"]["name"] = "coredns";
+  coredns["spec"]["selector"] = {{"matchLabels", {{"k8s-app", "kube-dns"}}}};
+  coredns["spec"]["template"]["metadata"]["labels"] = {{"k8s-app", "kube-dns"}};
+  const auto result = apply_defaults(coredns, WorkloadKind::kDeployment, "kube-system", *policy);
+  const json& spec = result.object["spec"]["template"]["spec"];
+  CHECK(result.tier == "dns");
+  CHECK(spec["priorityClassName"] == "system-cluster-critical");  // kube-system is privileged
+  CHECK(spec["topologySpreadConstraints"] ==
+        json::parse(R"([{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+                         "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                         "matchLabelKeys": ["pod-template-hash"]}])"));
+  CHECK(spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] ==
+        json::parse(R"([{"labelSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                         "topologyKey": "kubernetes.io/hostname"}])"));
+}
+
+TEST_CASE("starting limits go with the requests only on containers that set no resources", "[policy]") {
+  auto policy = parse_policy("tiers: {standard: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 256Mi}}}");
+  REQUIRE(policy.ok());
+  struct Row {
+    const char* name;
+    const char* resources;  // the container's resources; "null" = absent
+    const char* expected;   // resources after defaulting
+  };
+  const Row rows[] = {
+      {"nothing set", "null", R"({"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}})"},
+      {"empty resources", "{}", R"({"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}})"},
+      // No cpu request beside a cpu limit (Kubernetes defaults it to the limit), no tier limits.
+      {"a cpu limit of the user's", R"({"limits": {"cpu": "1"}})",
+       R"({"requests": {"memory": "64Mi"}, "limits": {"cpu": "1"}})"},
+      {"requests of the user's", R"({"requests": {"cpu": "10m"}})", R"({"requests": {"cpu": "10m"}})"},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    json object = deployment();
+    json& container = object["spec"]["template"]["spec"]["containers"][0];
+    const json resources = json::parse(row.resources);
+    if (resources.is_null()) {
+      container.erase("resources");
+    } else {
+      container["resources"] = resources;
+    }
+    const auto first = apply_defaults(object, WorkloadKind::kDeployment, "shop", *policy);
+    CHECK(first.object["spec"]["template"]["spec"]["containers"][0]["resources"] == json::parse(row.expected));
+    CHECK(apply_defaults(first.object, WorkloadKind::kDeployment, "shop", *policy).object == first.object);
+  }
+}
+
+TEST_CASE("jobs and cronjob templates get their tier's class and requests, never spread", "[policy]") {
+  const json job = json::parse(R"json({
+    "apiVersion": "batch/v1", "kind": "Job",
+    "metadata": {"name": "report", "namespace": "shop", "labels": {"ballast.dev/tier": "batch"}},
+    "spec": {"backoffLimit": 2, "template": {
+      "metadata": {"labels": {"job-name": "report"}},
+      "spec": {"restartPolicy": "Never", "containers": [{"name": "report", "image": "report:1"}]}}}
+  })json");
+  json cron = json::parse(R"json({
+    "apiVersion": "batch/v1", "kind": "CronJob",
+    "metadata": {"name": "nightly", "namespace": "databases"},
+    "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {
+      "metadata": {"labels": {"app": "nightly"}},
+      "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "dump", "image": "pg:16"}]}}}}}
+  })json");
+  struct Row {
+    const char* name;
+    json object;
+    WorkloadKind kind;
+    const char* tier;
+    const char* priority_class;
+    const char* cpu;
+  };
+  const Row rows[] = {
+      {"job labelled batch", job, WorkloadKind::kJob, "batch", "batch-low", "100m"},
+      // The namespace rule's tier (stateful) asks for spread and anti-affinity: not for jobs.
+      {"cronjob in databases", cron, WorkloadKind::kCronJob, "stateful", "platform-critical", "250m"},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    CHECK(workload_kind("batch", row.object["kind"].get<std::string>()) == row.kind);
+    const auto result = apply_defaults(row.object, row.kind, row.object["metadata"]["namespace"].get<std::string>(),
+                                       default_policy());
+    CHECK(result.tier == row.tier);
+    const json& spec = result.object[json::json_pointer(pod_spec_pointer(row.kind))];
+    CHECK(spec["priorityClassName"] == row.priority_class);
+    CHECK(spec["containers"][0]["resources"]["requests"]["cpu"] == row.cpu);
+    CHECK_FALSE(spec.contains("topologySpreadConstraints"));
+    CHECK_FALSE(spec.contains("affinity"));
+    const auto second = apply_defaults(result.object, row.kind, "databases", default_policy());
+    CHECK(second.object == result.object);
+  }
+  // A template label picks the tier as on Deployments.
+  cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]["ballast.dev/tier"] = "batch";
+  CHECK(select_tier(cron, WorkloadKind::kCronJob, "databases", default_policy()).tier->name == "batch");
+}
+
 TEST_CASE("defaults merge beside existing settings instead of replacing them", "[policy]") {
   json object = statefulset();
   object["spec"]["template"]["spec"]["affinity"] = json::parse(R"json({"nodeAffinity": {

@@ -156,6 +156,64 @@ TEST_CASE("values KEDA reads from the environment turn failures into warnings", 
   CHECK(has_warning(verdict, "spec.triggers[0].metadata: threshold"));
 }
 
+TEST_CASE("a kafka trigger copied from KEDA with keys ballast ignores is refused, even beside FromEnv keys",
+          "[validation]") {
+  const auto kafka = [](std::initializer_list<std::pair<const char*, const char*>> extra) {
+    json trigger = {{"type", "external-push"},
+                    {"metadata",
+                     {{"scalerAddress", "ballast.ballast-system.svc:9090"},
+                      {"source", "kafka"},
+                      {"bootstrapServers", "redpanda:9092"},
+                      {"consumerGroup", "stt"},
+                      {"topic", "speech"}}}};
+    for (const auto& [key, value] : extra) trigger["metadata"][key] = value;
+    return trigger;
+  };
+  struct Row {
+    json trigger;
+    const char* expected;  // empty: admitted
+  };
+  const Row rows[] = {
+      {kafka({}), ""},
+      {kafka({{"sasl", "plaintext"}}), "spec.triggers[0].metadata: sasl: KEDA does not forward"},
+      {kafka({{"tls", "enable"}}), "tls: KEDA does not forward"},
+      {kafka({{"username", "u"}, {"password", "p"}}), "KEDA does not forward TriggerAuthentication secrets"},
+      {kafka({{"version", "1.0.0"}}), "version has no meaning here"},
+      {kafka({{"fullMetadata", "false"}}), "fullMetadata has no meaning here"},
+      // A *FromEnv key otherwise softens errors to warnings; here it is itself the problem.
+      {kafka({{"topicFromEnv", "TOPIC"}}), "topicFromEnv: ballast does not read *FromEnv keys"},
+      {kafka({{"partitionLimitation", "  "}}), ""},
+  };
+  for (const auto& row : rows) {
+    INFO(row.trigger.dump());
+    for (const char* kind : {"ScaledObject", "ScaledJob"}) {
+      INFO(kind);
+      json object = scaled_object({row.trigger}, 1);
+      object["kind"] = kind;
+      const Verdict verdict = validate_object({"keda.sh", kind, "shop", object, nullptr}, default_policy());
+      CHECK(verdict.allowed == (std::string(row.expected).empty()));
+      CHECK_THAT(verdict.reason, Catch::Contains(row.expected));
+    }
+  }
+}
+
+TEST_CASE("ScaledJobs' ballast triggers are checked like ScaledObjects', without the push hint", "[validation]") {
+  json broken = sessions_trigger("external");
+  broken["metadata"]["threshold"] = "ten";
+  json job = scaled_object({broken}, 0);
+  job["kind"] = "ScaledJob";
+  job["spec"].erase("scaleTargetRef");
+  job["spec"]["jobTargetRef"] = {{"template", {{"spec", {{"containers", json::array()}}}}}};
+  const Verdict denied = validate_object({"keda.sh", "ScaledJob", "shop", job, nullptr}, default_policy());
+  CHECK_FALSE(denied.allowed);
+  CHECK_THAT(denied.reason, Catch::Contains("spec.triggers[0].metadata: threshold"));
+
+  job["spec"]["triggers"][0] = sessions_trigger("external");
+  const Verdict admitted = validate_object({"keda.sh", "ScaledJob", "shop", job, nullptr}, default_policy());
+  CHECK(admitted.allowed);
+  CHECK_FALSE(has_warning(admitted, "external-push"));
+}
+
 TEST_CASE("risky trigger choices are allowed with a warning", "[validation]") {
   const json nulls = {{"type", "external-push"},
                       {"metadata",

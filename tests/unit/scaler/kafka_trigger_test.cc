@@ -222,3 +222,51 @@ TEST_CASE("wakeOnProduce is on unless the trigger says false", "[trigger][kafka]
   REQUIRE(off.ok());
   CHECK_FALSE(std::get<KafkaTrigger>(off->detail).wake_on_produce);
 }
+
+TEST_CASE("KEDA kafka keys ballast does not honour are refused, naming the replacement", "[trigger][kafka]") {
+  struct Row {
+    const char* key;
+    const char* value;
+    const char* expected;
+  };
+  const Row rows[] = {
+      {"sasl", "scram_sha512", "sasl: KEDA does not forward TriggerAuthentication secrets"},
+      {"tls", "enable", "tls: KEDA does not forward"},
+      {"username", "svc-user", "username: KEDA does not forward"},
+      {"password", "s3cret", "password: KEDA does not forward"},
+      {"ca", "-----BEGIN", "auth: <profile>"},
+      {"cert", "-----BEGIN", "auth: <profile>"},
+      {"key", "-----BEGIN", "auth: <profile>"},
+      {"keyPassword", "p4ss-k3y", "auth: <profile>"},
+      {"saslTokenProvider", "aws_msk_iam", "auth: <profile>"},
+      {"oauthTokenEndpointUri", "https://idp", "auth: <profile>"},
+      {"keytab", "BQIAAAB", "auth: <profile>"},
+      {"version", "2.8.0", "version has no meaning here"},
+      {"fullMetadata", "false", "fullMetadata has no meaning here"},
+      {"bootstrapServersFromEnv", "KAFKA_BROKERS", "bootstrapServersFromEnv: ballast does not read *FromEnv keys on "
+                                                   "kafka triggers; write bootstrapServers itself"},
+      {"consumerGroupFromEnv", "GROUP", "write consumerGroup itself"},
+      {"topicFromEnv", "TOPIC", "write topic itself"},
+  };
+  for (const auto& row : rows) {
+    INFO(row.key);
+    auto spec = parse_trigger(with(kafka_metadata(), row.key, row.value));
+    REQUIRE_FALSE(spec.ok());
+    CHECK(spec.error().code == ErrorCode::kInvalidArgument);
+    CHECK_THAT(spec.error().message, Catch::Contains(row.expected));
+    // Never the value: it may be a credential.
+    CHECK_THAT(spec.error().message, !Catch::Contains(row.value));
+  }
+  // The prometheus and sessions sources are not KEDA's kafka scaler: nothing refused there.
+  CHECK(refuse_unhonoured_kafka_keys(kafka_metadata()).ok());
+}
+
+TEST_CASE("a blank partitionLimitation is no limitation, as in KEDA", "[trigger][kafka]") {
+  for (const char* blank : {" ", "  \t ", ""}) {
+    INFO("\"" << blank << "\"");
+    auto spec = parse_trigger(with(kafka_metadata(), "partitionLimitation", blank));
+    REQUIRE(spec.ok());
+    CHECK(std::get<KafkaTrigger>(spec->detail).partition_limitation.empty());
+    CHECK(spec->source_key == parse_trigger(kafka_metadata())->source_key);
+  }
+}
