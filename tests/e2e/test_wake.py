@@ -258,8 +258,8 @@ def test_the_watcher_recovers_after_a_broker_restart(kafka_broker, tmp_path):
         assert edge["at"] - sent < 10
     except BaseException:
         if ballast.aborted_in_librdkafka():
-            pytest.xfail(f"ballast aborted inside librdkafka {librdkafka_version()} across a broker restart: "
-                         f"{ballast.aborted_in_librdkafka()}")
+            pytest.fail(f"ballast aborted inside librdkafka {librdkafka_version()} across a broker restart: "
+                        f"{ballast.aborted_in_librdkafka()}")
         raise
     finally:
         stream.close()
