@@ -200,7 +200,7 @@ class BallastProcess:
     """`ballast serve` with only the scaler, on free loopback ports; stopped with SIGTERM."""
 
     def __init__(self, workdir, config_text=""):
-        self.binary = Path(os.environ.get("BALLAST_BIN", BUILD / "src" / "app" / "ballast"))
+        self.binary = self.binary_path()
         self.probe_binary = Path(os.environ.get("BALLAST_SCALER_PROBE", BUILD / "tests" / "scaler_probe"))
         for needed in (self.binary, self.probe_binary):
             if not needed.exists():
@@ -216,6 +216,10 @@ class BallastProcess:
              "--grpc-address", self.grpc_address, "--admin-address", self.admin_address, "--log-level", "debug"],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for("ballast /readyz", self._ready, timeout=30)
+
+    @staticmethod
+    def binary_path():
+        return Path(os.environ.get("BALLAST_BIN", BUILD / "src" / "app" / "ballast"))
 
     def _ready(self):
         if self.process.poll() is not None:
@@ -253,20 +257,25 @@ class BallastProcess:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
-def ballast_scaler(tmp_path_factory, kafka_broker):
-    """A ballast whose config holds one SCRAM auth profile for the broker's SASL listener."""
-    workdir = tmp_path_factory.mktemp("ballast")
-    password_file = workdir / "scram-password"
+def sasl_profile(workdir, kafka_broker, name, mechanism):
+    """ballast config text with one SASL auth profile for the broker's SASL listener."""
+    password_file = Path(workdir) / f"{name}-password"
     password_file.write_text(kafka_broker.scram_password)
-    config = (
+    return (
         "auth:\n"
-        "  e2e-scram:\n"
+        f"  {name}:\n"
         "    sasl:\n"
-        "      mechanism: SCRAM-SHA-512\n"
+        f"      mechanism: {mechanism}\n"
         f"      username: {kafka_broker.scram_user}\n"
         f"      passwordFile: {password_file}\n"
     )
-    process = BallastProcess(workdir, config)
+
+
+@pytest.fixture(scope="module")
+def ballast_scaler(tmp_path_factory, kafka_broker):
+    """A ballast whose config holds one SASL/PLAIN auth profile (`e2e-plain`) for the broker's
+    SASL listener."""
+    workdir = tmp_path_factory.mktemp("ballast")
+    process = BallastProcess(workdir, sasl_profile(workdir, kafka_broker, "e2e-plain", "PLAIN"))
     yield process
     process.stop()

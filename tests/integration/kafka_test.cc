@@ -101,6 +101,32 @@ TEST_CASE("KEDA's poll sees consumer-group lag as messages are produced and comm
   CHECK_FALSE(polled.active);
 }
 
+TEST_CASE("KEDA's first poll of a new trigger gets its value, not UNAVAILABLE", "[kafka][integration]") {
+  Harness harness;
+  auto& cluster = *harness.cluster;
+  REQUIRE(cluster.create_topic("ocr-requests", 2).ok());
+  REQUIRE(cluster.produce("ocr-requests", 1, 4).ok());
+  commit_all(cluster, "ocr-workers", "ocr-requests", 2, 0);
+  // One poll, as KEDA makes it for a new ScaledObject: GetMetricSpec, then GetMetrics at once.
+  const auto polled = keda_poll(*harness.stub, harness.ref("ocr-workers", "ocr-requests"));
+  REQUIRE(polled.metrics_status.ok());
+  CHECK(polled.value == 4);
+  CHECK(polled.active);
+}
+
+TEST_CASE("the first poll of a trigger on an unreachable cluster answers with the cause within KEDA's deadline",
+          "[kafka][integration]") {
+  Harness harness;
+  auto ref = harness.ref("ocr-workers", "ocr-requests");
+  (*ref.mutable_scalermetadata())["bootstrapServers"] = "127.0.0.1:1";  // nothing listens on port 1
+  const auto started = std::chrono::steady_clock::now();
+  const auto polled = keda_poll(*harness.stub, ref);
+  CHECK(polled.metrics_status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  // The cause from the source's first poll (its 2 s request timeout), not "no value yet".
+  CHECK(polled.metrics_status.error_message().find("no value has been observed yet") == std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - started < 9s);
+}
+
 TEST_CASE("the partition cap and earliest policy hold on a real cluster", "[kafka][integration]") {
   Harness harness;
   auto& cluster = *harness.cluster;
