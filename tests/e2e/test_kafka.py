@@ -219,8 +219,12 @@ def test_broker_restart_under_a_topicless_trigger_leaves_ballast_running(kafka_b
         kafka_broker.stop()
         time.sleep(8)
         kafka_broker.start()
-        took = settle(ballast, "restart", metadata, 2)
-        print(f"\n[timing] value back {took:.1f} s after the broker restarted")
+        # A new record: only a poll after the restart can report it.
+        kafka_broker.produce(topic, 1)
+        took = settle(ballast, "restart", metadata, 3)
+        print(f"\n[timing] new value {took:.1f} s after the broker restarted and a record was produced")
+        time.sleep(3)  # the abort came a moment after the coordinator was back
+        assert ballast.process.poll() is None, f"ballast exited: {ballast.aborted_in_librdkafka()}"
     except BaseException:
         if ballast.aborted_in_librdkafka():
             pytest.fail(f"ballast aborted inside librdkafka {librdkafka_version()} across a broker restart "

@@ -8,7 +8,8 @@ import time
 
 from kafka_fixtures import *  # noqa: F401,F403  (kafka_broker)
 from kafka_fixtures import unique, wait_for
-from keda_fixtures import *  # noqa: F401,F403  (kube, keda_operator)
+from keda_fixtures import *  # noqa: F401,F403  (kube, keda_operator, prometheus)
+from keda_fixtures import SessionPublisher
 
 COOLDOWN_SECONDS = 5
 
@@ -90,6 +91,53 @@ def test_one_message_wakes_the_deployment_and_a_commit_puts_it_back_to_zero(
     back = replicas_become(kube, namespace, name, 0, timeout=60 + COOLDOWN_SECONDS)
     print(f"[timing] commit → spec.replicas=0: {time.monotonic() - committed:.2f} s "
           f"(cooldownPeriod {COOLDOWN_SECONDS} s); woke in {woke:.2f} s, back in {back:.2f} s")
+
+
+def wake_and_sleep(kube, namespace, name, start_work, end_work, what):
+    """Timed 0 → 1 after start_work() and 1 → 0 after end_work(), printed."""
+    wait_for("the ScaledObject to be Ready", lambda: ready_condition(kube, namespace, name) == "True", 60)
+    assert kube.replicas(namespace, name) == 0
+    started = time.monotonic()
+    start_work()
+    woke = replicas_become(kube, namespace, name, 1, timeout=60)
+    ended = time.monotonic()
+    end_work()
+    back = replicas_become(kube, namespace, name, 0, timeout=60 + COOLDOWN_SECONDS)
+    print(f"\n[timing] {what}: work → spec.replicas=1 {woke:.2f} s (since start {ended - started:.2f} s); "
+          f"work gone → spec.replicas=0 {back:.2f} s (cooldownPeriod {COOLDOWN_SECONDS} s)")
+
+
+def test_a_session_publisher_wakes_the_deployment_and_its_disconnect_puts_it_back_to_zero(
+        kube, keda_operator, ballast, namespace):
+    name, counter = "interviewer", unique("active_interviews").replace("-", "_")
+    apply_workload(kube, namespace, name, "external-push",
+                   {"scalerAddress": f"127.0.0.1:{ballast.grpc_port}", "source": "sessions", "counter": counter,
+                    "selector": "service=interview", "threshold": "1"})
+    publisher = None
+
+    def connect():
+        nonlocal publisher
+        publisher = SessionPublisher(ballast.sessions_port, unique("publisher"))
+        publisher.send({"counter": counter, "labels": {"service": "interview"}, "value": 1})
+
+    try:
+        wake_and_sleep(kube, namespace, name, connect, lambda: publisher.close(), "sessions (external-push)")
+    finally:
+        if publisher:
+            publisher.close()
+
+
+def test_a_prometheus_query_wakes_the_deployment_and_puts_it_back_to_zero(
+        kube, keda_operator, ballast, namespace, prometheus):
+    name, gauge = "transcoder", unique("queue_depth").replace("-", "_")
+    prometheus.set(gauge, 0)
+    wait_for("Prometheus to scrape the exporter", lambda: prometheus.value(gauge) == 0, 30)
+    apply_workload(kube, namespace, name, "external-push",
+                   {"scalerAddress": f"127.0.0.1:{ballast.grpc_port}", "source": "prometheus",
+                    "serverAddress": prometheus.address, "query": f"sum({gauge})", "threshold": "1",
+                    "pollInterval": "1s"})
+    wake_and_sleep(kube, namespace, name, lambda: prometheus.set(gauge, 3), lambda: prometheus.set(gauge, 0),
+                   "prometheus (external-push, 1 s scrape + 1 s poll)")
 
 
 def test_broker_outage_while_active_never_scales_to_zero(kube, keda_operator, kafka_broker, ballast, namespace):
