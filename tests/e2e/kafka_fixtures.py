@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -36,6 +37,16 @@ def free_port():
 
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def percentiles(samples):
+    """n, p50, p95, p99, max and mean of a list of latencies (nearest rank)."""
+    ordered = sorted(samples)
+
+    def at(q):
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return {"n": len(ordered), "p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1],
+            "mean": statistics.fmean(ordered)}
 
 
 def wait_for(what, predicate, timeout, interval=0.2):
