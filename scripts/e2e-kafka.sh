@@ -10,9 +10,9 @@
 #   scripts/e2e-kafka.sh down    # stop it and remove the state
 #   scripts/e2e-kafka.sh lib     # resolve the jars only; prints the lib directory
 #
-# Listeners: PLAINTEXT (KAFKA_BOOTSTRAP) and SASL_PLAINTEXT with SCRAM-SHA-512
-# (KAFKA_SASL_BOOTSTRAP; the user is written into the storage at format time with
-# StorageTool --add-scram). State (config, data, log, PID) lives in $BALLAST_E2E_DIR/kafka,
+# Listeners: PLAINTEXT (KAFKA_BOOTSTRAP) and SASL_PLAINTEXT with SCRAM-SHA-512 and PLAIN
+# (KAFKA_SASL_BOOTSTRAP; one user and password for both: written into the storage at
+# format time with StorageTool --add-scram, and into the PLAIN login module's JAAS line). State (config, data, log, PID) lives in $BALLAST_E2E_DIR/kafka,
 # or /tmp/ballast-e2e-kafka when BALLAST_E2E_DIR is unset.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -110,8 +110,9 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$plain,SASL_PLAINTEXT://127.0.0.1:$sa
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
-sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$scram_user="$password";
 log.dirs=$state/data
 num.partitions=1
 auto.create.topics.enable=true

@@ -15,6 +15,7 @@
 #include "scaler/grpc/grpc_server.h"
 #include "policy/tier_policy.h"
 #include "scaler/metric_hub.h"
+#include "sources/kafka/client_config.h"
 #include "sources/kafka/kafka_source.h"
 #include "sources/prom/prom_source.h"
 #include "core/uuid.h"
@@ -171,6 +172,7 @@ std::string Application::readiness_detail() const {
 }
 
 Status Application::start_scaler() {
+  if (auto usable = kafka::check_auth_profiles(config_.auth_profiles); !usable) return usable.error();
   kafka_source_ = std::make_unique<kafka::KafkaSource>(*hub_, config_.auth_profiles, metrics_, clock_);
   prom_source_ = std::make_unique<prom::PromSource>(*io_pool_, *hub_, config_.auth_profiles, metrics_);
   scaler::Sources sources = {{scaler::SourceKind::kKafka, kafka_source_.get()},

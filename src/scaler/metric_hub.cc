@@ -45,10 +45,12 @@ bool MetricHub::track(const std::string& key, const std::string& name) {
 
 void MetricHub::publish(const std::string& key, double value, double activation_value) {
   std::vector<std::shared_ptr<Subscription::Slot>> slots;
+  std::vector<std::function<void()>> first_poll_waiters;
   Sample sample{value, activation_value, clock_.now()};
   {
     std::lock_guard lock(mutex_);
     Entry& entry = entries_[key];
+    first_poll_waiters.swap(entry.first_poll_waiters);
     entry.last = sample;
     entry.last_error.clear();
     auto& listeners = entry.listeners;
@@ -60,6 +62,7 @@ void MetricHub::publish(const std::string& key, double value, double activation_
                     }),
                     listeners.end());
   }
+  for (const auto& done : first_poll_waiters) done();
   notify(slots, sample);
 }
 
@@ -71,10 +74,29 @@ void MetricHub::notify(const std::vector<std::shared_ptr<Subscription::Slot>>& s
 }
 
 void MetricHub::publish_error(const std::string& key, std::string message) {
+  std::vector<std::function<void()>> first_poll_waiters;
+  {
+    std::lock_guard lock(mutex_);
+    Entry& entry = entries_[key];
+    first_poll_waiters.swap(entry.first_poll_waiters);
+    entry.last_error = std::move(message);
+    ++entry.errors;
+  }
+  for (const auto& done : first_poll_waiters) done();
+}
+
+bool MetricHub::first_poll_pending(const std::string& key) const {
   std::lock_guard lock(mutex_);
-  Entry& entry = entries_[key];
-  entry.last_error = std::move(message);
-  ++entry.errors;
+  const auto it = entries_.find(key);
+  return it != entries_.end() && first_poll_pending(it->second);
+}
+
+bool MetricHub::when_first_polled(const std::string& key, std::function<void()> done) {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(key);
+  if (it == entries_.end() || !first_poll_pending(it->second)) return false;
+  it->second.first_poll_waiters.push_back(std::move(done));
+  return true;
 }
 
 Result<Sample> MetricHub::read(const std::string& key, std::chrono::milliseconds max_staleness) {

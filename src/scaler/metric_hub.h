@@ -49,6 +49,15 @@ class MetricHub {
   // pollers stop refreshing keys nobody asks for.
   bool wanted(const std::string& key, std::chrono::milliseconds idle_after) const;
 
+  // True while `key` is tracked but its source has published neither a value nor an error:
+  // its first poll is under way.
+  bool first_poll_pending(const std::string& key) const;
+  // While the first poll of `key` is pending, keeps `done` and returns true; `done` is then
+  // called once, on the publishing thread outside the lock, with the first value or error.
+  // Returns false (and drops `done`) when the key is not pending. `done` must hold no
+  // strong reference to whatever it answers: the hub keeps it until that first publish.
+  bool when_first_polled(const std::string& key, std::function<void()> done);
+
   // True while some subscriber of `key` says it waits for an activation: a StreamIsActive
   // stream whose last answer to KEDA was "inactive". Sources may then watch for new data
   // harder than their poll interval does (Kafka's wakeOnProduce).
@@ -95,7 +104,9 @@ class MetricHub {
     std::string last_error;
     uint64_t errors = 0;
     std::vector<std::weak_ptr<Subscription::Slot>> listeners;
+    std::vector<std::function<void()>> first_poll_waiters;  // emptied by the first publish
   };
+  static bool first_poll_pending(const Entry& entry) { return !entry.last && entry.last_error.empty(); }
   void notify(const std::vector<std::shared_ptr<Subscription::Slot>>& slots, const Sample& sample);
 
   const Clock& clock_;

@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -36,6 +37,16 @@ def free_port():
 
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def percentiles(samples):
+    """n, p50, p95, p99, max and mean of a list of latencies (nearest rank)."""
+    ordered = sorted(samples)
+
+    def at(q):
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return {"n": len(ordered), "p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1],
+            "mean": statistics.fmean(ordered)}
 
 
 def wait_for(what, predicate, timeout, interval=0.2):
@@ -200,7 +211,9 @@ class BallastProcess:
     """`ballast serve` with only the scaler, on free loopback ports; stopped with SIGTERM."""
 
     def __init__(self, workdir, config_text=""):
-        self.binary = Path(os.environ.get("BALLAST_BIN", BUILD / "src" / "app" / "ballast"))
+        self.binary = self.binary_path()
+        if not self.binary.exists():
+            pytest.fail(f"{self.binary} is missing: build the ballast target first")
         if not self.binary.exists():
             pytest.fail(f"{self.binary} is missing: build the ballast target first")
         self.grpc_address = f"127.0.0.1:{free_port()}"
@@ -214,6 +227,10 @@ class BallastProcess:
              "--grpc-address", self.grpc_address, "--admin-address", self.admin_address, "--log-level", "debug"],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for("ballast /readyz", self._ready, timeout=30)
+
+    @staticmethod
+    def binary_path():
+        return Path(os.environ.get("BALLAST_BIN", BUILD / "src" / "app" / "ballast"))
 
     def _ready(self):
         if self.process.poll() is not None:
@@ -259,20 +276,25 @@ class BallastProcess:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
-def ballast_scaler(tmp_path_factory, kafka_broker):
-    """A ballast whose config holds one SCRAM auth profile for the broker's SASL listener."""
-    workdir = tmp_path_factory.mktemp("ballast")
-    password_file = workdir / "scram-password"
+def sasl_profile(workdir, kafka_broker, name, mechanism):
+    """ballast config text with one SASL auth profile for the broker's SASL listener."""
+    password_file = Path(workdir) / f"{name}-password"
     password_file.write_text(kafka_broker.scram_password)
-    config = (
+    return (
         "auth:\n"
-        "  e2e-scram:\n"
+        f"  {name}:\n"
         "    sasl:\n"
-        "      mechanism: SCRAM-SHA-512\n"
+        f"      mechanism: {mechanism}\n"
         f"      username: {kafka_broker.scram_user}\n"
         f"      passwordFile: {password_file}\n"
     )
-    process = BallastProcess(workdir, config)
+
+
+@pytest.fixture(scope="module")
+def ballast_scaler(tmp_path_factory, kafka_broker):
+    """A ballast whose config holds one SASL/PLAIN auth profile (`e2e-plain`) for the broker's
+    SASL listener."""
+    workdir = tmp_path_factory.mktemp("ballast")
+    process = BallastProcess(workdir, sasl_profile(workdir, kafka_broker, "e2e-plain", "PLAIN"))
     yield process
     process.stop()

@@ -9,12 +9,23 @@ scale-to-zero path these tests measure.
 
 The cluster is conftest's `cluster` (scripts/e2e.sh brings it up). Import with
 `from keda_fixtures import *`.
+
+`SessionPublisher` and `PrometheusServer` feed ballast's other two sources for the KEDA
+scenarios: a WebSocket publisher of session counters (a raw client: the machine's Python has
+no WebSocket module) and Debian's real Prometheus scraping an exporter served from here.
 """
 
+import base64
+import http.server
+import json
 import os
 import shutil
+import socket
 import subprocess
+import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -119,3 +130,100 @@ def _start_operator(kube, tmp_path_factory):
 @pytest.fixture(scope="session")
 def keda_operator(kube, tmp_path_factory):
     yield from shared("keda_operator", lambda: _start_operator(kube, tmp_path_factory), KedaOperator.stop)
+
+
+class SessionPublisher:
+    """One publisher connection to ballast's /v1/sessions: an RFC 6455 client just big enough
+    to send text frames. Its counters vanish from ballast when it disconnects."""
+
+    def __init__(self, port, publisher_id):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                           f"X-Ballast-Publisher: {publisher_id}\r\n\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        if not answer.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"sessions upgrade refused: {answer[:200]!r}")
+
+    def send(self, frame):
+        payload = json.dumps(frame).encode()
+        assert len(payload) < 126
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        self.sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+
+    def close(self):
+        self.sock.close()
+
+
+class _Exporter(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = "".join(f"{name} {value}\n" for name, value in self.server.gauges.items()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class PrometheusServer:
+    """Debian's prometheus (as tests/integration/prom_test.cc starts it) scraping, every
+    second, an exporter whose gauges the test sets."""
+
+    def __init__(self, workdir):
+        self.workdir = Path(workdir)
+        self.exporter = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
+        self.exporter.gauges = {}
+        threading.Thread(target=self.exporter.serve_forever, daemon=True).start()
+        self.port = free_port()
+        (self.workdir / "prometheus.yml").write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            "scrape_configs:\n  - job_name: exporter\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{self.exporter.server_port}']}}]\n")
+        self.log = open(self.workdir / "prometheus.log", "w")
+        self.process = subprocess.Popen(
+            ["prometheus", f"--config.file={self.workdir / 'prometheus.yml'}",
+             f"--storage.tsdb.path={self.workdir / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+             "--log.level=warn"], stdout=self.log, stderr=subprocess.STDOUT)
+        self.address = f"http://127.0.0.1:{self.port}"
+        wait_for("prometheus ready", self._ready, 60)
+
+    def _ready(self):
+        try:
+            with urllib.request.urlopen(f"{self.address}/-/ready", timeout=1) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+    def set(self, name, value):
+        self.exporter.gauges[name] = value
+
+    def value(self, query):
+        """What Prometheus answers for `query` now (None before the first scrape)."""
+        url = f"{self.address}/api/v1/query?query={urllib.parse.quote(query)}"
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            result = json.load(answer)["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    def stop(self):
+        terminate(self.process)
+        self.log.close()
+        self.exporter.shutdown()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory):
+    if shutil.which("prometheus") is None:
+        pytest.fail("prometheus is missing (Debian package prometheus)")
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"))
+    yield server
+    server.stop()

@@ -148,4 +148,11 @@ Status MockCluster::set_broker_up(int32_t broker_id) {
   return Ok{};
 }
 
+Status MockCluster::set_group_coordinator(const std::string& group, int32_t broker_id) {
+  if (const auto err = rd_kafka_mock_coordinator_set(cluster_, "group", group.c_str(), broker_id)) {
+    return io_error("coordinator of " + group + ": " + rd_kafka_err2str(err));
+  }
+  return Ok{};
+}
+
 }  // namespace ballast::kafka

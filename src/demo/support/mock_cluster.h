@@ -39,6 +39,8 @@ class MockCluster {
   // refuses new ones; leadership does not move.
   Status set_broker_down(int32_t broker_id);
   Status set_broker_up(int32_t broker_id);
+  // Makes `broker_id` the group's coordinator (by default the mock picks one by hash).
+  Status set_group_coordinator(const std::string& group, int32_t broker_id);
   // The next request of the Kafka API `api_key` (whichever broker gets it) is answered
   // with `error_code` (a Kafka protocol error, e.g. 16 NOT_COORDINATOR) instead.
   void fail_next_request(int16_t api_key, int error_code);

@@ -1,6 +1,9 @@
 #include "scaler/grpc/scaler_service.h"
 
 #include <algorithm>
+#include <utility>
+
+#include <grpcpp/alarm.h>
 
 #include "core/log.h"
 #include "scaler/activation.h"
@@ -161,6 +164,79 @@ class IsActiveStream final : public PushStream<IsActiveResponse> {
   MetricHub::Subscription subscription_;
 };
 
+// A GetMetrics that arrived while its key's first poll is under way (KEDA calls GetMetricSpec
+// and then GetMetrics at once for a new ScaledObject): answered as soon as the source
+// publishes its first value or error, or after kFirstPollWait, or just before the call's
+// deadline, whichever comes first, instead of an UNAVAILABLE that KEDA counts toward its
+// fallback. No thread waits: the hub and a gRPC alarm call back. Deletes itself in OnDone.
+class FirstPollCall final : public grpc::ServerUnaryReactor {
+ public:
+  static constexpr std::chrono::milliseconds kFirstPollWait{5'000};
+
+  FirstPollCall(ScalerService& service, TriggerSpec spec, std::string requested_name,
+                externalscaler::GetMetricsResponse* response, std::chrono::steady_clock::time_point started)
+      : service_(service),
+        spec_(std::move(spec)),
+        requested_name_(std::move(requested_name)),
+        response_(response),
+        started_(started),
+        shared_(std::make_shared<Shared>()) {
+    shared_->call = this;
+  }
+
+  void start(std::chrono::system_clock::time_point call_deadline) {
+    // Weak: once the call is done the hub and the alarm may still hold these callbacks.
+    const auto answer = [weak = std::weak_ptr<Shared>(shared_)] {
+      if (const auto shared = weak.lock()) finish_once(*shared);
+    };
+    auto until = std::chrono::system_clock::now() + kFirstPollWait;
+    if (call_deadline - std::chrono::milliseconds(50) < until) until = call_deadline - std::chrono::milliseconds(50);
+    shared_->alarm.Set(until, [answer](bool) { answer(); });
+    if (!service_.hub().when_first_polled(spec_.source_key, answer)) answer();
+  }
+
+  void OnCancel() override { finish_once(*shared_); }
+
+  void OnDone() override {
+    {
+      std::lock_guard lock(shared_->mutex);
+      shared_->call = nullptr;
+    }
+    delete this;  // the alarm goes with `shared_` once no callback holds it
+  }
+
+ private:
+  // What the callbacks reach; `call` is taken by the first of them and cleared in OnDone.
+  struct Shared {
+    std::mutex mutex;
+    FirstPollCall* call = nullptr;
+    grpc::Alarm alarm;
+  };
+
+  static void finish_once(Shared& shared) {
+    FirstPollCall* call = nullptr;
+    {
+      std::lock_guard lock(shared.mutex);
+      call = std::exchange(shared.call, nullptr);
+    }
+    // Finish outside the lock: OnDone takes it. Only the one that took `call` gets here.
+    if (call) call->finish();
+  }
+
+  void finish() {
+    const auto status = service_.answer_metrics(spec_, requested_name_, response_);
+    service_.record("GetMetrics", status.error_code(), started_);
+    Finish(status);
+  }
+
+  ScalerService& service_;
+  const TriggerSpec spec_;
+  const std::string requested_name_;
+  externalscaler::GetMetricsResponse* response_;
+  const std::chrono::steady_clock::time_point started_;
+  std::shared_ptr<Shared> shared_;
+};
+
 }  // namespace
 
 grpc::Status to_grpc_status(const Error& error) {
@@ -198,13 +274,18 @@ Result<TriggerSpec> ScalerService::resolve(const ScaledObjectRef& ref) {
     }
     return spec;
   }
-  const auto source = sources_.find(spec->source);
+  if (auto watched = watch(*spec); !watched) return watched.error();
+  return spec;
+}
+
+Status ScalerService::watch(const TriggerSpec& spec) {
+  const auto source = sources_.find(spec.source);
   if (source == sources_.end() || source->second == nullptr) {
-    return unavailable("source " + std::string(source_kind_name(spec->source)) +
+    return unavailable("source " + std::string(source_kind_name(spec.source)) +
                        " is not running on this ballast (see --components)");
   }
-  if (hub_.track(spec->source_key, spec->source_name)) source->second->watch(*spec);
-  return spec;
+  if (hub_.track(spec.source_key, spec.source_name)) source->second->watch(spec);
+  return Ok{};
 }
 
 Result<Sample> ScalerService::current(const TriggerSpec& spec) {
@@ -252,7 +333,23 @@ grpc::ServerUnaryReactor* ScalerService::GetMetricSpec(grpc::CallbackServerConte
   auto spec = parse_trigger(to_metadata(*request));
   if (!spec) return finish_unary(*this, context, "GetMetricSpec", to_grpc_status(spec.error()), started);
   fill_metric_spec(*spec, response);
+  // KEDA's GetMetrics follows at once: start the source now so its first poll is under way.
+  // A source that is not running here is GetMetrics' error to report, not this call's.
+  (void)watch(*spec);
   return finish_unary(*this, context, "GetMetricSpec", grpc::Status::OK, started);
+}
+
+grpc::Status ScalerService::answer_metrics(const TriggerSpec& spec, const std::string& requested_name,
+                                           externalscaler::GetMetricsResponse* response) {
+  auto sample = current(spec);
+  if (!sample) return to_grpc_status(sample.error());
+  const WireValue wire = wire_value(sample->value);
+  auto* value = response->add_metricvalues();
+  // KEDA labels the value with the name it asked for; echo it so tools see the same.
+  value->set_metricname(requested_name.empty() ? spec.metric_name : requested_name);
+  value->set_metricvalue(wire.integer);
+  value->set_metricvaluefloat(wire.floating);
+  return grpc::Status::OK;
 }
 
 grpc::ServerUnaryReactor* ScalerService::GetMetrics(grpc::CallbackServerContext* context,
@@ -261,15 +358,12 @@ grpc::ServerUnaryReactor* ScalerService::GetMetrics(grpc::CallbackServerContext*
   const auto started = std::chrono::steady_clock::now();
   auto spec = resolve(request->scaledobjectref());
   if (!spec) return finish_unary(*this, context, "GetMetrics", to_grpc_status(spec.error()), started);
-  auto sample = current(*spec);
-  if (!sample) return finish_unary(*this, context, "GetMetrics", to_grpc_status(sample.error()), started);
-  const WireValue wire = wire_value(sample->value);
-  auto* value = response->add_metricvalues();
-  // KEDA labels the value with the name it asked for; echo it so tools see the same.
-  value->set_metricname(request->metricname().empty() ? spec->metric_name : request->metricname());
-  value->set_metricvalue(wire.integer);
-  value->set_metricvaluefloat(wire.floating);
-  return finish_unary(*this, context, "GetMetrics", grpc::Status::OK, started);
+  if (hub_.first_poll_pending(spec->source_key)) {
+    auto* call = new FirstPollCall(*this, std::move(*spec), request->metricname(), response, started);
+    call->start(context->deadline());
+    return call;
+  }
+  return finish_unary(*this, context, "GetMetrics", answer_metrics(*spec, request->metricname(), response), started);
 }
 
 grpc::ServerWriteReactor<IsActiveResponse>* ScalerService::StreamIsActive(grpc::CallbackServerContext*,

@@ -25,7 +25,8 @@ class OpenStream {
   virtual void finish_ok() = 0;
 };
 
-// The five ExternalScaler RPCs. Unary calls answer from the MetricHub and finish at once;
+// The five ExternalScaler RPCs. Unary calls answer from the MetricHub and finish at once
+// (but a GetMetrics during its key's first poll, which is answered by that poll);
 // the two streams are self-deleting reactors registered here so shutdown can end them.
 // Guard: `streams_mutex_` protects `streams_` and `shutting_down_`.
 class ScalerService final : public externalscaler::ExternalScaler::CallbackService {
@@ -49,7 +50,12 @@ class ScalerService final : public externalscaler::ExternalScaler::CallbackServi
 
   // Parses the metadata and makes sure a source feeds its hub entry.
   Result<TriggerSpec> resolve(const externalscaler::ScaledObjectRef& ref);
+  // Makes sure a source feeds the spec's hub entry; an error when that source is not running.
+  Status watch(const TriggerSpec& spec);
   Result<Sample> current(const TriggerSpec& spec);
+  // GetMetrics' answer from the hub: the value, or the status to finish with.
+  grpc::Status answer_metrics(const TriggerSpec& spec, const std::string& requested_name,
+                              externalscaler::GetMetricsResponse* response);
   MetricHub& hub() { return hub_; }
 
   // false once shutting down: the stream must finish at once.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <librdkafka/rdkafka.h>
+
 #include "core/file.h"
 
 namespace ballast::kafka {
@@ -70,6 +72,27 @@ Result<ClientSettings> client_settings(const std::vector<std::string>& bootstrap
     settings.emplace_back("ssl.endpoint.identification.algorithm", "none");
   }
   return settings;
+}
+
+Status check_auth_profiles(const std::map<std::string, AuthProfile>& profiles, int version) {
+  if (version >= kScramFixedLibrdkafka) return Ok{};
+  for (const auto& [name, profile] : profiles) {
+    std::string mechanism = profile.sasl_mechanism;
+    std::transform(mechanism.begin(), mechanism.end(), mechanism.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (mechanism.rfind("SCRAM-", 0) != 0) continue;
+    const std::string linked = std::to_string((version >> 24) & 0xff) + "." + std::to_string((version >> 16) & 0xff) +
+                               "." + std::to_string((version >> 8) & 0xff);
+    return invalid_argument("auth profile \"" + name + "\": sasl.mechanism " + profile.sasl_mechanism +
+                            " does not work with librdkafka " + linked +
+                            " (before 2.6.1 its SCRAM repeats the client nonce and Kafka refuses the login, "
+                            "librdkafka#4895): use PLAIN over TLS, or run a ballast built with librdkafka >= 2.6.1");
+  }
+  return Ok{};
+}
+
+Status check_auth_profiles(const std::map<std::string, AuthProfile>& profiles) {
+  return check_auth_profiles(profiles, rd_kafka_version());
 }
 
 }  // namespace ballast::kafka

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,5 +18,17 @@ using ClientSettings = std::vector<std::pair<std::string, std::string>>;
 // Reads the profile's password file, so call it off request threads.
 Result<ClientSettings> client_settings(const std::vector<std::string>& bootstrap_servers,
                                        const std::string& profile_name, const AuthProfile* profile);
+
+// The first librdkafka release whose SASL/SCRAM logs in to current Kafka brokers: before
+// it the client-final message repeats the client nonce (librdkafka#4895), which Kafka
+// refuses since it checks the nonce exactly.
+constexpr int kScramFixedLibrdkafka = 0x020601ff;
+
+// Start-up check of the auth profiles against the linked librdkafka (`version` as
+// rd_kafka_version() gives it): a SCRAM profile with a librdkafka before 2.6.1 is refused,
+// naming the version and the way out, instead of failing every poll at run time.
+Status check_auth_profiles(const std::map<std::string, AuthProfile>& profiles, int version);
+// The same against the librdkafka this process runs with.
+Status check_auth_profiles(const std::map<std::string, AuthProfile>& profiles);
 
 }  // namespace ballast::kafka

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "sources/kafka/client_config.h"
+#include "sources/kafka/coordinators.h"
 #include "sources/kafka/lag.h"
 #include "sources/kafka/produce_watcher.h"
 
@@ -25,9 +26,31 @@ std::chrono::milliseconds idle_after(std::chrono::milliseconds poll_interval) {
 
 int to_ms(std::chrono::milliseconds duration) { return static_cast<int>(duration.count()); }
 
-bool is_coordinator_error(rd_kafka_resp_err_t err) {
-  return err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
-         err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+// What a group's answer means for the broker it was asked of.
+enum class GroupOutcome {
+  kAnswered,
+  kFailed,          // an answer that another broker would not change (e.g. not authorized)
+  kNotCoordinator,  // ask the next broker
+  kLoading,         // the coordinator is loading the group: ask it again
+  kNoAnswer,        // down or too slow: the next round asks the next broker
+};
+
+GroupOutcome outcome_of(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+      return GroupOutcome::kAnswered;
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+      return GroupOutcome::kNotCoordinator;
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+      return GroupOutcome::kLoading;
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+      return GroupOutcome::kNoAnswer;
+    default:
+      return GroupOutcome::kFailed;
+  }
 }
 
 // librdkafka's own log lines (connection attempts, retries) are per-attempt noise next to
@@ -48,15 +71,16 @@ struct PartitionList {
 struct GroupQuery {
   std::string group;
   std::optional<std::vector<TopicPartition>> partitions;  // empty: every partition the group committed
+  int32_t broker = -1;                                     // asked of this broker (see Coordinators)
 };
 
 struct GroupAnswer {
   Result<Offsets> offsets = unavailable("no answer");
-  bool coordinator_moved = false;  // worth one more try: the group's coordinator changed
+  GroupOutcome outcome = GroupOutcome::kNoAnswer;
 };
 
-// Committed offsets of many groups: every request goes out before any answer is awaited.
-// Uncommitted partitions are left out of the map.
+// Committed offsets of many groups: every request goes out, each to its query's broker,
+// before any answer is awaited. Uncommitted partitions are left out of the map.
 std::vector<GroupAnswer> fetch_committed_once(rd_kafka_t* handle, const std::vector<GroupQuery>& queries,
                                               std::chrono::milliseconds timeout) {
   std::vector<GroupAnswer> answers(queries.size());
@@ -75,6 +99,8 @@ std::vector<GroupAnswer> fetch_committed_once(rd_kafka_t* handle, const std::vec
         rd_kafka_ListConsumerGroupOffsets_new(queries[i].group.c_str(), partitions ? partitions->list : nullptr);
     rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
     rd_kafka_AdminOptions_set_request_timeout(options, to_ms(timeout), error, sizeof(error));
+    // A named broker takes librdkafka's plain broker path, not its coordinator lookup.
+    rd_kafka_AdminOptions_set_broker(options, queries[i].broker, error, sizeof(error));
     rd_kafka_AdminOptions_set_opaque(options, reinterpret_cast<void*>(static_cast<uintptr_t>(i)));
     rd_kafka_ListConsumerGroupOffsets(handle, &request, 1, options, queue);
     rd_kafka_AdminOptions_destroy(options);
@@ -96,7 +122,7 @@ std::vector<GroupAnswer> fetch_committed_once(rd_kafka_t* handle, const std::vec
     const std::string& group = queries[index].group;
     if (const auto err = rd_kafka_event_error(event)) {
       answer.offsets = unavailable("consumer group " + group + ": " + rd_kafka_event_error_string(event));
-      answer.coordinator_moved = is_coordinator_error(err);
+      answer.outcome = outcome_of(err);
       rd_kafka_event_destroy(event);
       continue;
     }
@@ -108,7 +134,7 @@ std::vector<GroupAnswer> fetch_committed_once(rd_kafka_t* handle, const std::vec
     for (size_t g = 0; g < count && !failure; ++g) {
       if (const rd_kafka_error_t* group_error = rd_kafka_group_result_error(groups[g])) {
         failure = unavailable("consumer group " + group + ": " + rd_kafka_error_string(group_error));
-        answer.coordinator_moved = is_coordinator_error(rd_kafka_error_code(group_error));
+        answer.outcome = outcome_of(rd_kafka_error_code(group_error));
         break;
       }
       const rd_kafka_topic_partition_list_t* partitions = rd_kafka_group_result_partitions(groups[g]);
@@ -118,7 +144,7 @@ std::vector<GroupAnswer> fetch_committed_once(rd_kafka_t* handle, const std::vec
           // KEDA fails the poll on any partition error; so do we, after the retry.
           failure = unavailable("consumer group " + group + " " + element.topic + "[" +
                                 std::to_string(element.partition) + "]: " + rd_kafka_err2str(element.err));
-          answer.coordinator_moved = is_coordinator_error(element.err);
+          answer.outcome = outcome_of(element.err);
           break;
         }
         if (element.offset >= 0) offsets[{element.topic, element.partition}] = element.offset;
@@ -128,6 +154,7 @@ std::vector<GroupAnswer> fetch_committed_once(rd_kafka_t* handle, const std::vec
       answer.offsets = std::move(*failure);
     } else {
       answer.offsets = std::move(offsets);
+      answer.outcome = GroupOutcome::kAnswered;
     }
     rd_kafka_event_destroy(event);
   }
@@ -136,24 +163,49 @@ std::vector<GroupAnswer> fetch_committed_once(rd_kafka_t* handle, const std::vec
   return answers;
 }
 
-// Retries, once, the groups whose coordinator moved (keda#4552), so a coordinator change
-// costs a little latency instead of a failed poll.
-std::map<std::string, Result<Offsets>> fetch_committed(rd_kafka_t* handle, const std::vector<GroupQuery>& queries,
-                                                       std::chrono::milliseconds timeout) {
+// Asks each group's coordinator as `coordinators` knows it; a group whose broker is not its
+// coordinator (a first guess, or a coordinator move, keda#4552) is asked of the next broker
+// in the same round, and a loading coordinator once more, so that costs latency, not a
+// failed poll.
+std::map<std::string, Result<Offsets>> fetch_committed(rd_kafka_t* handle, std::vector<GroupQuery> queries,
+                                                       std::chrono::milliseconds timeout,
+                                                       Coordinators& coordinators,
+                                                       const std::vector<int32_t>& brokers) {
   std::map<std::string, Result<Offsets>> out;
   if (queries.empty()) return out;
-  auto answers = fetch_committed_once(handle, queries, timeout);
-  std::vector<GroupQuery> retry;
-  std::vector<size_t> retried;
-  for (size_t i = 0; i < queries.size(); ++i) {
-    if (answers[i].coordinator_moved) {
-      retry.push_back(queries[i]);
-      retried.push_back(i);
+  for (auto& query : queries) query.broker = coordinators.broker_for(query.group, brokers);
+  std::vector<GroupAnswer> answers(queries.size());
+  std::vector<size_t> pending(queries.size());
+  for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+  const size_t attempts = std::max<size_t>(brokers.size(), 2);
+  for (size_t attempt = 0; attempt < attempts && !pending.empty(); ++attempt) {
+    std::vector<GroupQuery> batch;
+    for (size_t index : pending) batch.push_back(queries[index]);
+    auto got = fetch_committed_once(handle, batch, timeout);
+    std::vector<size_t> again;
+    for (size_t k = 0; k < pending.size(); ++k) {
+      const size_t index = pending[k];
+      auto& query = queries[index];
+      answers[index] = std::move(got[k]);
+      switch (answers[index].outcome) {
+        case GroupOutcome::kAnswered:
+          coordinators.answered(query.group, query.broker);
+          break;
+        case GroupOutcome::kNotCoordinator:
+          query.broker = coordinators.move_on(query.group, query.broker, brokers);
+          again.push_back(index);
+          break;
+        case GroupOutcome::kLoading:
+          again.push_back(index);
+          break;
+        case GroupOutcome::kNoAnswer:
+          coordinators.move_on(query.group, query.broker, brokers);
+          break;
+        case GroupOutcome::kFailed:
+          break;
+      }
     }
-  }
-  if (!retry.empty()) {
-    auto second = fetch_committed_once(handle, retry, timeout);
-    for (size_t r = 0; r < retry.size(); ++r) answers[retried[r]] = std::move(second[r]);
+    pending = std::move(again);
   }
   for (size_t i = 0; i < queries.size(); ++i) out.emplace(queries[i].group, std::move(answers[i].offsets));
   return out;
@@ -195,23 +247,30 @@ Result<ListedOffsets> list_offsets(rd_kafka_t* handle, const std::set<TopicParti
 // One poll of some keys: the batched fetches, then the pure lag calculation per key.
 class ClusterPoller::Round {
  public:
-  Round(rd_kafka_t* handle, std::map<std::string, rd_kafka_topic_s*>& topic_handles,
+  Round(rd_kafka_t* handle, std::map<std::string, rd_kafka_topic_s*>& topic_handles, Coordinators& coordinators,
         std::chrono::milliseconds timeout)
-      : handle_(handle), topic_handles_(topic_handles), timeout_(timeout) {}
+      : handle_(handle), topic_handles_(topic_handles), coordinators_(coordinators), timeout_(timeout) {}
 
   // Metric and activation value of each key, in order.
   std::vector<Result<std::pair<int64_t, int64_t>>> run(std::vector<Watched*>& keys) {
-    discover_topics(keys);
     std::set<std::string> topics;
     for (const Watched* watched : keys) {
       if (!watched->trigger.topic.empty()) topics.insert(watched->trigger.topic);
     }
+    std::vector<Result<std::pair<int64_t, int64_t>>> out;
+    // Metadata first: it names the brokers group offsets are asked of, and while the
+    // cluster is unreachable no group request is left waiting.
+    if (auto metadata = describe(topics); !metadata) {
+      out.assign(keys.size(), metadata.error());
+      return out;
+    }
+    discover_topics(keys);
+    std::set<std::string> discovered_topics;
     for (const auto& [group, discovered] : discovered_) {
       if (!discovered) continue;
-      for (const auto& [id, offset] : *discovered) topics.insert(id.first);
+      for (const auto& [id, offset] : *discovered) discovered_topics.insert(id.first);
     }
-    std::vector<Result<std::pair<int64_t, int64_t>>> out;
-    if (auto metadata = describe(topics); !metadata) {
+    if (auto metadata = describe(discovered_topics); !metadata) {
       out.assign(keys.size(), metadata.error());
       return out;
     }
@@ -231,16 +290,20 @@ class ClusterPoller::Round {
     std::set<std::string> groups;
     for (const Watched* watched : keys) {
       if (watched->trigger.topic.empty() && groups.insert(watched->trigger.consumer_group).second) {
-        queries.push_back({watched->trigger.consumer_group, std::nullopt});
+        queries.push_back({watched->trigger.consumer_group, std::nullopt, -1});
       }
     }
-    discovered_ = fetch_committed(handle_, queries, timeout_);
+    discovered_ = fetch_committed(handle_, std::move(queries), timeout_, coordinators_, brokers_);
   }
 
-  // Partition ids of every topic in one Metadata request (librdkafka asks for the topics
-  // it has handles for).
+  // The cluster's broker ids and the partition ids of every topic in one Metadata request
+  // (librdkafka asks for the topics it has handles for, so a round that finds nothing new
+  // sends one). Skipped when the round has already described these topics.
   Status describe(const std::set<std::string>& topics) {
-    if (topics.empty()) return Ok{};
+    const bool known = !brokers_.empty() && std::all_of(topics.begin(), topics.end(), [this](const std::string& topic) {
+      return partitions_.count(topic) > 0;
+    });
+    if (known) return Ok{};
     for (const auto& topic : topics) {
       if (!topic_handles_.count(topic)) topic_handles_[topic] = rd_kafka_topic_new(handle_, topic.c_str(), nullptr);
     }
@@ -248,9 +311,15 @@ class ClusterPoller::Round {
     if (const auto err = rd_kafka_metadata(handle_, 0, nullptr, &metadata, to_ms(timeout_))) {
       return unavailable(std::string("metadata: ") + rd_kafka_err2str(err));
     }
+    brokers_.clear();
+    for (int b = 0; b < metadata->broker_cnt; ++b) brokers_.push_back(metadata->brokers[b].id);
+    std::sort(brokers_.begin(), brokers_.end());
+    if (brokers_.empty()) {
+      rd_kafka_metadata_destroy(metadata);
+      return unavailable("metadata: the cluster named no brokers");
+    }
     for (int t = 0; t < metadata->topic_cnt; ++t) {
       const auto& topic = metadata->topics[t];
-      if (!topics.count(topic.topic)) continue;
       if (topic.err) {
         partitions_.emplace(topic.topic, unavailable("topic " + std::string(topic.topic) + ": " + rd_kafka_err2str(topic.err)));
         continue;
@@ -290,9 +359,9 @@ class ClusterPoller::Round {
     std::vector<GroupQuery> queries;
     for (auto& [group, partitions] : wanted) {
       if (partitions.empty()) continue;  // nothing to ask; the key reports why
-      queries.push_back({group, std::vector<TopicPartition>(partitions.begin(), partitions.end())});
+      queries.push_back({group, std::vector<TopicPartition>(partitions.begin(), partitions.end()), -1});
     }
-    committed_ = fetch_committed(handle_, queries, timeout_);
+    committed_ = fetch_committed(handle_, std::move(queries), timeout_, coordinators_, brokers_);
   }
 
   // The partitions a key reads: its topic's selected partitions, or every partition of the
@@ -393,7 +462,9 @@ class ClusterPoller::Round {
 
   rd_kafka_t* handle_;
   std::map<std::string, rd_kafka_topic_s*>& topic_handles_;
+  Coordinators& coordinators_;
   std::chrono::milliseconds timeout_;
+  std::vector<int32_t> brokers_;  // sorted; empty until the round's first metadata
   std::map<std::string, Result<Offsets>> discovered_;  // topic-less groups: everything committed
   std::map<std::string, Result<Offsets>> committed_;   // groups of triggers with a topic
   std::map<std::string, Result<std::vector<int32_t>>> partitions_;
@@ -565,7 +636,7 @@ Clock::time_point ClusterPoller::poll_once(Clock::time_point now) {
       // Serves what librdkafka queues for the application (errors of the never-joined
       // consumer group, for one) so it cannot pile up between rounds.
       rd_kafka_poll(handle_, 0);
-      Round round(handle_, topic_handles_, timeout);
+      Round round(handle_, topic_handles_, coordinators_, timeout);
       auto outcomes = round.run(due);
       for (size_t i = 0; i < due.size(); ++i) report(*due[i], outcomes[i]);
     }

@@ -20,6 +20,7 @@
 #include "scaler/kafka_trigger.h"
 #include "scaler/metric_hub.h"
 #include "scaler/trigger_spec.h"
+#include "sources/kafka/coordinators.h"
 #include "sources/kafka/wake_plan.h"
 
 struct rd_kafka_s;
@@ -33,7 +34,9 @@ class ProduceWatcher;
 // profile): one librdkafka handle shared by every trigger on that cluster, and one thread
 // that polls them. A round fetches metadata for all topics once, committed offsets for all
 // groups concurrently and high watermarks for all partitions in one batched ListOffsets per
-// leader, then publishes each trigger's lag. A broken cluster stalls only its own thread.
+// leader, then publishes each trigger's lag. Group offsets are asked of the broker
+// Coordinators names, never through librdkafka's coordinator lookup (see coordinators.h).
+// A broken cluster stalls only its own thread.
 // wakeOnProduce: keys a StreamIsActive stream waits on (MetricHub::awaiting_activation)
 // are handed to this cluster's one ProduceWatcher; a message it sees makes those keys due
 // at once (at most one woken round per kWakeGap).
@@ -105,6 +108,7 @@ class ClusterPoller {
   // Poller thread only.
   rd_kafka_s* handle_ = nullptr;
   std::map<std::string, rd_kafka_topic_s*> topic_handles_;
+  Coordinators coordinators_;
   std::vector<Watched> keys_;
   std::string handle_failure_;
   Clock::time_point next_wake_round_{};

@@ -99,3 +99,36 @@ TEST_CASE("bad auth profiles are errors that name the profile", "[kafka][config]
     CHECK_THAT(settings.error().message, Catch::Contains("\"broken\""));
   }
 }
+
+TEST_CASE("SCRAM profiles are refused at start-up with a librdkafka before 2.6.1, naming the version and the fix",
+          "[client_config]") {
+  AuthProfile scram;
+  scram.sasl_mechanism = "SCRAM-SHA-512";
+  AuthProfile plain;
+  plain.sasl_mechanism = "PLAIN";
+  AuthProfile tls_only;
+  tls_only.tls = true;
+  constexpr int kDebianBookworm = 0x020002ff;  // 2.0.2
+  struct Case {
+    std::map<std::string, AuthProfile> profiles;
+    int version;
+    bool refused;
+  };
+  const std::vector<Case> cases{
+      {{{"redpanda", scram}}, kDebianBookworm, true},
+      {{{"redpanda", scram}}, 0x020600ff, true},  // 2.6.0
+      {{{"redpanda", scram}}, 0x020601ff, false},
+      {{{"redpanda", scram}}, 0x020a00ff, false},  // 2.10.0
+      {{{"a", plain}, {"b", tls_only}}, kDebianBookworm, false},
+      {{}, kDebianBookworm, false},
+  };
+  for (const auto& c : cases) {
+    const auto checked = check_auth_profiles(c.profiles, c.version);
+    CHECK(checked.ok() == !c.refused);
+  }
+  const auto refused = check_auth_profiles({{"redpanda", scram}}, kDebianBookworm);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("auth profile \"redpanda\"") != std::string::npos);
+  CHECK(refused.error().message.find("librdkafka 2.0.2") != std::string::npos);
+  CHECK(refused.error().message.find("2.6.1") != std::string::npos);
+}

@@ -146,3 +146,27 @@ TEST_CASE("a key awaits activation while one of its subscribers says so", "[hub]
   second.reset();  // a closed stream waits for nothing
   CHECK_FALSE(hub.awaiting_activation("k"));
 }
+
+TEST_CASE("a reader waiting for a key's first poll hears its first value or error once", "[hub]") {
+  testing::FakeClock clock;
+  for (const bool fails : {false, true}) {
+    MetricHub hub(clock);
+    int calls = 0;
+    CHECK_FALSE(hub.first_poll_pending("k"));
+    CHECK_FALSE(hub.when_first_polled("k", [&calls] { ++calls; }));  // untracked: nothing to wait for
+    hub.track("k");
+    CHECK(hub.first_poll_pending("k"));
+    REQUIRE(hub.when_first_polled("k", [&calls] { ++calls; }));
+    REQUIRE(hub.when_first_polled("k", [&calls] { ++calls; }));
+    if (fails) {
+      hub.publish_error("k", "broker down");
+    } else {
+      hub.publish("k", 3);
+    }
+    CHECK(calls == 2);
+    CHECK_FALSE(hub.first_poll_pending("k"));
+    CHECK_FALSE(hub.when_first_polled("k", [&calls] { ++calls; }));  // polled: read it now
+    hub.publish("k", 4);
+    CHECK(calls == 2);
+  }
+}
