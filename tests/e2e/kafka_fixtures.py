@@ -214,8 +214,6 @@ class BallastProcess:
         self.binary = self.binary_path()
         if not self.binary.exists():
             pytest.fail(f"{self.binary} is missing: build the ballast target first")
-        if not self.binary.exists():
-            pytest.fail(f"{self.binary} is missing: build the ballast target first")
         self.grpc_address = f"127.0.0.1:{free_port()}"
         self.admin_address = f"127.0.0.1:{free_port()}"
         self.config = Path(workdir) / "ballast.yaml"
