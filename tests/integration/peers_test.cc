@@ -292,3 +292,18 @@ TEST_CASE("replicas found through the peers Service's EndpointSlices follow the 
     CHECK(WEXITSTATUS(status) == 0);
   }
 }
+
+TEST_CASE("--peers-service without Kubernetes API access, or naming no Service, stops serve with the flag's name",
+          "[peers]") {
+  const std::string serve = std::string(BALLAST_BINARY) +
+                            " serve --components scaler,sessions --sessions-insecure --grpc-address 127.0.0.1:0"
+                            " --sessions-address 127.0.0.1:0 --admin-address 127.0.0.1:0";
+  // Outside a cluster and without --kubeconfig there is no API to watch the slices through.
+  const auto no_api = ballast::testing::run_command("env -u KUBERNETES_SERVICE_HOST " + serve +
+                                                    " --peers-service ballast-system/ballast-peers 2>&1");
+  CHECK(no_api.exit_code == 1);
+  CHECK(no_api.text.find("peers-service needs Kubernetes API access") != std::string::npos);
+  const auto bad = ballast::testing::run_command(serve + " --peers-service Ballast/peers/x 2>&1");
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.text.find("peers-service: expected NAMESPACE/NAME or NAME") != std::string::npos);
+}
