@@ -293,7 +293,7 @@ TEST_CASE("replicas found through the peers Service's EndpointSlices follow the 
   }
 }
 
-TEST_CASE("--peers-service without Kubernetes API access, or naming no Service, stops serve with the flag's name",
+TEST_CASE("serve stops, naming peers-service, when it has no Kubernetes API access or names no Service",
           "[peers]") {
   const std::string serve = std::string(BALLAST_BINARY) +
                             " serve --components scaler,sessions --sessions-insecure --grpc-address 127.0.0.1:0"

@@ -66,7 +66,7 @@ TEST_CASE("peer flags name the peers, their DNS name and their token", "[config]
   CHECK(no_port.error().message.find("peers") != std::string::npos);
 }
 
-TEST_CASE("--peers-service names a Service as NAMESPACE/NAME or NAME in --namespace", "[config]") {
+TEST_CASE("the peers Service flag names a Service as NAMESPACE/NAME or NAME in --namespace", "[config]") {
   struct Row {
     const char* value;
     bool valid;
