@@ -91,6 +91,17 @@ void all_reach(std::vector<Replica*> replicas, double expected, double ceiling,
   }
 }
 
+// SIGTERM to every replica: each drains and exits 0.
+template <size_t N>
+void stop_cleanly(std::array<Replica, N>& replicas) {
+  for (auto& replica : replicas) replica.process.signal(SIGTERM);
+  for (auto& replica : replicas) {
+    const int status = replica.process.wait();
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("three replicas answer one total through deaths, stalls and reconnects", "[peers]") {
@@ -162,12 +173,7 @@ TEST_CASE("three replicas answer one total through deaths, stalls and reconnects
     all_reach({&r[0], &r[1], &r[2]}, 60, 60);
   }
 
-  for (auto& replica : r) replica.process.signal(SIGTERM);
-  for (auto& replica : r) {
-    const int status = replica.process.wait();
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-  }
+  stop_cleanly(r);
 }
 
 TEST_CASE("replicas found through --peers-dns share their sessions, and a replica that resolves itself skips it",
@@ -285,12 +291,7 @@ TEST_CASE("replicas found through the peers Service's EndpointSlices follow the 
     late.process.wait();
   }
 
-  for (auto& replica : r) replica.process.signal(SIGTERM);
-  for (auto& replica : r) {
-    const int status = replica.process.wait();
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-  }
+  stop_cleanly(r);
 }
 
 TEST_CASE("serve stops, naming peers-service, when it has no Kubernetes API access or names no Service",
