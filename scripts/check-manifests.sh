@@ -80,6 +80,12 @@ fi
 if render nodepool ballast-system -f "$chart/ci/nodepool-values.yaml"; then
   check "$out/nodepool.yaml" --namespace ballast-system --certs selfSigned --nodegroups 1 --components scaler,nodepool
 fi
+if render sessions ballast-system -f "$chart/ci/sessions-values.yaml"; then
+  check "$out/sessions.yaml" --namespace ballast-system --certs selfSigned --components scaler,sessions
+fi
+if render sessions-dns ballast-system -f "$chart/ci/sessions-values.yaml" --set sessions.peers.discovery=dns; then
+  check "$out/sessions-dns.yaml" --namespace ballast-system --certs selfSigned --components scaler,sessions --peers-discovery dns
+fi
 if render external-issuer platform-system -f "$chart/ci/external-issuer-values.yaml"; then
   check "$out/external-issuer.yaml" --namespace platform-system --certs certManager --components scaler,admission
 fi
@@ -105,4 +111,4 @@ if [ "$failed" -ne 0 ]; then
   say "manifests: FAILED"
   exit 1
 fi
-say "manifests: helm lint + template (default, selfSigned, certManager without nodepool, nodepool without guard, external issuer), kustomize: all checks passed"
+say "manifests: helm lint + template (default, selfSigned, certManager without nodepool, nodepool without guard, sessions with peers by EndpointSlices and by DNS, external issuer), kustomize: all checks passed"

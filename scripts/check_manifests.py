@@ -19,7 +19,7 @@ import yaml
 # CONTRACT.md's `serve` flags (fixed names). `--config` is the config file itself.
 CONTRACT_FLAGS = {
     "config", "grpc-address", "grpc-tls-cert-file", "grpc-tls-key-file", "grpc-client-ca-file",
-    "sessions-address", "sessions-token-file", "sessions-insecure", "peers", "peers-dns", "peers-token-file",
+    "sessions-address", "sessions-token-file", "sessions-insecure", "peers", "peers-dns", "peers-service", "peers-token-file",
     "webhook-address", "tls-cert-file", "tls-key-file", "admin-address", "policy", "namespace",
     "kubeconfig", "components", "dry-run", "log-level",
 }
@@ -34,9 +34,12 @@ RECONCILERS = {"guard", "nodepool"}
 # resource) -> verbs. Grant "reconcilers" applies when any of RECONCILERS is on, otherwise
 # the component's name. Scope "namespace": a Role in ballast's namespace; "cluster": a
 # ClusterRole. The rendered RBAC must grant exactly the union for the enabled components.
-# scaler, sessions and admission make no API calls (their inputs are mounted files).
+# scaler, sessions and admission make no API calls (their inputs are mounted files), except
+# the sessions' peers found through the API (grant "peers": --peers-service).
 # Discovery (GET /apis/keda.sh/v1alpha1) is the built-in system:discovery role's.
 RBAC = {
+    # src/peers/service_discovery.cc: an informer on the peers Service's EndpointSlices.
+    ("peers", "namespace", "discovery.k8s.io", "endpointslices"): {"list", "watch"},
     # src/kube/leader_election.cc: Lease ballast-leader in --namespace.
     ("reconcilers", "namespace", "coordination.k8s.io", "leases"): {"get", "create", "update"},
     # src/kube/event_recorder.cc: Events in the object's namespace, else default.
@@ -187,7 +190,7 @@ def flag_args(args):
     return out
 
 
-def check_deployment(docs, ns, components, dry_run):
+def check_deployment(docs, ns, components, dry_run, peers_from_api):
     deployments = by_kind(docs, "Deployment")
     if len(deployments) != 1:
         problem(f"expected one Deployment, found {len(deployments)}")
@@ -247,18 +250,26 @@ def check_deployment(docs, ns, components, dry_run):
         if listed != components:
             problem(f"Deployment: --components {sorted(listed)} != expected {sorted(components)}")
     reconcilers = bool(wanted & RECONCILERS)
+    if "sessions" in wanted:
+        discovery = "peers-service" if peers_from_api else "peers-dns"
+        if discovery not in flags or ({"peers-service", "peers-dns"} - {discovery}) & set(flags):
+            problem(f"Deployment: peers must be found with --{discovery} alone")
+    if peers_from_api and env.get("POD_IP", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "status.podIP":
+        problem("Deployment: POD_IP must come from the downward API (status.podIP): a replica skips its own endpoint")
     if ("dry-run" in flags and flags["dry-run"] in ("", "true", "1")) != dry_run:
         problem(f"Deployment: --dry-run {'missing' if dry_run else 'set'}")
     if "dry-run" in flags and not reconcilers:
         problem("Deployment: --dry-run without a reconciler")
-    # The reconcilers reach the API with the pod's token; without one the pod needs none.
+    # The reconcilers and the peers' discovery reach the API with the pod's token; without
+    # them the pod needs none.
     automount = pod.get("automountServiceAccountToken")
     if automount is None:
         account = next((a for a in by_kind(docs, "ServiceAccount") if name(a) == pod.get("serviceAccountName")), {})
         automount = account.get("automountServiceAccountToken", True)
-    if automount is not reconcilers:
+    if automount is not (reconcilers or peers_from_api):
         problem(f"Deployment: the service account token is {'not ' if not automount else ''}mounted "
-                f"with {'a reconciler' if reconcilers else 'no reconciler'} on")
+                f"with {'a reconciler' if reconcilers else 'no reconciler'} on and peers "
+                f"{'' if peers_from_api else 'not '}found through the API")
     for component, flag in (("scaler", "grpc-address"), ("sessions", "sessions-address"), ("admission", "webhook-address")):
         if (component in wanted) != (flag in flags):
             problem(f"Deployment: --{flag} {'missing' if component in wanted else 'set'} with {component} {'on' if component in wanted else 'off'}")
@@ -297,17 +308,19 @@ def check_deployment(docs, ns, components, dry_run):
             problem(f"Deployment: ConfigMap {ref} is not rendered")
 
 
-def expected_rbac(components):
+def expected_rbac(components, peers_from_api):
     """{(scope, apiGroup, resource, verb)} the enabled components need."""
     grants = set(components)
     if components & RECONCILERS:
         grants.add("reconcilers")
+    if peers_from_api:
+        grants.add("peers")
     return {(scope, group, resource, verb)
             for (grant, scope, group, resource), verbs in RBAC.items() if grant in grants
             for verb in verbs}
 
 
-def check_rbac(docs, ns, components):
+def check_rbac(docs, ns, components, peers_from_api):
     rendered = {(o["kind"], name(o)) for o in docs}
     accounts = {name(a) for a in by_kind(docs, "ServiceAccount")}
     deployments = by_kind(docs, "Deployment")
@@ -349,7 +362,7 @@ def check_rbac(docs, ns, components):
                     for resource in rule.get("resources", []):
                         for verb in rule.get("verbs", []):
                             granted.add((scope, group, resource, verb))
-    expected = expected_rbac(components)
+    expected = expected_rbac(components, peers_from_api)
 
     def show(entry):
         scope, group, resource, verb = entry
@@ -423,6 +436,8 @@ def main():
     ap.add_argument("--dashboard", action="store_true")
     ap.add_argument("--components")
     ap.add_argument("--dry-run", action="store_true", help="the Deployment passes --dry-run")
+    ap.add_argument("--peers-discovery", choices=["endpointSlices", "dns"], default="endpointSlices",
+                    help="how the replicas find each other when sessions is on")
     ap.add_argument("--policy", default=os.path.join(os.path.dirname(__file__), "..", "examples", "policy.yaml"))
     args = ap.parse_args()
     components = set(args.components.split(",")) if args.components else set(DEFAULT_COMPONENTS)
@@ -440,8 +455,9 @@ def main():
         check_webhooks(docs, args.namespace, args.certs)
     elif by_kind(docs, "MutatingWebhookConfiguration") or by_kind(docs, "ValidatingWebhookConfiguration"):
         problem("webhook configurations rendered with admission off")
-    check_deployment(docs, args.namespace, components, args.dry_run)
-    check_rbac(docs, args.namespace, components)
+    peers_from_api = "sessions" in components and args.peers_discovery == "endpointSlices"
+    check_deployment(docs, args.namespace, components, args.dry_run, peers_from_api)
+    check_rbac(docs, args.namespace, components, peers_from_api)
     check_services(docs, components)
     check_priority_classes(docs, args.policy)
 

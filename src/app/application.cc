@@ -1,5 +1,7 @@
 #include "app/application.h"
 
+#include <cstdlib>
+
 #include "admission/admission_server.h"
 #include "app/admin.h"
 #include "app/node_providers.h"
@@ -12,6 +14,7 @@
 #include "nodepool/reconciler/nodepool_reconciler.h"
 #include "net/io_pool.h"
 #include "peers/peer_hub.h"
+#include "peers/service_discovery.h"
 #include "scaler/grpc/grpc_server.h"
 #include "policy/tier_policy.h"
 #include "scaler/metric_hub.h"
@@ -58,6 +61,14 @@ Result<std::shared_ptr<const policy::TierPolicy>> load_tier_policy(const Config&
   return std::make_shared<const policy::TierPolicy>(std::move(*loaded));
 }
 
+namespace {
+
+bool with_peers(const SessionsConfig& sessions) {
+  return !sessions.peers.empty() || !sessions.peers_dns.empty() || !sessions.peers_service.empty();
+}
+
+}  // namespace
+
 Application::Application(Config config, std::vector<std::string> extra_session_tokens)
     : config_(std::move(config)), extra_session_tokens_(std::move(extra_session_tokens)) {}
 
@@ -75,9 +86,13 @@ Status Application::start() {
   if (components_.count(kComponentSessions) == 0 && config_.components.empty()) {
     logger_.warn("sessions is off: set --sessions-token-file (or --sessions-insecure) to accept publishers");
   }
-  if (components_.count(kComponentSessions) == 0 &&
-      (!config_.sessions.peers.empty() || !config_.sessions.peers_dns.empty())) {
+  const bool peers_on = components_.count(kComponentSessions) > 0 && with_peers(config_.sessions);
+  if (components_.count(kComponentSessions) == 0 && with_peers(config_.sessions)) {
     logger_.warn("peers are ignored: they share session counters, and sessions is off");
+  }
+  const bool peers_from_api = peers_on && !config_.sessions.peers_service.empty();
+  if (peers_from_api && !kube_config->has_value()) {
+    return invalid_argument("peers-service needs Kubernetes API access: --kubeconfig, or run in a cluster");
   }
   if (components_.count(kComponentAdmission) == 0 && config_.components.empty()) {
     logger_.warn("admission is off: set --tls-cert-file and --tls-key-file to serve the webhook");
@@ -87,6 +102,10 @@ Status Application::start() {
   scaler::register_hub_metrics(metrics_, *hub_);
   io_pool_ = std::make_unique<net::IoPool>(2);
   io_pool_->start();
+  const bool reconcilers = components_.count(kComponentGuard) > 0 || components_.count(kComponentNodepool) > 0;
+  if (reconcilers || peers_from_api) {
+    kube_client_ = std::make_unique<kube::KubeClient>(*io_pool_, std::move(**kube_config));
+  }
 
   if (components_.count(kComponentSessions) > 0) {
     if (auto started = start_sessions(); !started) return started;
@@ -97,8 +116,7 @@ Status Application::start() {
   if (components_.count(kComponentAdmission) > 0) {
     if (auto started = start_admission(); !started) return started;
   }
-  if (components_.count(kComponentGuard) > 0 || components_.count(kComponentNodepool) > 0) {
-    kube_client_ = std::make_unique<kube::KubeClient>(*io_pool_, std::move(**kube_config));
+  if (reconcilers) {
     if (auto started = start_reconcilers(); !started) return started;
   }
   if (auto started = start_admin(); !started) return started;
@@ -111,7 +129,6 @@ Status Application::start() {
 
 Status Application::start_sessions() {
   const auto& sessions_config = config_.sessions;
-  const bool with_peers = !sessions_config.peers.empty() || !sessions_config.peers_dns.empty();
   sessions::RegistryOptions registry_options;
   // Random per process: a restarted replica is a new peer, never mistaken for its past self.
   registry_options.replica_id = make_uuid();
@@ -128,11 +145,12 @@ Status Application::start_sessions() {
     file_tokens = *tokens;
     options.tokens.insert(options.tokens.end(), tokens->begin(), tokens->end());
   }
-  if (with_peers) {
+  if (with_peers(sessions_config)) {
     peers::PeerOptions peer_options;
     peer_options.replica_id = registry_options.replica_id;
     peer_options.static_peers = sessions_config.peers;
     peer_options.dns_name = sessions_config.peers_dns;
+    peer_options.service_discovery = !sessions_config.peers_service.empty();
     if (!sessions_config.peers_token_file.empty()) {
       auto tokens = sessions::load_tokens(sessions_config.peers_token_file);
       if (!tokens) return Error{tokens.error().code, "peers-token-file: " + tokens.error().message};
@@ -154,6 +172,18 @@ Status Application::start_sessions() {
   if (!server) return Error{server.error().code, "sessions-address: " + server.error().message};
   session_server_ = std::move(*server);
   if (peer_hub_) peer_hub_->start(session_server_->port());
+  if (peer_hub_ && !sessions_config.peers_service.empty()) {
+    auto service = parse_service_ref(sessions_config.peers_service, config_.namespace_name);
+    if (!service) return Error{service.error().code, "peers-service: " + service.error().message};
+    peers::ServiceDiscoveryOptions discovery;
+    discovery.ns = service->ns;
+    discovery.service = service->name;
+    discovery.endpoints.default_port = session_server_->port();
+    // The pod's own IP (downward API) spares a dial to itself; without it the handshake finds it.
+    if (const char* pod_ip = std::getenv("POD_IP"); pod_ip != nullptr) discovery.endpoints.self_ip = pod_ip;
+    peer_discovery_ = std::make_unique<peers::ServiceDiscovery>(*kube_client_, *peer_hub_, std::move(discovery));
+    peer_discovery_->start();
+  }
   return Ok{};
 }
 
@@ -268,6 +298,7 @@ void Application::stop() {
     logger_.debug("sessions stopped");
   }
   // After the publishers are gone, so peers hear of it before the link closes.
+  if (peer_discovery_) peer_discovery_->stop();
   if (peer_hub_) peer_hub_->stop();
   if (admin_server_) admin_server_->stop();
   if (io_pool_) io_pool_->stop();
@@ -278,6 +309,7 @@ void Application::stop() {
   leader_elector_.reset();
   event_recorder_.reset();
   provider_http_.reset();
+  peer_discovery_.reset();
   kube_client_.reset();
   kafka_source_.reset();
   prom_source_.reset();

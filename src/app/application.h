@@ -26,6 +26,7 @@ class SessionServer;
 }  // namespace ballast::sessions
 namespace ballast::peers {
 class PeerHub;
+class ServiceDiscovery;
 }  // namespace ballast::peers
 namespace ballast::kafka {
 class KafkaSource;
@@ -93,6 +94,7 @@ class Application {
   std::unique_ptr<net::IoPool> io_pool_;
   std::unique_ptr<sessions::SessionRegistry> session_registry_;
   std::unique_ptr<peers::PeerHub> peer_hub_;
+  std::unique_ptr<peers::ServiceDiscovery> peer_discovery_;
   std::unique_ptr<sessions::SessionServer> session_server_;
   std::unique_ptr<kafka::KafkaSource> kafka_source_;
   std::unique_ptr<prom::PromSource> prom_source_;

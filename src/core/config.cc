@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -79,6 +80,10 @@ const std::vector<Setting>& settings_table() {
        }},
       {"peers-dns", "DNS name whose A records are the peer replicas (NAME or NAME:PORT)", false,
        nested_string(&Config::sessions, &SessionsConfig::peers_dns)},
+      {"peers-service",
+       "headless Service (NAMESPACE/NAME, or NAME in --namespace) whose ready EndpointSlice endpoints are the peer "
+       "replicas, watched through the Kubernetes API",
+       false, nested_string(&Config::sessions, &SessionsConfig::peers_service)},
       {"peers-token-file", "token peers present to each other (first line sent, every line accepted)", false,
        nested_string(&Config::sessions, &SessionsConfig::peers_token_file)},
       {"webhook-address", "admission webhook listen address (HTTPS)", false,
@@ -289,6 +294,21 @@ Result<ParsedFlags> parse_flags(const std::vector<std::string>& args) {
   return parsed;
 }
 
+Result<ServiceRef> parse_service_ref(const std::string& value, const std::string& default_namespace) {
+  const auto slash = value.find('/');
+  ServiceRef ref{slash == std::string::npos ? default_namespace : value.substr(0, slash),
+                 slash == std::string::npos ? value : value.substr(slash + 1)};
+  const auto is_label = [](const std::string& part) {
+    if (part.empty() || part.size() > 63 || part.front() == '-' || part.back() == '-') return false;
+    return std::all_of(part.begin(), part.end(),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+  };
+  if (!is_label(ref.ns) || !is_label(ref.name)) {
+    return invalid_argument("expected NAMESPACE/NAME or NAME (DNS labels), got \"" + value + "\"");
+  }
+  return ref;
+}
+
 Status validate_config(const Config& config) {
   for (const auto& name : config.components) {
     if (name != kComponentScaler && name != kComponentSessions && name != kComponentAdmission &&
@@ -311,6 +331,11 @@ Status validate_config(const Config& config) {
     auto parsed = parse_host_port(peer);
     if (!parsed) return invalid_argument("peers: " + parsed.error().message);
     if (parsed->port == 0) return invalid_argument("peers: " + peer + " needs a port");
+  }
+  if (!config.sessions.peers_service.empty()) {
+    if (auto service = parse_service_ref(config.sessions.peers_service, config.namespace_name); !service) {
+      return invalid_argument("peers-service: " + service.error().message);
+    }
   }
   if (config.scaler.tls_cert_file.empty() != config.scaler.tls_key_file.empty()) {
     return invalid_argument("grpc-tls-cert-file and grpc-tls-key-file must be set together");
@@ -361,6 +386,7 @@ std::string render_config(const Config& config) {
     out << YAML::Key << "peers" << YAML::Value << peers;
   }
   out << YAML::Key << "peers-dns" << YAML::Value << config.sessions.peers_dns;
+  out << YAML::Key << "peers-service" << YAML::Value << config.sessions.peers_service;
   out << YAML::Key << "peers-token-file" << YAML::Value << config.sessions.peers_token_file;
   out << YAML::Key << "webhook-address" << YAML::Value << config.webhook.address;
   out << YAML::Key << "tls-cert-file" << YAML::Value << config.webhook.tls_cert_file;

@@ -35,6 +35,8 @@ struct SessionsConfig {
   // Peer replicas that share their session series (README "Replicas share their sessions").
   std::vector<std::string> peers;  // host:port, static
   std::string peers_dns;           // NAME or NAME:PORT; its A/AAAA records are peers
+  // NAMESPACE/NAME or NAME (in --namespace): the Service whose EndpointSlices name the peers.
+  std::string peers_service;
   std::string peers_token_file;    // first line presented, every line accepted
 };
 
@@ -94,6 +96,14 @@ struct ParsedFlags {
 };
 Result<ParsedFlags> parse_flags(const std::vector<std::string>& args);
 Result<Config> apply_settings(const std::vector<std::pair<std::string, std::string>>& settings, Config base);
+
+// A Service named by `--peers-service`: NAMESPACE/NAME, or NAME in `default_namespace`.
+// Each part must be a DNS label (lower-case letters, digits, '-'; at most 63).
+struct ServiceRef {
+  std::string ns;
+  std::string name;
+};
+Result<ServiceRef> parse_service_ref(const std::string& value, const std::string& default_namespace);
 
 // Cross-field checks (TLS pairs, known components, addresses).
 Status validate_config(const Config& config);

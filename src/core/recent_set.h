@@ -33,6 +33,14 @@ class RecentSet {
   }
 
   bool contains(const std::string& key) const { return index_.count(key) > 0; }
+  // Forgets `key`; false when it was not there.
+  bool erase(const std::string& key) {
+    const auto it = index_.find(key);
+    if (it == index_.end()) return false;
+    order_.erase(it->second);
+    index_.erase(it);
+    return true;
+  }
   size_t size() const { return order_.size(); }
   size_t capacity() const { return capacity_; }
 

@@ -18,6 +18,7 @@ Resource scaled_objects() { return {"keda.sh", "v1alpha1", "scaledobjects", "Sca
 Resource node_groups() { return {"ballast.dev", "v1alpha1", "nodegroups", "NodeGroup", false}; }
 Resource persistent_volumes() { return {"", "v1", "persistentvolumes", "PersistentVolume", false}; }
 Resource persistent_volume_claims() { return {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true}; }
+Resource endpoint_slices() { return {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true}; }
 
 std::string resource_path(const Resource& resource, std::string_view ns, std::string_view name,
                           std::string_view subresource) {

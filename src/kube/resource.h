@@ -33,6 +33,7 @@ Resource scaled_objects();
 Resource node_groups();
 Resource persistent_volumes();
 Resource persistent_volume_claims();
+Resource endpoint_slices();
 
 // `/api/v1[/namespaces/NS]/PLURAL[/NAME[/SUBRESOURCE]]`, or `/apis/GROUP/VERSION/...`.
 // An empty `ns` on a namespaced resource addresses every namespace (list and watch).

@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "core/net_address.h"
+#include "core/recent_set.h"
 #include "net/io_pool.h"
 #include "peers/peer_wire.h"
 #include "sources/sessions/peer_upgrade.h"
@@ -45,6 +46,9 @@ constexpr std::chrono::seconds kStopTimeout{1};
 // A snapshot of 5,000 publishers is a few hundred KiB per frame chunk at most.
 constexpr uint64_t kMaxPeerFrameBytes = 16 * 1024 * 1024;
 constexpr const char* kByeReason = "replica stopping";
+// Replicas whose address left discovery, remembered to refuse their links: a bound for
+// pod churn; one forgotten is only accepted again if it is still alive and dialing.
+constexpr size_t kRemovedPeersRemembered = 4096;
 
 SteadyTime now() { return std::chrono::steady_clock::now(); }
 
@@ -83,6 +87,11 @@ struct PeerHub::Shared : std::enable_shared_from_this<PeerHub::Shared> {
 
   mutable std::mutex mutex;  // guards everything below
   bool dns_answered = false;
+  bool service_answered = false;
+  // What each discovery source names now; the dialers follow their union with the static list.
+  std::set<std::string> dns_peers;
+  std::set<std::string> service_peers;
+  RecentSet removed_replicas{kRemovedPeersRemembered};  // replica ids whose address left discovery
   bool ready_latched = false;
   std::map<std::string, std::shared_ptr<Dialer>> dialers;  // by address
   struct Origin {
@@ -95,7 +104,11 @@ struct PeerHub::Shared : std::enable_shared_from_this<PeerHub::Shared> {
   std::condition_variable stopped_cv;
   size_t open_dialers = 0;
 
-  void set_addresses(const std::set<std::string>& addresses);
+  void set_discovered(std::set<std::string> Shared::*source, std::set<std::string> addresses);
+  void sync_dialers();
+  bool remove_replica_locked(const std::string& replica, std::vector<std::shared_ptr<Receiver>>& links);
+  bool removed(const std::string& replica) const;
+  void readmit(const std::string& replica);
   void local_changed(uint64_t connection);
   uint64_t attach(const std::string& origin, const std::shared_ptr<Receiver>& link);
   void detach(const std::string& origin, const Receiver* link, milliseconds keep_for);
@@ -209,6 +222,8 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
       // The snapshot below covers every change so far; later ones land in dirty_ again.
       dirty_.clear();
     }
+    // Reached at a discovered address: its own link to us counts again.
+    shared_->readmit(peer_id());
     backoff_ = kMinBackoff;
     state_ = State::kUp;
     last_heard_ = now();
@@ -401,6 +416,7 @@ class Receiver : public std::enable_shared_from_this<Receiver> {
     origin_ = std::string(request_[kReplicaHeader]);
     if (origin_.empty() || origin_.size() > 128) return refuse(http::status::bad_request, "missing replica id\n");
     if (origin_ == shared_->options.replica_id) return refuse(http::status::conflict, "this is the same replica\n");
+    if (shared_->removed(origin_)) return refuse(http::status::forbidden, "not a discovered peer of this replica\n");
     ws_.set_option(websocket::stream_base::timeout{kConnectTimeout, websocket::stream_base::none(), false});
     ws_.read_message_max(kMaxPeerFrameBytes);
     const std::string id = shared_->options.replica_id;
@@ -413,6 +429,16 @@ class Receiver : public std::enable_shared_from_this<Receiver> {
     asio::dispatch(ws_.get_executor(), [self = shared_from_this()] {
       self->stopped_ = true;
       self->end(/*bye=*/false);
+    });
+  }
+
+  // Ends the link of a replica whose address left discovery and drops its share, on the
+  // strand: a frame read before the end cannot bring part of the share back.
+  void drop() {
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+      self->stopped_ = true;
+      self->end(/*bye=*/false);
+      self->shared_->registry.drop_origin(self->origin_);
     });
   }
 
@@ -433,6 +459,7 @@ class Receiver : public std::enable_shared_from_this<Receiver> {
   void on_accept(beast::error_code ec) {
     if (ec || shared_->stopping) return beast::get_lowest_layer(ws_).close();
     generation_ = shared_->attach(origin_, shared_from_this());
+    if (generation_ == 0) return beast::get_lowest_layer(ws_).close();  // removed from discovery meanwhile
     attached_ = true;
     ws_.text(true);
     last_heard_ = now();
@@ -445,6 +472,7 @@ class Receiver : public std::enable_shared_from_this<Receiver> {
   }
 
   void on_frame(beast::error_code ec) {
+    if (ended_) return;  // dropped while this frame was on its way
     if (ec) {
       // A normal close is a peer stopping: its share goes now rather than after the bound.
       const bool bye = ec == websocket::error::closed && ws_.reason().code == websocket::close_code::normal;
@@ -512,19 +540,40 @@ class Receiver : public std::enable_shared_from_this<Receiver> {
   SteadyTime last_heard_{};
 };
 
-void PeerHub::Shared::set_addresses(const std::set<std::string>& addresses) {
+void PeerHub::Shared::set_discovered(std::set<std::string> Shared::*source, std::set<std::string> addresses) {
+  {
+    std::lock_guard lock(mutex);
+    this->*source = std::move(addresses);
+  }
+  sync_dialers();
+}
+
+// One dialer per address of the static list and of every discovery source's answer.
+void PeerHub::Shared::sync_dialers() {
   std::vector<std::shared_ptr<Dialer>> started;
   std::vector<std::pair<std::string, std::shared_ptr<Dialer>>> ended;
+  std::vector<std::shared_ptr<Receiver>> removed_links;
+  std::vector<std::string> dropped;
   {
     std::lock_guard lock(mutex);
     if (stopping) return;
+    std::set<std::string> addresses(options.static_peers.begin(), options.static_peers.end());
+    addresses.insert(dns_peers.begin(), dns_peers.end());
+    addresses.insert(service_peers.begin(), service_peers.end());
+    std::set<std::string> still_found;  // replicas reached at an address that stays
     for (auto it = dialers.begin(); it != dialers.end();) {
       if (addresses.count(it->first) == 0) {
         ended.emplace_back(it->first, it->second);
         it = dialers.erase(it);
       } else {
+        still_found.insert(it->second->peer_id());
         ++it;
       }
+    }
+    for (const auto& [address, dialer] : ended) {
+      const std::string replica = dialer->peer_id();
+      if (still_found.count(replica) > 0) continue;
+      if (remove_replica_locked(replica, removed_links)) dropped.push_back(replica);
     }
     for (const auto& address : addresses) {
       if (dialers.count(address) > 0) continue;
@@ -534,11 +583,37 @@ void PeerHub::Shared::set_addresses(const std::set<std::string>& addresses) {
       started.push_back(std::move(dialer));
     }
   }
+  for (auto& link : removed_links) link->drop();
+  for (const auto& replica : dropped) registry.drop_origin(replica);
   for (auto& [address, dialer] : ended) {
-    log.info("peer address gone from discovery", {{"peer", address}});
+    log.info("peer address gone from discovery; its share no longer counts", {{"peer", address}});
     dialer->stop(/*bye=*/true);
   }
   for (auto& dialer : started) dialer->start();
+}
+
+// Forgets the replica last reached at an address that left discovery: its share goes now
+// rather than after the bound, and its links are refused until it is reached again.
+// False when there is nothing to forget (the address never answered, or was this replica).
+bool PeerHub::Shared::remove_replica_locked(const std::string& replica, std::vector<std::shared_ptr<Receiver>>& links) {
+  if (replica.empty() || replica == options.replica_id) return false;
+  removed_replicas.insert(replica);
+  if (const auto it = origins.find(replica); it != origins.end()) {
+    if (auto link = it->second.link.lock()) links.push_back(std::move(link));
+    if (it->second.expiry) it->second.expiry->cancel();
+    origins.erase(it);
+  }
+  return true;
+}
+
+bool PeerHub::Shared::removed(const std::string& replica) const {
+  std::lock_guard lock(mutex);
+  return removed_replicas.contains(replica);
+}
+
+void PeerHub::Shared::readmit(const std::string& replica) {
+  std::lock_guard lock(mutex);
+  removed_replicas.erase(replica);
 }
 
 void PeerHub::Shared::local_changed(uint64_t connection) {
@@ -551,6 +626,7 @@ uint64_t PeerHub::Shared::attach(const std::string& origin, const std::shared_pt
   uint64_t generation = 0;
   {
     std::lock_guard lock(mutex);
+    if (removed_replicas.contains(origin)) return 0;
     auto& entry = origins[origin];
     previous = entry.link.lock();
     entry.link = link;
@@ -606,7 +682,7 @@ void PeerHub::Shared::resolve_dns() {
     if (ec) {
       self->log.warn("peers-dns lookup failed; keeping the last answer", {{"error", ec.message()}});
     } else {
-      std::set<std::string> addresses(self->options.static_peers.begin(), self->options.static_peers.end());
+      std::set<std::string> addresses;
       for (const auto& entry : results) {
         const auto address = entry.endpoint().address();
         const std::string ip = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
@@ -616,7 +692,7 @@ void PeerHub::Shared::resolve_dns() {
         std::lock_guard lock(self->mutex);
         self->dns_answered = true;
       }
-      self->set_addresses(addresses);
+      self->set_discovered(&Shared::dns_peers, std::move(addresses));
     }
     self->dns_timer.expires_after(self->options.dns_period);
     self->dns_timer.async_wait([self](beast::error_code wait_ec) {
@@ -627,7 +703,7 @@ void PeerHub::Shared::resolve_dns() {
 
 bool PeerHub::Shared::ready_locked(SteadyTime at) {
   if (ready_latched) return true;
-  bool all = options.dns_name.empty() || dns_answered;
+  bool all = (options.dns_name.empty() || dns_answered) && (!options.service_discovery || service_answered);
   for (const auto& [address, dialer] : dialers) {
     switch (dialer->state()) {
       case Dialer::State::kSelf:
@@ -704,13 +780,14 @@ void PeerHub::start(uint16_t sessions_port) {
   shared_->registry.set_local_listener([weak](uint64_t connection) {
     if (auto shared = weak.lock()) shared->local_changed(connection);
   });
-  shared_->set_addresses({shared_->options.static_peers.begin(), shared_->options.static_peers.end()});
+  shared_->sync_dialers();
   if (!shared_->options.dns_name.empty()) {
     asio::dispatch(shared_->dns_timer.get_executor(), [shared = shared_] { shared->resolve_dns(); });
   }
   shared_->log.info("peers started", {{"replica", shared_->options.replica_id},
                                       {"static", static_cast<uint64_t>(shared_->options.static_peers.size())},
                                       {"dns", shared_->options.dns_name},
+                                      {"service", shared_->options.service_discovery},
                                       {"boundMs", static_cast<int64_t>(shared_->bound.count())}});
 }
 
@@ -718,6 +795,14 @@ void PeerHub::accept(sessions::PeerUpgrade&& upgrade) {
   if (shared_->stopping) return;
   auto receiver = std::make_shared<Receiver>(shared_, std::move(upgrade));
   receiver->start();
+}
+
+void PeerHub::set_service_peers(std::set<std::string> addresses) {
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->service_answered = true;
+  }
+  shared_->set_discovered(&Shared::service_peers, std::move(addresses));
 }
 
 bool PeerHub::ready() const {

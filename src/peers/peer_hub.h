@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct PeerOptions {
   std::string replica_id;                 // random per process: a restarted replica is a new peer
   std::vector<std::string> static_peers;  // host:port of the peers' sessions listeners (may include us)
   std::string dns_name;                   // NAME or NAME:PORT; its A/AAAA records are peers
+  // Peers also come from set_service_peers() (the peers Service's EndpointSlices);
+  // readiness waits for its first call.
+  bool service_discovery = false;
   std::string token;                      // presented to peers as a bearer token
   std::chrono::milliseconds heartbeat{1000};
   // A peer silent this many heartbeats stops counting (the expiry bound).
@@ -48,7 +52,9 @@ struct PeerStatus {
 // listener hands over via accept(). A link silent past the bound is closed; the shares
 // its peer sent stop counting then (or `bound` after a link breaks; at once when the peer
 // closes it normally on shutdown). Dialing oneself is found at the handshake (409) and
-// never retried.
+// never retried. An address that leaves discovery (DNS or the EndpointSlices) takes the
+// share of the replica found there with it at once, and that replica's links are refused
+// (403) until this replica reaches it again at a discovered address.
 //
 // Owned by the composition root: built before the sessions listener (which hands it
 // upgrades) and started once the listener has its port; stop() before the IoPool stops.
@@ -62,6 +68,9 @@ class PeerHub {
 
   void start(uint16_t sessions_port);
   void accept(sessions::PeerUpgrade&& upgrade);
+  // The peer addresses (host:port) the peers Service's EndpointSlices name now; replaces
+  // the previous call's. Any thread; does not block.
+  void set_service_peers(std::set<std::string> addresses);
   // Synced once with every peer that answered (or sync_wait passed); stays true after.
   bool ready() const;
   std::vector<PeerStatus> peers() const;

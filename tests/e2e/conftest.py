@@ -2,14 +2,17 @@
 installed as a user would, and ballast as a host process authenticated with the chart's own
 ServiceAccount. scripts/e2e.sh brings the cluster up, runs pytest here and brings it down."""
 
+import base64
 import datetime
 import json
 import os
 import pathlib
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -249,3 +252,84 @@ def namespace(cluster, request):
     cluster.admin.run("create", "namespace", name)
     yield name
     cluster.admin.run("delete", "namespace", name, "--wait=false", check=False)
+
+
+class SessionPublisher:
+    """A workload publishing session counters to ballast's `/v1/sessions` WebSocket (the
+    machine's Python has no WebSocket module: the RFC 6455 client side is small enough to
+    write here). It answers pings, so it stays connected while a test runs."""
+
+    def __init__(self, port, publisher_id=None, token=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        headers = [f"GET /v1/sessions HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
+                   "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        if publisher_id:
+            headers.append(f"X-Ballast-Publisher: {publisher_id}")
+        if token:
+            headers.append(f"Authorization: Bearer {token}")
+        self.sock.sendall(("\r\n".join(headers) + "\r\n\r\n").encode())
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise AssertionError(f"sessions upgrade on port {port}: connection closed")
+            response += chunk
+        status = response.split(b"\r\n", 1)[0].decode()
+        assert " 101 " in status, f"sessions upgrade on port {port}: {status}"
+        self.sock.settimeout(None)
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _frame(self, opcode, payload):
+        mask = os.urandom(4)
+        size = len(payload)
+        head = bytes([0x80 | opcode])
+        head += bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + struct.pack("!H", size)
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    def _send(self, opcode, payload):
+        with self.lock:
+            self.sock.sendall(self._frame(opcode, payload))
+
+    def _read(self):
+        try:
+            while True:
+                head = self._exactly(2)
+                size = head[1] & 0x7F
+                if size == 126:
+                    size = struct.unpack("!H", self._exactly(2))[0]
+                elif size == 127:
+                    size = struct.unpack("!Q", self._exactly(8))[0]
+                payload = self._exactly(size)
+                if head[0] & 0x0F == 0x9:  # ping
+                    self._send(0xA, payload)
+                elif head[0] & 0x0F == 0x8:  # close
+                    return
+        except OSError:
+            return
+
+    def _exactly(self, size):
+        data = b""
+        while len(data) < size:
+            chunk = self.sock.recv(size - len(data))
+            if not chunk:
+                raise OSError("closed")
+            data += chunk
+        return data
+
+    def send(self, counter, value, labels=None):
+        message = {"counter": counter, "value": value}
+        if labels:
+            message["labels"] = labels
+        self._send(0x1, json.dumps(message).encode())
+
+    def close(self):
+        """A normal close: ballast drops this connection's series at once."""
+        try:
+            self._send(0x8, struct.pack("!H", 1000))
+        except OSError:
+            pass
+        self.reader.join(timeout=5)
+        self.sock.close()

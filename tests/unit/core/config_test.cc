@@ -66,6 +66,39 @@ TEST_CASE("peer flags name the peers, their DNS name and their token", "[config]
   CHECK(no_port.error().message.find("peers") != std::string::npos);
 }
 
+TEST_CASE("the peers Service flag names a Service as NAMESPACE/NAME or NAME in --namespace", "[config]") {
+  struct Row {
+    const char* value;
+    bool valid;
+    const char* ns;
+    const char* name;
+  };
+  const std::vector<Row> rows = {
+      {"ballast-system/ballast-peers", true, "ballast-system", "ballast-peers"},
+      {"ballast-peers", true, "apps", "ballast-peers"},
+      {"a/b/c", false, "", ""},
+      {"/ballast-peers", false, "", ""},
+      {"ballast-system/", false, "", ""},
+      {"Ballast-Peers", false, "", ""},
+      {"-peers", false, "", ""},
+      {"peers.example", false, "", ""},
+  };
+  for (const auto& row : rows) {
+    INFO(row.value);
+    const auto ref = parse_service_ref(row.value, "apps");
+    REQUIRE(ref.ok() == row.valid);
+    if (row.valid) {
+      CHECK(ref->ns == row.ns);
+      CHECK(ref->name == row.name);
+    }
+    const auto config = from_flags({"--peers-service", row.value});
+    CHECK(config.sessions.peers_service == row.value);
+    const auto validated = validate_config(config);
+    CHECK(validated.ok() == row.valid);
+    if (!validated.ok()) CHECK(validated.error().message.find("peers-service") != std::string::npos);
+  }
+}
+
 TEST_CASE("bad flags are errors naming the flag", "[config]") {
   struct Row {
     std::vector<std::string> args;

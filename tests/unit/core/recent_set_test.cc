@@ -45,3 +45,16 @@ TEST_CASE("a recent set of capacity zero still remembers the last key", "[recent
   CHECK(seen.insert("b"));
   CHECK_FALSE(seen.contains("a"));
 }
+
+TEST_CASE("a key erased from a recent set is new again and frees its place", "[recent-set]") {
+  RecentSet seen(2);
+  seen.insert("a");
+  seen.insert("b");
+  CHECK(seen.erase("a"));
+  CHECK_FALSE(seen.erase("a"));
+  CHECK_FALSE(seen.contains("a"));
+  CHECK(seen.size() == 1);
+  CHECK(seen.insert("c"));
+  CHECK(seen.contains("b"));  // the erased key's place was free: nothing else was forgotten
+  CHECK(seen.insert("a"));
+}

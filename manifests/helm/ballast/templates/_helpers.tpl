@@ -52,6 +52,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- and .Values.components.sessions .Values.sessions.peers.enabled -}}
 {{- end -}}
 
+{{/* "true" when the peers find each other through the Kubernetes API (the peers Service's
+EndpointSlices, --peers-service) rather than DNS (--peers-dns). */}}
+{{- define "ballast.peersFromApi" -}}
+{{- if eq (include "ballast.peers" .) "true" -}}
+{{- if eq .Values.sessions.peers.discovery "endpointSlices" -}}true
+{{- else if ne .Values.sessions.peers.discovery "dns" -}}
+{{- fail "sessions.peers.discovery must be endpointSlices or dns" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the pod calls the Kubernetes API: a reconciler, or peers found through it. */}}
+{{- define "ballast.kubeApi" -}}
+{{- if or (include "ballast.reconcilers" .) (include "ballast.peersFromApi" .) -}}true{{- end -}}
+{{- end -}}
+
 {{/* The --components value: the switched-on components, always named (an empty flag would
 mean "all that can run", which depends on the pod's environment). */}}
 {{- define "ballast.components" -}}
