@@ -256,6 +256,16 @@ Result<std::string> resolve_secret(const std::string& value, const std::string& 
   return text;
 }
 
+Result<std::string> TokenCache::get(bool force) {
+  std::lock_guard lock(mutex_);
+  const auto now = now_();
+  if (!force && token_ && now + refresh_before_ < token_->expires) return token_->value;
+  auto fetched = fetch_(now);
+  if (!fetched.ok()) return fetched.error();
+  token_ = std::move(*fetched);
+  return token_->value;
+}
+
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;
   for (const auto& [key, value] : fields) {

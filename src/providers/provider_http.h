@@ -141,6 +141,31 @@ class ProviderHttp {
   std::mt19937_64 random_;
 };
 
+// A provider's bearer token, shared by its calls: fetched on first use, fetched again
+// `refresh_before` its expiry or when a call forces it (the API answered 401), one fetch
+// at a time. `fetch` logs in and returns the token and its expiry. Thread-safe; owned by
+// the provider, which outlives every call.
+class TokenCache {
+ public:
+  struct Token {
+    std::string value;
+    TimePoint expires;
+  };
+  using Fetch = std::function<Result<Token>(TimePoint now)>;
+
+  TokenCache(WallClock now, std::chrono::seconds refresh_before, Fetch fetch)
+      : now_(std::move(now)), refresh_before_(refresh_before), fetch_(std::move(fetch)) {}
+
+  Result<std::string> get(bool force);
+
+ private:
+  const WallClock now_;
+  const std::chrono::seconds refresh_before_;
+  const Fetch fetch_;
+  std::mutex mutex_;
+  std::optional<Token> token_;
+};
+
 // Helpers the providers share.
 using ballast::make_uuid;  // core/uuid.h
 // Retry-After as delta seconds; nullopt when absent or an HTTP date.
