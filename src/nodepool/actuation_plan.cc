@@ -362,7 +362,20 @@ ActuationPlan plan_actuation(ClusterSnapshot cluster, TimePoint now, const Actua
   }
   if (!options.dry_run) plan_drains(cluster, passes, sizes, now, plan.actions);
 
+  // A node that registered for a request but does not take pods yet is planned as the
+  // capacity it is about to be (cluster-autoscaler's upcoming node): otherwise the pods it
+  // was ordered for fit nowhere and a second VM is ordered. Scale-down sees it as it is.
+  std::vector<Node*> upcoming;
+  for (const auto& group : cluster.node_groups) {
+    for (const auto& entry : group.status.in_flight) {
+      for (auto& node : cluster.nodes) {
+        if (node.name == entry.name && !node.ready) upcoming.push_back(&node);
+      }
+    }
+  }
+  for (Node* node : upcoming) node->ready = true;
   plan.up = plan_scale_up(cluster, now);
+  for (Node* node : upcoming) node->ready = false;
   plan_scale_ups(plan.up, passes, now, options, plan.actions);
 
   ScaleDownOptions down_options;
