@@ -4,9 +4,12 @@ schema prunes any field it does not declare, so everything written must read bac
 import base64
 import http.server
 import json
+import pathlib
+import sys
 import threading
 
 import pytest
+import yaml
 
 from conftest import NAMESPACE, free_port, wait_until
 
@@ -79,3 +82,129 @@ def test_status_written_by_the_reconciler_reads_back_unpruned(cluster, ballast, 
             assert {"name", "state"} <= set(entry), entry
     finally:
         cluster.admin.run("delete", "nodegroup", group, check=False)
+
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "dispatch"
+sys.path.insert(0, str(EXAMPLES))
+from next_nodes import next_nodes  # noqa: E402  (the example's own naming, run by the fake workflow below)
+
+
+@pytest.mark.parametrize("current, desired, remove, expected", [
+    ([], 1, [], ["talent-mesh-node-1"]),
+    (["talent-mesh-node-1"], 2, [], ["talent-mesh-node-1", "talent-mesh-node-2"]),
+    # name-keyed: the drained node goes, not the highest index
+    (["talent-mesh-node-1", "talent-mesh-node-2", "talent-mesh-node-3"], 2, ["talent-mesh-node-2"],
+     ["talent-mesh-node-1", "talent-mesh-node-3"]),
+    (["talent-mesh-node-1", "talent-mesh-node-3"], 3, [], ["talent-mesh-node-1", "talent-mesh-node-2",
+                                                           "talent-mesh-node-3"]),
+    # a provision timeout names ballast's request, not ours: the newest name goes
+    (["talent-mesh-node-1", "talent-mesh-node-2"], 1, ["pool-0b8f0a8e"], ["talent-mesh-node-1"]),
+    (["talent-mesh-node-1"], 1, [], ["talent-mesh-node-1"]),  # a repeated dispatch changes nothing
+])
+def test_the_example_pipeline_names_nodes_stably(current, desired, remove, expected):
+    assert next_nodes("talent-mesh-node", current, desired, remove) == expected
+
+
+def test_the_example_pipeline_refuses_a_bad_payload():
+    with pytest.raises(ValueError, match="desired"):
+        next_nodes("n", [], "3", [])
+    with pytest.raises(ValueError, match="remove"):
+        next_nodes("n", [], 1, "talent-mesh-node-1")
+
+
+def test_the_example_workflow_takes_both_event_types_and_the_payload():
+    workflow = yaml.safe_load((EXAMPLES / "github-workflow.yml").read_text())
+    # YAML 1.1 reads the key `on` as True
+    trigger = workflow.get("on", workflow.get(True))
+    assert trigger["repository_dispatch"]["types"] == ["scale_up", "scale_down"]
+    steps = workflow["jobs"]["converge"]["steps"]
+    script = "\n".join(step.get("run", "") for step in steps)
+    assert "next_nodes.py" in script and "terraform apply" in script
+    assert "client_payload.nodegroup" in workflow["concurrency"]["group"]
+    assert (EXAMPLES / "terraform" / "main.tf").read_text().count("for_each     = toset(var.node_names)") == 1
+
+
+class NamingPipeline(http.server.BaseHTTPRequestHandler):
+    """A repository_dispatch workflow on loopback that names its own nodes with the example's
+    next_nodes() and brings them up as kwok Nodes (or deletes them), after answering 204 as
+    GitHub does."""
+    cluster, group, labels, events, names = None, None, {}, [], []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        NamingPipeline.events.append(body)
+        self.send_response(204)
+        self.end_headers()
+        threading.Thread(target=NamingPipeline.converge, args=(body["client_payload"],), daemon=True).start()
+
+    @staticmethod
+    def converge(payload):
+        wanted = next_nodes("talent-mesh-node", NamingPipeline.names, payload["desired"], payload["remove"])
+        for gone in set(NamingPipeline.names) - set(wanted):
+            NamingPipeline.cluster.admin.run("delete", "node", gone, "--wait=false", check=False)
+        new = [name for name in wanted if name not in NamingPipeline.names]
+        NamingPipeline.names = wanted
+        NamingPipeline.cluster.add_nodes(new, cpu="8", memory="16Gi", labels=NamingPipeline.labels)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_pipeline_that_names_its_own_nodes_scales_the_group_up_and_down(cluster, ballast, nodes, namespace):
+    token = "e2e-naming-token"
+    group, pool_label = f"mesh-{namespace[-6:]}", f"mesh-{namespace[-6:]}"
+    NamingPipeline.cluster, NamingPipeline.group, NamingPipeline.events, NamingPipeline.names = cluster, group, [], []
+    NamingPipeline.labels = {"ballast.dev/nodegroup": group, "workload-type": pool_label}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), NamingPipeline)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cluster.admin.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "e2e-naming", "namespace": NAMESPACE},
+                         "data": {"token": base64.b64encode(token.encode()).decode()}})
+    cluster.admin.apply({
+        "apiVersion": "ballast.dev/v1alpha1", "kind": "NodeGroup", "metadata": {"name": group},
+        "spec": {"minNodes": 0, "maxNodes": 3,
+                 "provider": {"type": "dispatch", "credentialsSecret": {"name": "e2e-naming", "namespace": NAMESPACE},
+                              "dispatch": {"url": f"http://127.0.0.1:{server.server_address[1]}/dispatches",
+                                           "eventType": "scale_up", "scaleDownEventType": "scale_down"}},
+                 "offerings": [{"id": "cx42", "cpu": "8", "memory": "16Gi", "maxPods": 110}],
+                 "labels": {"workload-type": pool_label}, "scaleUp": {"podAgeSeconds": 0},
+                 "scaleDown": {"unneededSeconds": 0, "delayAfterAddSeconds": 0, "utilizationThreshold": 0},
+                 "provisionTimeoutSeconds": 60}})
+    try:
+        cluster.admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "needs-mesh"},
+                              "spec": {"nodeSelector": {"workload-type": pool_label},
+                                       "containers": [{"name": "main", "image": "registry.invalid/mesh:1",
+                                                       "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}},
+                             "-n", namespace)
+        wait_until("the pod scheduled on the pipeline's node", lambda: cluster.admin.get(
+            "pod", "needs-mesh", namespace)["spec"].get("nodeName") == "talent-mesh-node-1", timeout=90)
+        up = NamingPipeline.events[0]
+        assert up["event_type"] == "scale_up" and up["client_payload"]["direction"] == "up", up
+        assert up["client_payload"]["desired"] == 1, up
+
+        def settled():
+            status = cluster.admin.get("nodegroup", group).get("status", {})
+            return status if not status.get("inFlight") and status.get("readyNodes") == 1 else None
+        status = wait_until("the request adopted by talent-mesh-node-1 and ended", settled, timeout=60)
+        row = next(entry for entry in status["nodes"] if entry["name"] == "talent-mesh-node-1")
+        assert row["offering"] == "cx42" and row["providerId"].startswith(group + "-") and row["created"], row
+        conditions = {c["type"]: c for c in status["conditions"]}
+        assert set(conditions) == {"Ready", "ScalingUp", "ScalingDown", "Backoff"}, conditions
+        assert conditions["Ready"]["status"] == "True" and conditions["Backoff"]["status"] == "False", conditions
+        events = cluster.admin.get("events", namespace="default")["items"]
+        reasons = {(e["involvedObject"]["name"], e["reason"]) for e in events}
+        assert ("talent-mesh-node-1", "NodeReady") in reasons, reasons
+        assert all(e["reason"] != "ProvisionTimeout" for e in events if e["involvedObject"]["name"] == group)
+        assert len(NamingPipeline.events) == 1, NamingPipeline.events  # one VM, none more
+
+        # The pod goes: the empty node is drained and removed through scale_down, by its name.
+        cluster.admin.run("delete", "pod", "needs-mesh", "-n", namespace, "--wait=false")
+        wait_until("the node removed by the pipeline", lambda: cluster.admin.get(
+            "node", "talent-mesh-node-1", check=False) is None, timeout=90)
+        down = NamingPipeline.events[-1]
+        assert down["event_type"] == "scale_down" and down["client_payload"]["direction"] == "down", down
+        assert down["client_payload"]["remove"] == ["talent-mesh-node-1"] and down["client_payload"]["desired"] == 0
+    finally:
+        cluster.admin.run("delete", "nodegroup", group, check=False)
+        for name in NamingPipeline.names:
+            cluster.admin.run("delete", "node", name, "--wait=false", check=False)
+        server.shutdown()
