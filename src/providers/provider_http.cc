@@ -117,6 +117,7 @@ CircuitBreaker::State CircuitBreaker::state() const {
 ProviderHttp::ProviderHttp(std::string provider, const ProviderContext& context)
     : provider_(std::move(provider)),
       transport_(context.transport),
+      metrics_(context.metrics),
       clock_(*context.clock),
       sleep_(context.sleep),
       options_(context.resilience),
@@ -139,6 +140,21 @@ void ProviderHttp::sleep(nanoseconds duration) {
   } else {
     std::this_thread::sleep_for(duration);
   }
+}
+
+Result<net::HttpClientResponse> ProviderHttp::exchange(const net::HttpClientRequest& request) {
+  if (metrics_ == nullptr) return transport_(request);
+  const auto started = clock_.now();
+  auto result = transport_(request);
+  const double seconds = std::chrono::duration<double>(clock_.now() - started).count();
+  const std::string status = result.ok() ? std::to_string(result->status) : "error";
+  metrics_->counter("ballast_provider_api_requests_total", "HTTP exchanges with node providers' APIs",
+                    {{"provider", provider_}, {"method", request.method}, {"status", status}})
+      .increment();
+  metrics_->histogram("ballast_provider_api_request_duration_seconds", "Latency of node providers' APIs",
+                      {{"provider", provider_}, {"method", request.method}}, latency_buckets_seconds())
+      .observe(seconds);
+  return result;
 }
 
 Result<net::HttpClientResponse> ProviderHttp::send(net::HttpClientRequest request) {
@@ -165,7 +181,7 @@ Result<net::HttpClientResponse> ProviderHttp::send(net::HttpClientRequest reques
       }
       sleep(wait);
     }
-    auto result = transport_(request);
+    auto result = exchange(request);
     bool throttled = false;
     if (!result.ok()) {
       if (result.error().code != ErrorCode::kUnavailable) {

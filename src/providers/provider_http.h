@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "core/result.h"
 #include "core/timestamp.h"
 #include "core/uuid.h"
@@ -54,6 +55,12 @@ struct ProviderContext {
   SleepFunction sleep;  // empty → std::this_thread::sleep_for
   WallClock wall_now = [] { return std::chrono::system_clock::now(); };
   ResilienceOptions resilience;
+  // Every HTTP exchange is counted and timed here when set:
+  // ballast_provider_api_requests_total{provider, method, status} and
+  // ballast_provider_api_request_duration_seconds{provider, method}. Labels name the
+  // provider type, the HTTP method and the answer's status code ("error" without one):
+  // never a URL, header or body.
+  MetricsRegistry* metrics = nullptr;
 };
 
 // A Transport over the project's HTTP client (request_sync). `client` must outlive it.
@@ -130,8 +137,12 @@ class ProviderHttp {
   std::chrono::nanoseconds jittered(std::chrono::nanoseconds backoff);
   void sleep(std::chrono::nanoseconds duration);
 
+  // Runs one exchange through the transport, counted and timed when metrics are set.
+  Result<net::HttpClientResponse> exchange(const net::HttpClientRequest& request);
+
   std::string provider_;
   Transport transport_;
+  MetricsRegistry* metrics_;
   const Clock& clock_;
   SleepFunction sleep_;
   ResilienceOptions options_;

@@ -2,16 +2,19 @@
 schema prunes any field it does not declare, so everything written must read back."""
 
 import base64
+import os
 import http.server
 import json
 import pathlib
+import shutil
+import subprocess
 import sys
 import threading
 
 import pytest
 import yaml
 
-from conftest import NAMESPACE, free_port, wait_until
+from conftest import NAMESPACE, ROOT, TOOLS, free_port, wait_until
 
 
 class DispatchPipeline(http.server.BaseHTTPRequestHandler):
@@ -208,3 +211,20 @@ def test_a_pipeline_that_names_its_own_nodes_scales_the_group_up_and_down(cluste
         for name in NamingPipeline.names:
             cluster.admin.run("delete", "node", name, "--wait=false", check=False)
         server.shutdown()
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_the_charts_prometheus_rule_is_valid_for_prometheus(tmp_path):
+    chart = ROOT / "manifests" / "helm" / "ballast"
+    rendered = subprocess.run(
+        [str(TOOLS / "helm"), "template", "ballast", str(chart), "--set", "prometheusRule.enabled=true",
+         "-s", "templates/prometheusrule.yaml"],
+        capture_output=True, text=True, check=True, env={**os.environ, "HELM_CACHE_HOME": str(tmp_path),
+                                                         "HELM_CONFIG_HOME": str(tmp_path), "HELM_DATA_HOME": str(tmp_path)})
+    rule = yaml.safe_load(rendered.stdout)
+    alerts = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert alerts == {"BallastScaleUpFailing", "BallastNodesStuckUnready", "BallastProviderAPIErrors",
+                      "BallastNotLeaderAnywhere", "BallastWebhookErrors"}
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -265,3 +265,29 @@ TEST_CASE("the token cache logs in once, again before expiry, on demand, and not
     CHECK((token.ok() ? *token : std::string("error")) == step.expect);
   }
 }
+
+TEST_CASE("every exchange with a provider is counted by provider, method and status, and timed, without the URL") {
+  Script script;
+  MetricsRegistry metrics;
+  ResilienceOptions options;
+  options.max_attempts = 3;
+  auto context = script.context(options);
+  context.metrics = &metrics;
+  script.answers = {reply(503), Error{ErrorCode::kUnavailable, "connection refused"}, reply(200)};
+  ProviderHttp http("contabo", context);
+  net::HttpClientRequest request;
+  request.method = "POST";
+  request.url = "https://api.example/v1/compute/instances?token=secret-value";
+  REQUIRE(http.send(request).ok());
+  const std::string text = metrics.render();
+  CHECK(text.find(R"(ballast_provider_api_requests_total{provider="contabo",method="POST",status="503"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(ballast_provider_api_requests_total{provider="contabo",method="POST",status="error"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(ballast_provider_api_requests_total{provider="contabo",method="POST",status="200"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(ballast_provider_api_request_duration_seconds_count{provider="contabo",method="POST"} 3)") !=
+        std::string::npos);
+  CHECK(text.find("secret-value") == std::string::npos);
+  CHECK(text.find("api.example") == std::string::npos);
+}
