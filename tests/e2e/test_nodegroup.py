@@ -41,26 +41,35 @@ def pipeline():
     server.shutdown()
 
 
-def test_status_written_by_the_reconciler_reads_back_unpruned(cluster, ballast, nodes, namespace, pipeline):
-    token = "e2e-dispatch-token"
-    group, pool_label = f"pool-{namespace[-6:]}", f"batch-{namespace[-6:]}"  # unique per run
-    cluster.admin.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "e2e-dispatch", "namespace": NAMESPACE},
+def apply_dispatch_group(cluster, group, pool_label, secret, token, dispatch, **spec):
+    """A dispatch NodeGroup whose nodes carry workload-type=<pool_label>, with its token Secret."""
+    cluster.admin.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret, "namespace": NAMESPACE},
                          "data": {"token": base64.b64encode(token.encode()).decode()}})
     cluster.admin.apply({
         "apiVersion": "ballast.dev/v1alpha1", "kind": "NodeGroup", "metadata": {"name": group},
-        "spec": {"minNodes": 0, "maxNodes": 2,
-                 "provider": {"type": "dispatch", "credentialsSecret": {"name": "e2e-dispatch", "namespace": NAMESPACE},
-                              "dispatch": {"url": pipeline, "eventType": "ballast-scale"}},
+        "spec": {"minNodes": 0,
+                 "provider": {"type": "dispatch", "credentialsSecret": {"name": secret, "namespace": NAMESPACE},
+                              "dispatch": dispatch},
                  "offerings": [{"id": "cx42", "cpu": "8", "memory": "16Gi", "maxPods": 110}],
-                 "labels": {"workload-type": pool_label}, "scaleUp": {"podAgeSeconds": 0},
-                 "provisionTimeoutSeconds": 1800}})
+                 "labels": {"workload-type": pool_label}, "scaleUp": {"podAgeSeconds": 0}, **spec}})
+
+
+def create_pool_pod(cluster, name, pool_label, namespace):
+    """A pod only the group's nodes can take: unschedulable until one joins."""
+    cluster.admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                          "spec": {"nodeSelector": {"workload-type": pool_label},
+                                   "containers": [{"name": "main", "image": "registry.invalid/batch:1",
+                                                   "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}},
+                         "-n", namespace)
+
+
+def test_status_written_by_the_reconciler_reads_back_unpruned(cluster, ballast, nodes, namespace, pipeline):
+    token = "e2e-dispatch-token"
+    group, pool_label = f"pool-{namespace[-6:]}", f"batch-{namespace[-6:]}"  # unique per run
+    apply_dispatch_group(cluster, group, pool_label, "e2e-dispatch", token, {"url": pipeline, "eventType": "ballast-scale"},
+                         maxNodes=2, provisionTimeoutSeconds=1800)
     try:
-        # A pod only the group's nodes can take: unschedulable until a node joins.
-        cluster.admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "needs-pool"},
-                              "spec": {"nodeSelector": {"workload-type": pool_label},
-                                       "containers": [{"name": "main", "image": "registry.invalid/batch:1",
-                                                       "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}},
-                             "-n", namespace)
+        create_pool_pod(cluster, "needs-pool", pool_label, namespace)
         stored = wait_until("an in-flight VM in the status", lambda: (lambda g: g if g.get("status", {}).get(
             "inFlight") and g["status"]["inFlight"][0].get("providerId") else None)(
             cluster.admin.get("nodegroup", group)), timeout=90)
@@ -160,24 +169,13 @@ def test_a_pipeline_that_names_its_own_nodes_scales_the_group_up_and_down(cluste
     NamingPipeline.labels = {"ballast.dev/nodegroup": group, "workload-type": pool_label}
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), NamingPipeline)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    cluster.admin.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "e2e-naming", "namespace": NAMESPACE},
-                         "data": {"token": base64.b64encode(token.encode()).decode()}})
-    cluster.admin.apply({
-        "apiVersion": "ballast.dev/v1alpha1", "kind": "NodeGroup", "metadata": {"name": group},
-        "spec": {"minNodes": 0, "maxNodes": 3,
-                 "provider": {"type": "dispatch", "credentialsSecret": {"name": "e2e-naming", "namespace": NAMESPACE},
-                              "dispatch": {"url": f"http://127.0.0.1:{server.server_address[1]}/dispatches",
-                                           "eventType": "scale_up", "scaleDownEventType": "scale_down"}},
-                 "offerings": [{"id": "cx42", "cpu": "8", "memory": "16Gi", "maxPods": 110}],
-                 "labels": {"workload-type": pool_label}, "scaleUp": {"podAgeSeconds": 0},
-                 "scaleDown": {"unneededSeconds": 0, "delayAfterAddSeconds": 0, "utilizationThreshold": 0},
-                 "provisionTimeoutSeconds": 60}})
+    apply_dispatch_group(cluster, group, pool_label, "e2e-naming", token,
+                         {"url": f"http://127.0.0.1:{server.server_address[1]}/dispatches",
+                          "eventType": "scale_up", "scaleDownEventType": "scale_down"},
+                         maxNodes=3, provisionTimeoutSeconds=60,
+                         scaleDown={"unneededSeconds": 0, "delayAfterAddSeconds": 0, "utilizationThreshold": 0})
     try:
-        cluster.admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "needs-mesh"},
-                              "spec": {"nodeSelector": {"workload-type": pool_label},
-                                       "containers": [{"name": "main", "image": "registry.invalid/mesh:1",
-                                                       "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}},
-                             "-n", namespace)
+        create_pool_pod(cluster, "needs-mesh", pool_label, namespace)
         wait_until("the pod scheduled on the pipeline's node", lambda: cluster.admin.get(
             "pod", "needs-mesh", namespace)["spec"].get("nodeName") == "talent-mesh-node-1", timeout=90)
         up = NamingPipeline.events[0]
