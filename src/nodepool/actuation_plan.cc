@@ -52,13 +52,11 @@ void plan_in_flight(NodeGroup& group, GroupPass& pass, TimePoint now, const Actu
                     std::vector<Action>& actions) {
   std::set<std::string> claimed;  // nodes a request already names
   for (const auto& entry : group.status.in_flight) claimed.insert(entry.node.empty() ? entry.name : entry.node);
-  std::set<std::string> known;  // nodes the last pass already recorded: they registered before any request
-  for (const auto& entry : group.status.nodes) known.insert(entry.name);
+  // A newcomer is a group node no request names; it may only be adopted by a request older
+  // than itself (below), so a node that was there before the request never is.
   std::vector<const Node*> newcomers;
   for (const Node* node : pass.nodes) {
-    if (!claimed.count(node->name) && !known.count(node->name) && !pass.draining.count(node->name)) {
-      newcomers.push_back(node);
-    }
+    if (!claimed.count(node->name) && !pass.draining.count(node->name)) newcomers.push_back(node);
   }
   std::stable_sort(newcomers.begin(), newcomers.end(), [](const Node* a, const Node* b) {
     return a->created.value_or(TimePoint{}) < b->created.value_or(TimePoint{});

@@ -454,7 +454,10 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
       reported_.report(event->key, subject_object(event->subject, nodes), event->warning, event->reason, event->message);
       continue;
     }
-    if (!may_write()) break;
+    if (!may_write()) {
+      if (options_.dry_run) continue;  // in-flight bookkeeping only; its status is not written either
+      break;                           // leadership lost mid-pass: the next leader plans again
+    }
     if (const auto* up = std::get_if<action::ScaleUp>(&planned)) {
       if (const json* object = group_object(up->group)) scale_up(*object, *up, now, statuses[up->group]);
     } else if (const auto* adopt = std::get_if<action::AdoptNode>(&planned)) {
