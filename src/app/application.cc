@@ -242,6 +242,7 @@ Status Application::start_reconcilers() {
     providers::ProviderContext context;
     context.transport = providers::http_transport(*provider_http_);
     context.clock = &clock_;
+    context.metrics = &metrics_;
     nodepool::NodePoolOptions nodepool_options;
     nodepool_options.dry_run = config_.dry_run;
     nodepool_options.secrets_namespace = config_.namespace_name;

@@ -39,6 +39,7 @@ Result<std::unique_ptr<nodepool::NodeProvider>> make_node_provider(const json& n
     providers::DispatchSettings settings;
     settings.url = setting(section, "url");
     settings.event_type = setting(section, "eventType", settings.event_type);
+    settings.scale_down_event_type = setting(section, "scaleDownEventType");
     settings.token = credential(credentials, "token");
     if (settings.url.empty()) return invalid_argument("spec.provider.dispatch.url is required");
     return upcast(providers::DispatchProvider::make(std::move(settings), context));

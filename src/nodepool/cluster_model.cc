@@ -193,6 +193,8 @@ Result<Node> parse_node(const nlohmann::json& object) {
     // an upcoming node: otherwise the pods it was ordered for "do not fit" it for a moment
     // and a second node is ordered (seen on the real control plane).
     n.taints = taints_at(member(spec, "taints", "spec"), "spec.taints");
+    n.starting = std::any_of(n.taints.begin(), n.taints.end(),
+                             [](const Taint& taint) { return kube::is_startup_taint(taint.key); });
     std::erase_if(n.taints, [](const Taint& taint) { return kube::is_startup_taint(taint.key); });
     n.unschedulable = bool_at(member(spec, "unschedulable", "spec"), "spec.unschedulable", false);
     const json* status = member(&object, "status", "");

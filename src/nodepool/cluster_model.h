@@ -93,6 +93,7 @@ struct Node {
   // reporting or never did) last changed: its lastTransitionTime, else creationTimestamp.
   std::optional<TimePoint> not_ready_since;
   std::optional<TimePoint> created;
+  bool starting = false;  // carried a startup taint (dropped from `taints`: planned as gone)
 
   // The NodeGroup this node belongs to (label ballast.dev/nodegroup), or empty.
   std::string group() const;

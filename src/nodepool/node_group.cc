@@ -55,6 +55,8 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
   if (const json* up = member(spec, "scaleUp", "spec")) {
     g.scale_up.pod_age_seconds =
         int_at(member(up, "podAgeSeconds", "spec.scaleUp"), "spec.scaleUp.podAgeSeconds", 5);
+    g.scale_up.backoff_seconds = int_at(member(up, "backoffSeconds", "spec.scaleUp"), "spec.scaleUp.backoffSeconds",
+                                        g.scale_up.backoff_seconds);
   }
   if (const json* down = member(spec, "scaleDown", "spec")) {
     const std::string p = "spec.scaleDown";
@@ -78,6 +80,9 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
       fail(p + ".utilizationThreshold", "must be within [0, 1]");
     }
   }
+  if (const json* timeout = member(spec, "provisionTimeoutSeconds", "spec")) {
+    g.provision_timeout_seconds = int_at(timeout, "spec.provisionTimeoutSeconds", 0);
+  }
   if (const json* status = member(&object, "status", "")) {
     auto& s = g.status;
     const json& in_flight = array_at(member(status, "inFlight", "status"), "status.inFlight");
@@ -87,6 +92,9 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
       n.name = string_at(member(&in_flight[i], "name", p), p + ".name");
       n.offering = string_at(member(&in_flight[i], "offering", p), p + ".offering");
       n.requested_at = time_at(member(&in_flight[i], "requestedAt", p), p + ".requestedAt");
+      n.request_id = string_at(member(&in_flight[i], "requestId", p), p + ".requestId");
+      n.provider_id = string_at(member(&in_flight[i], "providerId", p), p + ".providerId");
+      n.node = string_at(member(&in_flight[i], "node", p), p + ".node");
       if (g.find_offering(n.offering) == nullptr) fail(p + ".offering", "unknown offering \"" + n.offering + "\"");
       s.in_flight.push_back(std::move(n));
     }
@@ -95,12 +103,17 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
     s.last_scale_down_failure =
         time_at(member(member(status, "lastScaleDownFailure", "status"), "time", "status.lastScaleDownFailure"),
                 "status.lastScaleDownFailure.time");
+    s.last_scale_up_failure =
+        time_at(member(member(status, "lastScaleUpFailure", "status"), "time", "status.lastScaleUpFailure"),
+                "status.lastScaleUpFailure.time");
     const json& nodes = array_at(member(status, "nodes", "status"), "status.nodes");
     for (size_t i = 0; i < nodes.size(); ++i) {
       const std::string p = index("status.nodes", i);
       NodeStatusEntry n;
       n.name = string_at(member(&nodes[i], "name", p), p + ".name");
       n.unneeded_since = time_at(member(&nodes[i], "unneededSince", p), p + ".unneededSince");
+      n.provider_id = string_at(member(&nodes[i], "providerId", p), p + ".providerId");
+      n.offering = string_at(member(&nodes[i], "offering", p), p + ".offering");
       s.nodes.push_back(std::move(n));
     }
   }

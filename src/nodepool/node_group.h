@@ -29,6 +29,7 @@ struct Offering {
 
 struct ScaleUpSpec {
   int64_t pod_age_seconds = 5;
+  int64_t backoff_seconds = 180;  // after a failed scale-up the group orders nothing this long
 };
 
 struct ScaleDownSpec {
@@ -47,12 +48,17 @@ struct InFlightNode {
   std::string name;
   std::string offering;  // offering id; empty = the group's first offering
   std::optional<TimePoint> requested_at;
+  std::string request_id;   // the idempotency id sent to the provider (a pipeline may echo it on the Node)
+  std::string provider_id;  // the provider's id for the VM, once it answered
+  std::string node;         // a Node of another name the request adopted (a pipeline names its own nodes)
 };
 
 // Per-node memory of the reconciler (`status.nodes[]`).
 struct NodeStatusEntry {
   std::string name;
   std::optional<TimePoint> unneeded_since;
+  std::string provider_id;  // carried over from the in-flight request the node ended
+  std::string offering;
 };
 
 struct NodeGroupStatus {
@@ -60,6 +66,7 @@ struct NodeGroupStatus {
   std::optional<TimePoint> last_scale_up;            // status.lastScaleUp.time
   std::optional<TimePoint> last_scale_down_failure;  // status.lastScaleDownFailure.time
   std::vector<NodeStatusEntry> nodes;
+  std::optional<TimePoint> last_scale_up_failure;  // status.lastScaleUpFailure.time
 };
 
 // A NodeGroup (ballast.dev/v1alpha1): only what the planners read. Provider settings are
@@ -76,6 +83,7 @@ struct NodeGroup {
   ScaleUpSpec scale_up;
   ScaleDownSpec scale_down;
   NodeGroupStatus status;
+  std::optional<int64_t> provision_timeout_seconds;  // spec.provisionTimeoutSeconds; unset = the reconciler's default
 
   const Offering* find_offering(const std::string& id) const;
 };

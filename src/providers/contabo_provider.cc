@@ -127,12 +127,10 @@ Result<std::unique_ptr<ContaboProvider>> ContaboProvider::make(ContaboSettings s
 ContaboProvider::ContaboProvider(ContaboSettings settings, const ProviderContext& context)
     : settings_(std::move(settings)),
       wall_now_(context.wall_now),
-      http_("contabo", context) {}
+      http_("contabo", context),
+      bearer_(context.wall_now, std::chrono::seconds(30), [this](TimePoint now) { return login(now); }) {}
 
-Result<std::string> ContaboProvider::token(bool force) {
-  std::lock_guard lock(token_mutex_);
-  const auto now = wall_now_();
-  if (!force && !access_token_.empty() && now + std::chrono::seconds(30) < access_expires_) return access_token_;
+Result<TokenCache::Token> ContaboProvider::login(TimePoint now) {
   net::HttpClientRequest request;
   request.method = "POST";
   request.url = settings_.auth_url;
@@ -153,20 +151,18 @@ Result<std::string> ContaboProvider::token(bool force) {
   if (!parsed.is_object() || text_field(parsed, "access_token").empty()) {
     return Error{ErrorCode::kIo, "contabo token: answer has no access_token"};
   }
-  access_token_ = text_field(parsed, "access_token");
   int64_t expires_in = 300;  // expires_in is standard but not in Contabo's spec
   if (parsed.contains("expires_in") && parsed["expires_in"].is_number_integer()) {
     expires_in = parsed["expires_in"].get<int64_t>();
   }
-  access_expires_ = now + std::chrono::seconds(expires_in);
   log_.debug("token obtained", {{"expiresInSeconds", expires_in}});
-  return access_token_;
+  return TokenCache::Token{text_field(parsed, "access_token"), now + std::chrono::seconds(expires_in)};
 }
 
 Result<ContaboProvider::Answer> ContaboProvider::call(const std::string& method, const std::string& path,
                                                        const std::string& body, const std::string& request_id) {
   for (int attempt = 0;; ++attempt) {
-    auto bearer = token(attempt > 0);
+    auto bearer = bearer_.get(attempt > 0);
     if (!bearer.ok()) return bearer.error();
     net::HttpClientRequest request;
     request.method = method;

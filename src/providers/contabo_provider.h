@@ -66,7 +66,7 @@ class ContaboProvider final : public nodepool::NodeProvider {
     std::string body;
   };
   ContaboProvider(ContaboSettings settings, const ProviderContext& context);
-  Result<std::string> token(bool force);
+  Result<TokenCache::Token> login(TimePoint now);  // password grant → bearer
   Result<Answer> call(const std::string& method, const std::string& path, const std::string& body,
                       const std::string& request_id = {});
   Result<std::vector<Record>> list_records();
@@ -77,9 +77,7 @@ class ContaboProvider final : public nodepool::NodeProvider {
   WallClock wall_now_;
   ProviderHttp http_;
   Logger log_{"providers.contabo"};
-  std::mutex token_mutex_;
-  std::string access_token_;
-  TimePoint access_expires_{};
+  TokenCache bearer_;
 };
 
 }  // namespace ballast::providers

@@ -10,10 +10,11 @@ using nlohmann::json;
 using nodepool::CreateRequest;
 using nodepool::ProviderInstance;
 
-std::string dispatch_payload(const std::string& event_type, const std::string& group, int desired,
-                             const std::vector<std::string>& remove, const std::string& reason,
+std::string dispatch_payload(const std::string& event_type, DispatchDirection direction, const std::string& group,
+                             int desired, const std::vector<std::string>& remove, const std::string& reason,
                              const std::string& request_id) {
   json payload = {{"nodegroup", group},
+                  {"direction", direction == DispatchDirection::kUp ? "up" : "down"},
                   {"desired", desired},
                   {"remove", remove},
                   {"reason", reason},
@@ -27,8 +28,12 @@ Result<std::unique_ptr<DispatchProvider>> DispatchProvider::make(DispatchSetting
   if (!context.clock || !context.transport) return invalid_argument("dispatch: clock and transport are required");
   auto url = net::parse_url(settings.url);
   if (!url.ok()) return invalid_argument("dispatch url: " + url.error().message);
+  // GitHub's limit for repository_dispatch's event_type.
   if (settings.event_type.empty() || settings.event_type.size() > 100) {
     return invalid_argument("dispatch eventType must be 1-100 characters");
+  }
+  if (settings.scale_down_event_type.size() > 100) {
+    return invalid_argument("dispatch scaleDownEventType must be at most 100 characters");
   }
   auto token = resolve_secret(settings.token, settings.token_file, "dispatch token");
   if (!token.ok()) return token.error();
@@ -41,8 +46,12 @@ DispatchProvider::DispatchProvider(DispatchSettings settings, std::string token,
       wall_now_(context.wall_now),
       http_("dispatch", context) {}
 
-Status DispatchProvider::post(const std::string& group, int desired, const std::vector<std::string>& remove,
-                              const std::string& reason, const std::string& request_id) {
+Status DispatchProvider::post(DispatchDirection direction, const std::string& group, int desired,
+                              const std::vector<std::string>& remove, const std::string& reason,
+                              const std::string& request_id) {
+  const std::string& event_type = direction == DispatchDirection::kDown && !settings_.scale_down_event_type.empty()
+                                      ? settings_.scale_down_event_type
+                                      : settings_.event_type;
   net::HttpClientRequest request;
   request.method = "POST";
   request.url = settings_.url;
@@ -51,11 +60,11 @@ Status DispatchProvider::post(const std::string& group, int desired, const std::
                      {"Accept", "application/vnd.github+json"},
                      {"Content-Type", "application/json"},
                      {"User-Agent", "ballast"}};
-  request.body = dispatch_payload(settings_.event_type, group, desired, remove, reason, request_id);
+  request.body = dispatch_payload(event_type, direction, group, desired, remove, reason, request_id);
   auto response = http_.send(std::move(request));
   if (!response.ok()) return response.error();
   if (!is_success(response->status)) return status_error("dispatch", "POST " + settings_.url, *response);
-  log_.info("dispatched", {{"nodegroup", group}, {"desired", desired}, {"remove", static_cast<int64_t>(remove.size())},
+  log_.info("dispatched", {{"nodegroup", group}, {"eventType", event_type}, {"desired", desired}, {"remove", static_cast<int64_t>(remove.size())},
                            {"requestId", request_id}});
   return Ok{};
 }
@@ -68,7 +77,8 @@ Result<ProviderInstance> DispatchProvider::create(const CreateRequest& request) 
     if (it != requested_.end()) return it->second;
   }
   const std::string request_id = request.request_id.empty() ? make_uuid() : request.request_id;
-  auto sent = post(request.group, request.desired_size, {}, "scale-up: " + request.name, request_id);
+  auto sent = post(DispatchDirection::kUp, request.group, request.desired_size, {}, "scale-up: " + request.name,
+                   request_id);
   if (!sent.ok()) return sent.error();
   ProviderInstance instance{request.name, request.name, request.group, request.offering, "creating", wall_now_()};
   std::lock_guard lock(mutex_);
@@ -79,7 +89,7 @@ Result<ProviderInstance> DispatchProvider::create(const CreateRequest& request) 
 Status DispatchProvider::remove(const ProviderInstance& instance, int desired_size) {
   const std::string name = instance.name.empty() ? instance.id : instance.name;
   if (name.empty() || instance.group.empty()) return invalid_argument("dispatch remove: name and group required");
-  auto sent = post(instance.group, desired_size, {name}, "scale-down: " + name, make_uuid());
+  auto sent = post(DispatchDirection::kDown, instance.group, desired_size, {name}, "scale-down: " + name, make_uuid());
   if (!sent.ok()) return sent;
   std::lock_guard lock(mutex_);
   requested_.erase(name);

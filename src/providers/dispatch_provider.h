@@ -13,11 +13,15 @@ namespace ballast::providers {
 
 struct DispatchSettings {
   std::string url;  // e.g. https://api.github.com/repos/OWNER/REPO/dispatches
-  std::string event_type = "ballast-scale";
+  std::string event_type = "ballast-scale";  // scale-up (and scale-down unless the next is set)
   std::string token;       // the bearer token itself, or
   std::string token_file;  // a file holding it (read once, at make())
   net::TlsOptions tls;
+  std::string scale_down_event_type;  // empty = event_type; the payload's `direction` tells them apart
 };
+
+// Which way a dispatch moves the group: the payload's `direction`, "up" or "down".
+enum class DispatchDirection { kUp, kDown };
 
 // Asks a pipeline (GitHub repository_dispatch, or any webhook taking the same JSON) to
 // bring a group to a size: create() sends desired = request.desired_size, remove() sends
@@ -41,8 +45,8 @@ class DispatchProvider final : public nodepool::NodeProvider {
 
  private:
   DispatchProvider(DispatchSettings settings, std::string token, const ProviderContext& context);
-  Status post(const std::string& group, int desired, const std::vector<std::string>& remove, const std::string& reason,
-              const std::string& request_id);
+  Status post(DispatchDirection direction, const std::string& group, int desired, const std::vector<std::string>& remove,
+              const std::string& reason, const std::string& request_id);
 
   const DispatchSettings settings_;
   const std::string token_;
@@ -53,9 +57,9 @@ class DispatchProvider final : public nodepool::NodeProvider {
   std::map<std::string, nodepool::ProviderInstance> requested_;  // by name
 };
 
-// The JSON body sent to the dispatch URL (CONTRACT.md), exposed for tests.
-std::string dispatch_payload(const std::string& event_type, const std::string& group, int desired,
-                             const std::vector<std::string>& remove, const std::string& reason,
+// The JSON body sent to the dispatch URL (CONTRACT.md, plus `direction`), exposed for tests.
+std::string dispatch_payload(const std::string& event_type, DispatchDirection direction, const std::string& group,
+                             int desired, const std::vector<std::string>& remove, const std::string& reason,
                              const std::string& request_id);
 
 }  // namespace ballast::providers

@@ -117,6 +117,7 @@ CircuitBreaker::State CircuitBreaker::state() const {
 ProviderHttp::ProviderHttp(std::string provider, const ProviderContext& context)
     : provider_(std::move(provider)),
       transport_(context.transport),
+      metrics_(context.metrics),
       clock_(*context.clock),
       sleep_(context.sleep),
       options_(context.resilience),
@@ -139,6 +140,21 @@ void ProviderHttp::sleep(nanoseconds duration) {
   } else {
     std::this_thread::sleep_for(duration);
   }
+}
+
+Result<net::HttpClientResponse> ProviderHttp::exchange(const net::HttpClientRequest& request) {
+  if (metrics_ == nullptr) return transport_(request);
+  const auto started = clock_.now();
+  auto result = transport_(request);
+  const double seconds = std::chrono::duration<double>(clock_.now() - started).count();
+  const std::string status = result.ok() ? std::to_string(result->status) : "error";
+  metrics_->counter("ballast_provider_api_requests_total", "HTTP exchanges with node providers' APIs",
+                    {{"provider", provider_}, {"method", request.method}, {"status", status}})
+      .increment();
+  metrics_->histogram("ballast_provider_api_request_duration_seconds", "Latency of node providers' APIs",
+                      {{"provider", provider_}, {"method", request.method}}, latency_buckets_seconds())
+      .observe(seconds);
+  return result;
 }
 
 Result<net::HttpClientResponse> ProviderHttp::send(net::HttpClientRequest request) {
@@ -165,7 +181,7 @@ Result<net::HttpClientResponse> ProviderHttp::send(net::HttpClientRequest reques
       }
       sleep(wait);
     }
-    auto result = transport_(request);
+    auto result = exchange(request);
     bool throttled = false;
     if (!result.ok()) {
       if (result.error().code != ErrorCode::kUnavailable) {
@@ -254,6 +270,16 @@ Result<std::string> resolve_secret(const std::string& value, const std::string& 
   text.erase(0, first);
   if (text.empty()) return invalid_argument(std::string(what) + ": " + file + " is empty");
   return text;
+}
+
+Result<std::string> TokenCache::get(bool force) {
+  std::lock_guard lock(mutex_);
+  const auto now = now_();
+  if (!force && token_ && now + refresh_before_ < token_->expires) return token_->value;
+  auto fetched = fetch_(now);
+  if (!fetched.ok()) return fetched.error();
+  token_ = std::move(*fetched);
+  return token_->value;
 }
 
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {

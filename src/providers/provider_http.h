@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "core/result.h"
 #include "core/timestamp.h"
 #include "core/uuid.h"
@@ -54,6 +55,12 @@ struct ProviderContext {
   SleepFunction sleep;  // empty → std::this_thread::sleep_for
   WallClock wall_now = [] { return std::chrono::system_clock::now(); };
   ResilienceOptions resilience;
+  // Every HTTP exchange is counted and timed here when set:
+  // ballast_provider_api_requests_total{provider, method, status} and
+  // ballast_provider_api_request_duration_seconds{provider, method}. Labels name the
+  // provider type, the HTTP method and the answer's status code ("error" without one):
+  // never a URL, header or body.
+  MetricsRegistry* metrics = nullptr;
 };
 
 // A Transport over the project's HTTP client (request_sync). `client` must outlive it.
@@ -130,8 +137,12 @@ class ProviderHttp {
   std::chrono::nanoseconds jittered(std::chrono::nanoseconds backoff);
   void sleep(std::chrono::nanoseconds duration);
 
+  // Runs one exchange through the transport, counted and timed when metrics are set.
+  Result<net::HttpClientResponse> exchange(const net::HttpClientRequest& request);
+
   std::string provider_;
   Transport transport_;
+  MetricsRegistry* metrics_;
   const Clock& clock_;
   SleepFunction sleep_;
   ResilienceOptions options_;
@@ -139,6 +150,31 @@ class ProviderHttp {
   CircuitBreaker breaker_;
   std::mutex random_mutex_;
   std::mt19937_64 random_;
+};
+
+// A provider's bearer token, shared by its calls: fetched on first use, fetched again
+// `refresh_before` its expiry or when a call forces it (the API answered 401), one fetch
+// at a time. `fetch` logs in and returns the token and its expiry. Thread-safe; owned by
+// the provider, which outlives every call.
+class TokenCache {
+ public:
+  struct Token {
+    std::string value;
+    TimePoint expires;
+  };
+  using Fetch = std::function<Result<Token>(TimePoint now)>;
+
+  TokenCache(WallClock now, std::chrono::seconds refresh_before, Fetch fetch)
+      : now_(std::move(now)), refresh_before_(refresh_before), fetch_(std::move(fetch)) {}
+
+  Result<std::string> get(bool force);
+
+ private:
+  const WallClock now_;
+  const std::chrono::seconds refresh_before_;
+  const Fetch fetch_;
+  std::mutex mutex_;
+  std::optional<Token> token_;
 };
 
 // Helpers the providers share.

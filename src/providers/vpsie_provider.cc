@@ -111,12 +111,10 @@ Result<std::unique_ptr<VpsieProvider>> VpsieProvider::make(VpsieSettings setting
 VpsieProvider::VpsieProvider(VpsieSettings settings, const ProviderContext& context)
     : settings_(std::move(settings)),
       wall_now_(context.wall_now),
-      http_("vpsie", context) {}
+      http_("vpsie", context),
+      bearer_(context.wall_now, settings_.refresh_before, [this](TimePoint now) { return login(now); }) {}
 
-Result<std::string> VpsieProvider::bearer(bool force) {
-  std::lock_guard lock(token_mutex_);
-  const auto now = wall_now_();
-  if (!force && !access_token_.empty() && now + settings_.refresh_before < access_expires_) return access_token_;
+Result<TokenCache::Token> VpsieProvider::login(TimePoint now) {
   net::HttpClientRequest request;
   request.method = "POST";
   request.url = settings_.api_url + settings_.auth_path;
@@ -132,14 +130,12 @@ Result<std::string> VpsieProvider::bearer(bool force) {
   if (access == body.end() || !access->is_object() || text_field(*access, "token").empty()) {
     return Error{ErrorCode::kIo, "vpsie login: answer has no accessToken.token"};
   }
-  access_token_ = text_field(*access, "token");
   auto expires = parse_time(text_field(*access, "expires"));
   // Without a readable expiry, keep the token until a 401 says otherwise.
-  access_expires_ = expires.ok() ? *expires : now + std::chrono::hours(24 * 365);
-  log_.info("logged in", {{"expiresInSeconds", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                                         access_expires_ - now)
-                                                                         .count())}});
-  return access_token_;
+  const TimePoint expiry = expires.ok() ? *expires : now + std::chrono::hours(24 * 365);
+  log_.info("logged in", {{"expiresInSeconds",
+                           static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(expiry - now).count())}});
+  return TokenCache::Token{text_field(*access, "token"), expiry};
 }
 
 Result<VpsieProvider::Answer> VpsieProvider::call(const std::string& method, const std::string& path,
@@ -156,7 +152,7 @@ Result<VpsieProvider::Answer> VpsieProvider::call(const std::string& method, con
       request.body = body;
     }
     if (bearer_flow) {
-      auto token = bearer(attempt > 0);
+      auto token = bearer_.get(attempt > 0);
       if (!token.ok()) return token.error();
       request.headers.emplace_back("Authorization", "Bearer " + *token);
     } else {

@@ -56,16 +56,14 @@ class VpsieProvider final : public nodepool::NodeProvider {
   // Sends with the current credentials; on 401 with client credentials, logs in again and
   // retries once.
   Result<Answer> call(const std::string& method, const std::string& path, const std::string& body);
-  Result<std::string> bearer(bool force);
+  Result<TokenCache::Token> login(TimePoint now);  // clientId/clientSecret → bearer
   Result<std::vector<nodepool::ProviderInstance>> list_all(const std::string& group, bool include_pending);
 
   const VpsieSettings settings_;
   WallClock wall_now_;
   ProviderHttp http_;
   Logger log_{"providers.vpsie"};
-  std::mutex token_mutex_;
-  std::string access_token_;
-  TimePoint access_expires_{};
+  TokenCache bearer_;  // used with clientId/clientSecret only
 };
 
 }  // namespace ballast::providers

@@ -225,7 +225,15 @@ TEST_CASE("a PDB that allows no disruption keeps the node, and says why", "[node
 
 TEST_CASE("dry-run plans and reports but writes nothing", "[nodepool]") {
   World world;
-  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 0, 5));
+  // A request whose node is busy and Ready: ending it is bookkeeping, and the pass goes on to report.
+  json group = node_group(world.pipeline.url() + "/repos/o/r/dispatches", 0, 5);
+  group["status"]["inFlight"] = json::array(
+      {{{"name", "general-x"}, {"offering", "V92"}, {"requestedAt", "2026-01-01T00:00:00Z"}, {"requestId", "r"}}});
+  world.server.put(group);
+  world.server.put(group_node("general-x"));
+  json busy = owned(ballast::testing::make_pod("ai", "busy", {{"app", "x"}}, "general-x"));
+  busy["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "3";
+  world.server.put(busy);
   world.server.put(pending_pod("stt-0", "3"));
   auto reconciler = world.reconciler(true);
   REQUIRE(FakeApiServer::wait_for(
@@ -237,7 +245,7 @@ TEST_CASE("dry-run plans and reports but writes nothing", "[nodepool]") {
       },
       kWait));
   CHECK(payloads(world.pipeline).empty());
-  CHECK(world.in_flight().empty());
+  CHECK(world.in_flight().size() == 1);  // its status is not written either
 }
 
 TEST_CASE("a VM that never joins is deleted at the provider after provisionTimeout", "[nodepool]") {
@@ -343,4 +351,49 @@ TEST_CASE("a pod on a node-bound local-path volume keeps its node, and the Event
   CHECK(world.server.get("v1", "nodes", "", "general-b").has_value());
   CHECK(world.server.count_requests("POST", "/api/v1/namespaces/db/pods/pg-0/eviction") == 0);
   CHECK(payloads(world.pipeline).empty());
+}
+
+TEST_CASE("a pipeline that names its own node: the node is adopted, ends the request once Ready, and never times out",
+          "[nodepool]") {
+  World world;
+  json group = node_group(world.pipeline.url() + "/repos/o/r/dispatches", 0, 3, 1);
+  group["spec"]["provider"]["dispatch"]["scaleDownEventType"] = "scale_down";
+  world.server.put(group);
+  world.server.put(pending_pod("stt-0", "3"));
+  auto reconciler = world.reconciler();
+  REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 1; }, kWait));
+  const json request = world.in_flight()[0];
+
+  // The pipeline's own name, registering (not Ready yet) within the second the timeout allows.
+  json joined = ballast::testing::make_node("talent-mesh-node-1", {{"ballast.dev/nodegroup", "general"}}, "4", "8Gi");
+  joined["metadata"]["creationTimestamp"] = ballast::format_time(std::chrono::system_clock::now() + 1s);
+  joined["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "False"}}});
+  world.server.put(joined);
+  REQUIRE(FakeApiServer::wait_for(
+      [&] {
+        const auto entries = world.in_flight();
+        return entries.size() == 1 && entries[0].value("node", "") == "talent-mesh-node-1";
+      },
+      kWait));
+  // Well past provisionTimeoutSeconds (1 s): the node joined, so the request stands.
+  const auto passes = reconciler->passes();
+  REQUIRE(FakeApiServer::wait_for([&] { return reconciler->passes() >= passes + 8; }, kWait));
+  std::this_thread::sleep_for(1500ms);
+  CHECK(world.in_flight().size() == 1);
+  for (const auto& event : world.server.list("events")) CHECK(event.value("reason", "") != "ProvisionTimeout");
+  CHECK(payloads(world.pipeline).size() == 1);  // no second VM for the same pod
+
+  world.server.put(ballast::testing::make_node("talent-mesh-node-1", {{"ballast.dev/nodegroup", "general"}}, "4", "8Gi"));
+  REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().empty(); }, kWait));
+  std::set<std::string> reasons;
+  for (const auto& event : world.server.list("events")) reasons.insert(event.value("reason", ""));
+  CHECK(reasons.count("NodeJoined") == 1);
+  CHECK(reasons.count("NodeReady") == 1);
+  const auto status = world.server.get("ballast.dev/v1alpha1", "nodegroups", "", "general")->value("status", json::object());
+  CHECK(status.value("readyNodes", -1) == 1);
+  CHECK(status.value("desiredNodes", -1) == 1);
+  REQUIRE(status.value("nodes", json::array()).size() == 1);
+  CHECK(status["nodes"][0]["providerId"] == request["providerId"]);
+  CHECK(status["nodes"][0]["offering"] == "V92");
+  CHECK(payloads(world.pipeline)[0]["client_payload"]["direction"] == "up");
 }

@@ -93,8 +93,8 @@ TEST_CASE("dispatch posts the contract payload with GitHub headers and records w
   Env env;
   testing::FakeDispatch fake("gh-token");
   fake.start();
-  auto provider = DispatchProvider::make({fake.url() + "/repos/o/r/dispatches", "ballast-scale", "gh-token", "", {}},
-                                         env.context());
+  auto provider = DispatchProvider::make(
+      {fake.url() + "/repos/o/r/dispatches", "ballast-scale", "gh-token", "", {}, "ballast-scale-down"}, env.context());
   REQUIRE(provider.ok());
   auto& dispatch = **provider;
   auto created = dispatch.create(request("general-a1", 3));
@@ -110,7 +110,8 @@ TEST_CASE("dispatch posts the contract payload with GitHub headers and records w
   CHECK(body["client_payload"]["desired"] == 3);
   CHECK(body["client_payload"]["remove"] == json::array());
   CHECK(body["client_payload"]["requestId"].is_string());
-  CHECK(body["client_payload"].size() == 5);
+  CHECK(body["client_payload"]["direction"] == "up");
+  CHECK(body["client_payload"].size() == 6);
 
   auto listed = dispatch.list("general");
   REQUIRE(listed.ok());
@@ -119,6 +120,8 @@ TEST_CASE("dispatch posts the contract payload with GitHub headers and records w
 
   REQUIRE(dispatch.remove(*created, 2).ok());
   const auto removal = json::parse(fake.requests().back().body);
+  CHECK(removal["event_type"] == "ballast-scale-down");  // scaleDownEventType
+  CHECK(removal["client_payload"]["direction"] == "down");
   CHECK(removal["client_payload"]["desired"] == 2);
   CHECK(removal["client_payload"]["remove"] == json::array({"general-a1"}));
   CHECK(dispatch.list("general")->empty());
@@ -129,7 +132,7 @@ TEST_CASE("dispatch retries a 5xx and honours a 429 Retry-After") {
   Env env;
   testing::FakeDispatch fake("t");
   fake.start();
-  auto provider = DispatchProvider::make({fake.url() + "/repos/o/r/dispatches", "e", "t", "", {}}, env.context());
+  auto provider = DispatchProvider::make({fake.url() + "/repos/o/r/dispatches", "e", "t", "", {}, ""}, env.context());
   REQUIRE(provider.ok());
   fake.fail_next(502, 2);
   REQUIRE((*provider)->create(request("general-a1")).ok());
@@ -142,8 +145,11 @@ TEST_CASE("dispatch retries a 5xx and honours a 429 Retry-After") {
 
 TEST_CASE("dispatch reads its token from a file and fails fast without one") {
   Env env;
-  CHECK_FALSE(DispatchProvider::make({"http://127.0.0.1:1/d", "e", "", "/nonexistent/token", {}}, env.context()).ok());
-  CHECK_FALSE(DispatchProvider::make({"not a url", "e", "t", "", {}}, env.context()).ok());
+  CHECK_FALSE(DispatchProvider::make({"http://127.0.0.1:1/d", "e", "", "/nonexistent/token", {}, ""}, env.context()).ok());
+  CHECK_FALSE(DispatchProvider::make({"not a url", "e", "t", "", {}, ""}, env.context()).ok());
+  const auto too_long = DispatchProvider::make({"http://127.0.0.1:1/d", "e", "t", "", {}, std::string(101, 'x')}, env.context());
+  REQUIRE_FALSE(too_long.ok());
+  CHECK(too_long.error().message.find("scaleDownEventType") != std::string::npos);
 }
 
 // ---------------- VPSie ----------------

@@ -18,13 +18,10 @@
 #include "kube/kube_api.h"
 #include "kube/reconcile_loop.h"
 #include "kube/report_once.h"
+#include "nodepool/actuation_plan.h"
 #include "nodepool/node_provider.h"
 
 namespace ballast::nodepool {
-
-// Names the reconciler writes on Nodes (CONTRACT.md and cluster-autoscaler's practice).
-inline constexpr const char* kToBeDeletedTaint = "ballast.dev/to-be-deleted";
-inline constexpr const char* kDrainStartedAnnotation = "ballast.dev/drain-started";
 
 struct NodePoolOptions {
   bool dry_run = false;
@@ -41,11 +38,12 @@ using ProviderFactory = std::function<Result<std::unique_ptr<NodeProvider>>(cons
 
 // The node-pool reconciler: a small cluster autoscaler. Watches Nodes, Pods,
 // PodDisruptionBudgets, DaemonSets, PersistentVolumes, PersistentVolumeClaims and
-// NodeGroups; each pass runs the pure planners over
-// one snapshot and, while `is_leader()` holds, acts:
+// NodeGroups; each pass hands one snapshot to the pure `plan_actuation()` and, while
+// `is_leader()` holds, executes the actions it returns (only Events in dry-run):
 // - scale-up: records each VM in the NodeGroup's status.inFlight *before* asking the
 //   provider (a deterministic name, so a successor leader finds it instead of ordering a
-//   second), drops it once its Node registers, deletes it after provisionTimeout;
+//   second), drops it once its Node takes pods (a Node of another name registering for the
+//   group is adopted), deletes it when no Node registered within provisionTimeout;
 // - scale-down: taints (`ballast.dev/to-be-deleted:NoSchedule`) and cordons the node,
 //   evicts its pods through the Eviction API pass by pass (429 = retry next pass, 500 =
 //   blocked), and when it is empty deletes the VM and the Node; a drain that outlives
@@ -75,20 +73,21 @@ class NodePoolReconciler {
 
  private:
   NodeProvider* provider_for(const nlohmann::json& node_group);
-  void scale_up(const nlohmann::json& group_object, int64_t count, const std::string& offering, int desired,
-                TimePoint now, nlohmann::json& status, const std::string& reason);
-  // group_size: the group's registered Nodes, the size a provider is told to keep.
-  void reconcile_in_flight(const nlohmann::json& group_object, const std::set<std::string>& ready, int group_size,
-                           TimePoint now, nlohmann::json& status);
+  void scale_up(const nlohmann::json& group_object, const action::ScaleUp& order, TimePoint now, nlohmann::json& status);
+  void provision_timeout(const nlohmann::json& group_object, const action::ProvisionTimeout& timeout, TimePoint now,
+                         nlohmann::json& status);
   bool start_drain(const nlohmann::json& node, TimePoint now);
-  void continue_drain(const nlohmann::json& node, const std::vector<nlohmann::json>& pods,
-                      const nlohmann::json* group_object, int current_nodes, TimePoint now,
-                      std::map<std::string, nlohmann::json>& statuses);
-  void undo_drain(const nlohmann::json& node);
+  // Untaints and uncordons (when tainted), with a ScaleDownFailed Event and the group's failure.
+  void undo_drain(const nlohmann::json& node, const std::string& why, TimePoint now,
+                  std::map<std::string, nlohmann::json>& statuses);
+  bool evict(const action::Evict& eviction, std::string& failure);
   // Deletes the node's VM at the provider (when its group is known), then the Node object;
   // false (with an Event) when the provider refused.
-  bool delete_node(const nlohmann::json& node, const nlohmann::json* group_object, int current_nodes, TimePoint now,
-                   const std::string& why, std::map<std::string, nlohmann::json>& statuses);
+  bool delete_node(const nlohmann::json& node, const nlohmann::json* group_object, const action::DeleteNode& removal,
+                   TimePoint now, std::map<std::string, nlohmann::json>& statuses);
+  void failed_scale_up(const std::string& group, const char* reason);
+  void failed_scale_down(const std::string& group);
+  void record_metrics(const ActuationPlan& plan);
   Result<std::string> user_data(const nlohmann::json& group_object);
   void write_status(const std::string& group, const nlohmann::json& before, const nlohmann::json& after);
   bool may_write() const;

@@ -53,7 +53,11 @@ struct Generator {
       group.scale_down.max_empty_bulk_delete = pick(1, 3);
       if (chance(0.2)) group.status.last_scale_up = at(kNow) - std::chrono::seconds(pick(0, 1200));
       const int64_t in_flight = chance(0.3) ? pick(0, std::min<int64_t>(1, group.max_nodes - group.min_nodes)) : 0;
-      for (int64_t i = 0; i < in_flight; ++i) group.status.in_flight.push_back({group.name + "-new-" + std::to_string(i), "", {}});
+      for (int64_t i = 0; i < in_flight; ++i) {
+        InFlightNode entry;
+        entry.name = group.name + "-new-" + std::to_string(i);
+        group.status.in_flight.push_back(entry);
+      }
       const int64_t nodes = pick(group.min_nodes, group.max_nodes - in_flight);
       for (int64_t n = 0; n < nodes; ++n) {
         Node node;
@@ -64,7 +68,12 @@ struct Generator {
         node.labels[kNodeGroupLabel] = group.name;
         node.taints = group.taints;
         if (chance(0.1)) node.annotations[kScaleDownDisabledAnnotation] = "true";
-        if (chance(0.6)) group.status.nodes.push_back({node.name, at(kNow) - std::chrono::seconds(pick(0, 1800))});
+        if (chance(0.6)) {
+          NodeStatusEntry entry;
+          entry.name = node.name;
+          entry.unneeded_since = at(kNow) - std::chrono::seconds(pick(0, 1800));
+          group.status.nodes.push_back(entry);
+        }
         // Fill to a random fraction with pods that fit.
         Resources used;
         const double target = double(pick(0, 95)) / 100.0;

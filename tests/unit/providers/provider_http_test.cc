@@ -234,3 +234,60 @@ TEST_CASE("status errors map HTTP statuses to error codes") {
   CHECK(status_error("p", "x", reply(503)).code == ErrorCode::kUnavailable);
   CHECK(status_error("p", "x", reply(401)).code == ErrorCode::kInvalidArgument);
 }
+
+TEST_CASE("the token cache logs in once, again before expiry, on demand, and not after a failed login") {
+  TimePoint now = *parse_time("2026-11-22T10:00:00Z");
+  int logins = 0;
+  bool refuse = false;
+  TokenCache cache([&] { return now; }, 30s, [&](TimePoint at) -> Result<TokenCache::Token> {
+    if (refuse) return Error{ErrorCode::kIo, "login refused"};
+    ++logins;
+    return TokenCache::Token{"token-" + std::to_string(logins), at + 300s};
+  });
+  struct Step {
+    std::chrono::seconds advance;
+    bool force;
+    bool refuse;
+    std::string expect;  // the token, or "error"
+  };
+  const std::vector<Step> steps = {
+      {0s, false, false, "token-1"},    // first use logs in
+      {200s, false, false, "token-1"},  // cached
+      {71s, false, false, "token-2"},   // 29 s before expiry: renewed
+      {0s, true, false, "token-3"},     // a 401 forces a new login
+      {0s, true, true, "error"},        // a refused login is an error, not an old token
+      {0s, false, false, "token-3"},    // the token that was good stays good
+  };
+  for (const auto& step : steps) {
+    now += step.advance;
+    refuse = step.refuse;
+    auto token = cache.get(step.force);
+    CHECK((token.ok() ? *token : std::string("error")) == step.expect);
+  }
+}
+
+TEST_CASE("every exchange with a provider is counted by provider, method and status, and timed, without the URL") {
+  Script script;
+  MetricsRegistry metrics;
+  ResilienceOptions options;
+  options.max_attempts = 3;
+  auto context = script.context(options);
+  context.metrics = &metrics;
+  script.answers = {reply(503), Error{ErrorCode::kUnavailable, "connection refused"}, reply(200)};
+  ProviderHttp http("contabo", context);
+  net::HttpClientRequest request;
+  request.method = "POST";
+  request.url = "https://api.example/v1/compute/instances?token=secret-value";
+  REQUIRE(http.send(request).ok());
+  const std::string text = metrics.render();
+  CHECK(text.find(R"(ballast_provider_api_requests_total{provider="contabo",method="POST",status="503"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(ballast_provider_api_requests_total{provider="contabo",method="POST",status="error"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(ballast_provider_api_requests_total{provider="contabo",method="POST",status="200"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(ballast_provider_api_request_duration_seconds_count{provider="contabo",method="POST"} 3)") !=
+        std::string::npos);
+  CHECK(text.find("secret-value") == std::string::npos);
+  CHECK(text.find("api.example") == std::string::npos);
+}

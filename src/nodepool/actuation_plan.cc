@@ -1,0 +1,451 @@
+#include "nodepool/actuation_plan.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+
+namespace ballast::nodepool {
+namespace {
+
+bool draining(const Node& node) {
+  return std::any_of(node.taints.begin(), node.taints.end(),
+                     [](const Taint& taint) { return taint.key == kToBeDeletedTaint; });
+}
+
+std::string annotation(const Labels& annotations, const char* key) {
+  const auto it = annotations.find(key);
+  return it == annotations.end() ? std::string() : it->second;
+}
+
+// Pods a drain must move: bound to the node, not DaemonSet or mirror pods, not finished.
+bool must_move(const Pod& pod, const std::string& node) {
+  return pod.node_name == node && !pod.terminal() && !pod.mirror && !pod.daemonset();
+}
+
+EventSubject group_subject(const std::string& group) { return {"NodeGroup", "", group}; }
+EventSubject node_subject(const std::string& node) { return {"Node", "", node}; }
+
+action::Report report(std::string key, EventSubject subject, bool warning, std::string reason, std::string message) {
+  return {std::move(key), std::move(subject), warning, std::move(reason), std::move(message)};
+}
+
+std::string seconds(int64_t value) { return std::to_string(value) + "s"; }
+
+// The state one pass builds per group before the planners run.
+struct GroupPass {
+  const NodeGroup* spec = nullptr;
+  std::vector<const Node*> nodes;  // registered with the group label
+  int64_t ready = 0;
+  std::set<std::string> draining;  // group nodes under ballast.dev/to-be-deleted
+  std::optional<TimePoint> failed_at;  // the last scale-up failure, this pass's timeouts included
+  bool scaled_up = false;
+  int64_t removing = 0;
+  std::map<std::string, std::pair<std::string, std::string>> joined;  // node → (providerId, offering) of its request
+};
+
+// Matches in-flight requests to the Nodes that registered for them; ends, keeps or times
+// out each request. Rewrites the group's in-flight list as the planners must see it: an
+// adopted request carries its Node's name (so it counts as registered), ended and timed-out
+// ones are gone.
+void plan_in_flight(NodeGroup& group, GroupPass& pass, TimePoint now, const ActuationOptions& options,
+                    std::vector<Action>& actions) {
+  std::set<std::string> claimed;  // nodes a request already names
+  for (const auto& entry : group.status.in_flight) claimed.insert(entry.node.empty() ? entry.name : entry.node);
+  // A newcomer is a group node no request names; it may only be adopted by a request older
+  // than itself (below), so a node that was there before the request never is.
+  std::vector<const Node*> newcomers;
+  for (const Node* node : pass.nodes) {
+    if (!claimed.count(node->name) && !pass.draining.count(node->name)) newcomers.push_back(node);
+  }
+  std::stable_sort(newcomers.begin(), newcomers.end(), [](const Node* a, const Node* b) {
+    return a->created.value_or(TimePoint{}) < b->created.value_or(TimePoint{});
+  });
+  auto registered = [&](const std::string& name) -> const Node* {
+    for (const Node* node : pass.nodes) {
+      if (node->name == name) return node;
+    }
+    return nullptr;
+  };
+  auto adopt = [&](InFlightNode& entry, const Node* node) {
+    entry.node = node->name;
+    actions.push_back(action::AdoptNode{group.name, entry.name, node->name});
+    newcomers.erase(std::find(newcomers.begin(), newcomers.end(), node));
+  };
+  // A Node echoing a request's id belongs to that request, whatever its age.
+  for (auto& entry : group.status.in_flight) {
+    if (!entry.node.empty() || registered(entry.name) != nullptr || entry.request_id.empty()) continue;
+    for (const Node* node : newcomers) {
+      if (annotation(node->annotations, kRequestIdAnnotation) == entry.request_id) {
+        adopt(entry, node);
+        break;
+      }
+    }
+  }
+  // Any other newcomer goes to the oldest request still waiting that it could be for.
+  std::vector<InFlightNode*> waiting;
+  for (auto& entry : group.status.in_flight) {
+    if (entry.node.empty() && registered(entry.name) == nullptr) waiting.push_back(&entry);
+  }
+  std::stable_sort(waiting.begin(), waiting.end(), [](const InFlightNode* a, const InFlightNode* b) {
+    return a->requested_at.value_or(TimePoint{}) < b->requested_at.value_or(TimePoint{});
+  });
+  for (InFlightNode* entry : waiting) {
+    // A node echoing another request's id is not this request's, nor one older than the request.
+    const auto node = std::find_if(newcomers.begin(), newcomers.end(), [&](const Node* candidate) {
+      return annotation(candidate->annotations, kRequestIdAnnotation).empty() &&
+             (!candidate->created || !entry->requested_at || *candidate->created >= *entry->requested_at);
+    });
+    if (node != newcomers.end()) adopt(*entry, *node);
+  }
+
+  const int64_t timeout = group.provision_timeout_seconds.value_or(options.provision_timeout_seconds);
+  std::vector<InFlightNode> kept;
+  std::vector<const InFlightNode*> timed_out;
+  for (auto& entry : group.status.in_flight) {
+    const std::string node_name = entry.node.empty() ? entry.name : entry.node;
+    if (const Node* node = registered(node_name)) {
+      if (takes_pods(*node)) {
+        actions.push_back(action::EndInFlight{group.name, entry.name, node_name});
+        actions.push_back(report("ready|" + node_name, node_subject(node_name), false, "NodeReady",
+                                 node_name + " joined NodeGroup " + group.name + " and takes pods"));
+        pass.joined[node_name] = {entry.provider_id, entry.offering};
+        continue;
+      }
+      // Joined: no provision timeout any more; a node that never gets Ready is scale-down's
+      // unreadySeconds business.
+      actions.push_back(report("joined|" + node_name, node_subject(node_name), false, "NodeJoined",
+                               node_name + " registered for NodeGroup " + group.name + " (request " + entry.name +
+                                   "); waiting for it to take pods"));
+      entry.name = node_name;  // the planners see it registered
+      kept.push_back(entry);
+      continue;
+    }
+    if (entry.requested_at && now - *entry.requested_at > std::chrono::seconds(timeout)) {
+      timed_out.push_back(&entry);
+      continue;
+    }
+    kept.push_back(entry);
+  }
+  // The provider is told the group's size without the VMs given up: registered + still in flight.
+  const int desired = static_cast<int>(pass.nodes.size() + std::count_if(kept.begin(), kept.end(), [&](const auto& e) {
+                                         return registered(e.name) == nullptr;
+                                       }));
+  for (const InFlightNode* entry : timed_out) {
+    if (options.dry_run) {
+      actions.push_back(report("dry-timeout|" + entry->name, group_subject(group.name), false, "DryRunProvisionTimeout",
+                               "ballast would delete " + entry->name + ": not Ready within " + seconds(timeout)));
+      continue;
+    }
+    actions.push_back(action::ProvisionTimeout{group.name, entry->name, entry->provider_id, desired, timeout});
+    pass.failed_at = now;
+  }
+  group.status.in_flight = std::move(kept);
+}
+
+// Drains under way continue whatever this pass plans: evict what is left, undo a drain that
+// outlived maxGracefulTerminationSeconds, delete the node once it is empty.
+void plan_drains(const ClusterSnapshot& cluster, std::map<std::string, GroupPass>& passes, std::map<std::string, int>& sizes,
+                 TimePoint now, std::vector<Action>& actions) {
+  for (const auto& node : cluster.nodes) {
+    if (!draining(node)) continue;
+    const std::string group = node.group();
+    const auto pass = passes.find(group);
+    const int64_t grace = pass != passes.end() ? pass->second.spec->scale_down.max_graceful_termination_seconds
+                                               : ScaleDownSpec{}.max_graceful_termination_seconds;
+    std::vector<const Pod*> remaining;
+    for (const auto& pod : cluster.pods) {
+      if (must_move(pod, node.name)) remaining.push_back(&pod);
+    }
+    if (remaining.empty()) {
+      actions.push_back(action::DeleteNode{group, node.name, std::max(0, --sizes[group]), true, "removed " + node.name});
+      continue;
+    }
+    const auto started = parse_time(annotation(node.annotations, kDrainStartedAnnotation));
+    if (started && now - *started > std::chrono::seconds(grace)) {
+      actions.push_back(action::UndoDrain{group, node.name, "pods still running after " + seconds(grace) + " of draining"});
+      continue;
+    }
+    for (const Pod* pod : remaining) {
+      if (!pod->terminating) actions.push_back(action::Evict{node.name, pod->ref()});
+    }
+  }
+}
+
+std::string scale_up_reason(const OfferingScaleUp& add) {
+  std::string reason = std::to_string(add.nodes.size()) + " node(s) for pending pods";
+  size_t listed = 0;
+  for (const auto& planned : add.nodes) {
+    for (const auto& pod : planned.pods) {
+      if (listed++ < 5) reason += (listed == 1 ? ": " : ", ") + pod.str();
+    }
+  }
+  return reason;
+}
+
+void plan_scale_ups(const ScaleUpPlan& up, std::map<std::string, GroupPass>& passes, TimePoint now,
+                    const ActuationOptions& options, std::vector<Action>& actions) {
+  for (const auto& pod : up.unplaced) {
+    std::string why;
+    for (const auto& rejection : pod.rejections) why += (why.empty() ? "" : "; ") + rejection.group + ": " + rejection.message;
+    if (why.empty()) why = "no NodeGroup exists";
+    actions.push_back(report("unplaced|" + pod.pod.str() + "|" + why, {"Pod", pod.pod.ns, pod.pod.name}, false,
+                             "NotTriggerScaleUp", "pod didn't trigger scale-up: " + why));
+  }
+  for (const auto& group : up.groups) {
+    const auto it = passes.find(group.group);
+    if (it == passes.end() || group.nodes_to_add() == 0) continue;
+    GroupPass& pass = it->second;
+    // Like cluster-autoscaler's node group backoff: a group whose last scale-up failed
+    // orders nothing until scaleUp.backoffSeconds have passed.
+    const int64_t backoff = pass.spec->scale_up.backoff_seconds;
+    if (pass.failed_at && now - *pass.failed_at < std::chrono::seconds(backoff)) {
+      actions.push_back(report("backoff|" + group.group + "|" + format_time(*pass.failed_at), group_subject(group.group),
+                               true, "ScaleUpBackoff",
+                               "the last scale-up failed at " + format_time(*pass.failed_at) + "; no new node for " +
+                                   seconds(backoff)));
+      continue;
+    }
+    pass.scaled_up = true;
+    auto order = [&](const std::string& offering, int64_t count, const std::string& reason) {
+      if (options.dry_run) {
+        actions.push_back(report("dry-up|" + group.group + "|" + std::to_string(count) + "|" + offering + "|" + reason,
+                                 group_subject(group.group), false, "DryRunScaleUp",
+                                 "ballast would add " + std::to_string(count) + " " + offering + " node(s): " + reason));
+        return;
+      }
+      actions.push_back(action::ScaleUp{group.group, offering, count, 0, reason});
+    };
+    for (const auto& add : group.add) order(add.offering, static_cast<int64_t>(add.nodes.size()), scale_up_reason(add));
+    if (group.min_nodes_add > 0) order(group.min_nodes_offering, group.min_nodes_add, "below minNodes");
+  }
+}
+
+void plan_scale_downs(const ClusterSnapshot& cluster, const ScaleDownPlan& down, std::map<std::string, GroupPass>& passes,
+                      std::map<std::string, int>& sizes, const ActuationOptions& options, std::vector<Action>& actions) {
+  auto find_node = [&](const std::string& name) -> const Node* {
+    for (const auto& node : cluster.nodes) {
+      if (node.name == name) return &node;
+    }
+    return nullptr;
+  };
+  for (const auto& group : down.groups) {
+    const auto it = passes.find(group.group);
+    if (it == passes.end()) continue;
+    for (const auto& node : group.nodes) {
+      if (node.state == NodeState::kBlocked) {
+        actions.push_back(report("blocked|" + node.node + "|" + node.blockers.front().message, node_subject(node.node),
+                                 false, "ScaleDownBlocked", node.blockers.front().message));
+      }
+    }
+    std::set<std::string> removed_unready;
+    for (const auto& planned : group.nodes) {
+      if (planned.state != NodeState::kRemove || !planned.not_ready_since) continue;
+      removed_unready.insert(planned.node);
+      // Unready for unreadySeconds: nothing to drain (the kubelet is gone), delete the VM so
+      // a dead VPS stops being billed, then the Node (its pods are then collected). A drain
+      // already under way owns the node until it ends (or times out and is undone).
+      const Node* node = find_node(planned.node);
+      if (node == nullptr || draining(*node)) continue;
+      const std::string since = format_time(*planned.not_ready_since);
+      ++it->second.removing;
+      if (options.dry_run) {
+        actions.push_back(report("dry-down|" + planned.node, node_subject(planned.node), false, "DryRunScaleDown",
+                                 "ballast would delete " + planned.node + " and its VM: not Ready since " + since));
+        continue;
+      }
+      actions.push_back(action::DeleteNode{group.group, planned.node, std::max(0, --sizes[group.group]), false,
+                                           "removed " + planned.node + ": not Ready since " + since});
+    }
+    for (const auto& name : group.remove) {
+      const Node* node = find_node(name);
+      if (node == nullptr || draining(*node) || removed_unready.count(name)) continue;
+      ++it->second.removing;
+      if (options.dry_run) {
+        actions.push_back(report("dry-down|" + name, node_subject(name), false, "DryRunScaleDown",
+                                 "ballast would drain and remove " + name));
+        continue;
+      }
+      actions.push_back(action::StartDrain{group.group, name});
+    }
+  }
+}
+
+std::vector<GroupCondition> conditions(const NodeGroup& group, const GroupPass& pass, int64_t in_flight, TimePoint now) {
+  std::vector<GroupCondition> out;
+  const bool ready = pass.ready >= group.min_nodes;
+  out.push_back({"Ready", ready, ready ? "MinNodesReady" : "BelowMinNodes",
+                 std::to_string(pass.ready) + " of " + std::to_string(pass.nodes.size()) +
+                     " nodes take pods (minNodes " + std::to_string(group.min_nodes) + ")"});
+  if (pass.scaled_up) {
+    out.push_back({"ScalingUp", true, "NodesOrdered", "new nodes ordered for pending pods or minNodes"});
+  } else if (in_flight > 0) {
+    out.push_back({"ScalingUp", true, "NodesInFlight", std::to_string(in_flight) + " node(s) ordered, not taking pods yet"});
+  } else {
+    out.push_back({"ScalingUp", false, "NoScaleUp", "no node ordered or in flight"});
+  }
+  const int64_t down = static_cast<int64_t>(pass.draining.size()) + pass.removing;
+  out.push_back({"ScalingDown", down > 0, down > 0 ? "RemovingNodes" : "NoScaleDown",
+                 down > 0 ? std::to_string(down) + " node(s) draining or being removed" : "no node is being removed"});
+  const bool backing_off =
+      pass.failed_at && now - *pass.failed_at < std::chrono::seconds(group.scale_up.backoff_seconds);
+  out.push_back({"Backoff", backing_off, backing_off ? "ScaleUpFailed" : "NoRecentFailure",
+                 backing_off ? "the last scale-up failed at " + format_time(*pass.failed_at) + "; no new node for " +
+                                   seconds(group.scale_up.backoff_seconds)
+                             : "scale-up is allowed"});
+  return out;
+}
+
+nlohmann::json node_rows(const GroupScaleDown* down, const GroupPass& pass, const NodeGroup& group) {
+  nlohmann::json rows = nlohmann::json::array();
+  if (down == nullptr) return rows;
+  for (const auto& node : down->nodes) {
+    nlohmann::json row = {{"name", node.node},
+                          {"state", node_state_code(node.state)},
+                          {"utilization", static_cast<int>(node.utilization * 100) / 100.0}};
+    if (node.unneeded_since) row["unneededSince"] = format_time(*node.unneeded_since);
+    if (!node.blockers.empty()) row["reason"] = node.blockers.front().message;
+    std::string provider_id;
+    std::string offering;
+    if (const auto joined = pass.joined.find(node.node); joined != pass.joined.end()) {
+      std::tie(provider_id, offering) = joined->second;
+    }
+    for (const auto& previous : group.status.nodes) {
+      if (previous.name != node.node) continue;
+      if (provider_id.empty()) provider_id = previous.provider_id;
+      if (offering.empty()) offering = previous.offering;
+    }
+    if (!provider_id.empty()) row["providerId"] = provider_id;
+    if (!offering.empty()) row["offering"] = offering;
+    for (const Node* registered : pass.nodes) {
+      if (registered->name == node.node && registered->created) row["created"] = format_time(*registered->created);
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace
+
+bool takes_pods(const Node& node) {
+  return node.ready && !node.starting;
+}
+
+ActuationPlan plan_actuation(ClusterSnapshot cluster, TimePoint now, const ActuationOptions& options) {
+  ActuationPlan plan;
+  std::map<std::string, GroupPass> passes;
+  for (const auto& group : cluster.node_groups) passes[group.name].spec = &group;
+  std::map<std::string, int> registered;  // every labelled node, NodeGroup or not
+  for (const auto& node : cluster.nodes) {
+    const std::string group = node.group();
+    if (group.empty()) continue;
+    ++registered[group];
+    const auto it = passes.find(group);
+    if (it == passes.end()) continue;
+    it->second.nodes.push_back(&node);
+    if (takes_pods(node)) ++it->second.ready;
+    if (draining(node)) it->second.draining.insert(node.name);
+  }
+  // The size a provider is told after each removal: registered + still in flight.
+  std::map<std::string, int> sizes = registered;
+  for (auto& group : cluster.node_groups) {
+    GroupPass& pass = passes[group.name];
+    pass.failed_at = group.status.last_scale_up_failure;
+    plan_in_flight(group, pass, now, options, plan.actions);
+    for (const auto& entry : group.status.in_flight) {
+      const bool joined = std::any_of(pass.nodes.begin(), pass.nodes.end(),
+                                      [&](const Node* node) { return node->name == entry.name; });
+      if (!joined) ++sizes[group.name];
+    }
+  }
+  if (!options.dry_run) plan_drains(cluster, passes, sizes, now, plan.actions);
+
+  // A node that registered for a request but does not take pods yet is planned as the
+  // capacity it is about to be (cluster-autoscaler's upcoming node): otherwise the pods it
+  // was ordered for fit nowhere and a second VM is ordered. Scale-down sees it as it is.
+  std::vector<Node*> upcoming;
+  for (const auto& group : cluster.node_groups) {
+    for (const auto& entry : group.status.in_flight) {
+      for (auto& node : cluster.nodes) {
+        if (node.name == entry.name && !node.ready) upcoming.push_back(&node);
+      }
+    }
+  }
+  for (Node* node : upcoming) node->ready = true;
+  plan.up = plan_scale_up(cluster, now);
+  for (Node* node : upcoming) node->ready = false;
+  plan_scale_ups(plan.up, passes, now, options, plan.actions);
+
+  ScaleDownOptions down_options;
+  for (const auto& group : plan.up.groups) {
+    if (group.nodes_to_add() > 0) down_options.groups_scaling_up.insert(group.group);
+  }
+  down_options.pending_placements = plan.up.fits_existing;
+  plan.down = plan_scale_down(cluster, now, down_options);
+  plan_scale_downs(cluster, plan.down, passes, sizes, options, plan.actions);
+
+  std::map<std::string, int64_t> unschedulable;
+  for (const auto& pod : plan.up.unplaced) {
+    std::set<std::string> groups;
+    for (const auto& rejection : pod.rejections) groups.insert(rejection.group);
+    for (const auto& group : groups) ++unschedulable[group];
+  }
+  for (const auto& group : cluster.node_groups) {
+    const GroupPass& pass = passes[group.name];
+    const GroupScaleUp* up = plan.up.find(group.name);
+    GroupStatusPlan status;
+    status.group = group.name;
+    status.current_nodes = static_cast<int64_t>(pass.nodes.size());
+    status.ready_nodes = pass.ready;
+    status.in_flight = up != nullptr ? up->in_flight : 0;
+    const int64_t adding = pass.scaled_up && up != nullptr ? up->nodes_to_add() : 0;
+    if (up != nullptr) {
+      for (const auto& add : up->add) {
+        for (const auto& node : add.nodes) status.unschedulable_pods += static_cast<int64_t>(node.pods.size());
+      }
+    }
+    status.unschedulable_pods += unschedulable[group.name];
+    status.desired_nodes = status.current_nodes + status.in_flight + adding -
+                           static_cast<int64_t>(pass.draining.size()) - pass.removing;
+    status.conditions = conditions(group, pass, status.in_flight, now);
+    status.nodes = node_rows(plan.down.find(group.name), pass, group);
+    plan.statuses.push_back(std::move(status));
+  }
+  // A scale-up orders towards the size this pass plans for the group.
+  for (auto& planned : plan.actions) {
+    if (auto* up = std::get_if<action::ScaleUp>(&planned)) {
+      for (const auto& status : plan.statuses) {
+        if (status.group == up->group) up->desired = static_cast<int>(status.desired_nodes);
+      }
+    }
+  }
+  return plan;
+}
+
+void apply_status(const GroupStatusPlan& plan, TimePoint now, nlohmann::json& status) {
+  using nlohmann::json;
+  status["currentNodes"] = plan.current_nodes;
+  status["readyNodes"] = plan.ready_nodes;
+  status["desiredNodes"] = plan.desired_nodes;
+  status["pendingPods"] = plan.unschedulable_pods;
+  status["nodes"] = plan.nodes;
+  const json previous = status.value("conditions", json::array());
+  json conditions = json::array();
+  for (const auto& condition : plan.conditions) {
+    const std::string value = condition.status ? "True" : "False";
+    std::string since = format_time(now);
+    for (const auto& old : previous) {
+      if (old.is_object() && old.value("type", "") == condition.type && old.value("status", "") == value) {
+        since = old.value("lastTransitionTime", since);
+      }
+    }
+    conditions.push_back({{"type", condition.type},
+                          {"status", value},
+                          {"reason", condition.reason},
+                          {"message", condition.message},
+                          {"lastTransitionTime", since}});
+  }
+  status["conditions"] = std::move(conditions);
+}
+
+}  // namespace ballast::nodepool
