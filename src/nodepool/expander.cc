@@ -29,10 +29,23 @@ std::vector<const ExpansionOption*> PriorityFilter::best(const std::vector<const
   return lowest(options, [](const ExpansionOption& o) { return -double(o.group->priority); });
 }
 
+std::vector<const ExpansionOption*> PreferredOfferingFilter::best(
+    const std::vector<const ExpansionOption*>& options) const {
+  const auto preferred = [](const ExpansionOption& o) { return o.offering->id == o.group->preferred_offering; };
+  std::vector<const ExpansionOption*> out;
+  for (const auto* o : options) {
+    const bool outranked = !preferred(*o) && std::any_of(options.begin(), options.end(), [&](const ExpansionOption* p) {
+      return p->group == o->group && preferred(*p);
+    });
+    if (!outranked) out.push_back(o);
+  }
+  return out;
+}
+
 double LeastWasteFilter::waste(const ExpansionOption& o) {
   const double count = double(o.node_count);
-  const double cpu = count * double(o.allocatable.cpu_milli);
-  const double mem = count * double(o.allocatable.memory_bytes);
+  const double cpu = count * double(o.offering->capacity.cpu_milli);
+  const double mem = count * double(o.offering->capacity.memory_bytes);
   return (cpu > 0 ? (cpu - double(o.requested.cpu_milli)) / cpu : 0) +
          (mem > 0 ? (mem - double(o.requested.memory_bytes)) / mem : 0);
 }
@@ -53,6 +66,7 @@ const Expander& Expander::standard() {
   static const Expander expander = [] {
     std::vector<std::unique_ptr<ExpanderFilter>> filters;
     filters.push_back(std::make_unique<PriorityFilter>());
+    filters.push_back(std::make_unique<PreferredOfferingFilter>());
     filters.push_back(std::make_unique<LeastWasteFilter>());
     filters.push_back(std::make_unique<PriceFilter>());
     filters.push_back(std::make_unique<MostPodsFilter>());

@@ -16,8 +16,7 @@ struct ExpansionOption {
   const Offering* offering = nullptr;
   int64_t node_count = 0;
   size_t pod_count = 0;
-  Resources requested;    // sum of those pods' requests
-  Resources allocatable;  // of one new node: the template
+  Resources requested;  // sum of those pods' requests
 };
 
 // One rule that narrows the options to its best ones (cluster-autoscaler's
@@ -36,7 +35,18 @@ class PriorityFilter final : public ExpanderFilter {
   std::vector<const ExpansionOption*> best(const std::vector<const ExpansionOption*>& options) const override;
 };
 
-// The least idle CPU + memory on the new nodes, against their template allocatable.
+// `spec.preferredOffering`: where a group's preferred offering places pods, the group's
+// other offerings are dropped (they get the pods it cannot hold in later rounds).
+class PreferredOfferingFilter final : public ExpanderFilter {
+ public:
+  std::string_view name() const override { return "preferred-offering"; }
+  std::vector<const ExpansionOption*> best(const std::vector<const ExpansionOption*>& options) const override;
+};
+
+// The least idle CPU + memory on the new nodes against the offering's capacity (what the
+// VM has and is billed for), as cluster-autoscaler's least-waste expander scores it:
+// against allocatable, the reserve and DaemonSets would count as the pods' and favour
+// small offerings, whose reserve is a larger share.
 class LeastWasteFilter final : public ExpanderFilter {
  public:
   std::string_view name() const override { return "least-waste"; }
@@ -63,7 +73,7 @@ class MostPodsFilter final : public ExpanderFilter {
 class Expander {
  public:
   explicit Expander(std::vector<std::unique_ptr<ExpanderFilter>> filters) : filters_(std::move(filters)) {}
-  // priority → least waste → price → most pods (then input order:
+  // priority → preferred offering → least waste → price → most pods (then input order:
   // group name, then the group's offering order).
   static const Expander& standard();
   // nullptr for no options.

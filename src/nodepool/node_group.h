@@ -76,6 +76,7 @@ struct NodeGroup {
   ScaleUpSpec scale_up;
   ScaleDownSpec scale_down;
   NodeGroupStatus status;
+  std::string preferred_offering;  // spec.preferredOffering: used first whenever it fits
 
   const Offering* find_offering(const std::string& id) const;
 };

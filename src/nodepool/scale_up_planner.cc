@@ -402,8 +402,8 @@ class ScaleUpPass {
     views.reserve(viable.size());
     for (const OptionState* o : viable) {
       const NodeGroup& group = *groups_[o->group].group;
-      views.push_back({&group, &group.offerings[o->offering], static_cast<int64_t>(o->nodes.size()), o->placed.size(),
-                       o->requested, o->allocatable});
+      views.push_back(
+          {&group, &group.offerings[o->offering], static_cast<int64_t>(o->nodes.size()), o->placed.size(), o->requested});
     }
     std::vector<const ExpansionOption*> choices;
     for (const auto& v : views) choices.push_back(&v);

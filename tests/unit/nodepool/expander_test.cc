@@ -12,18 +12,20 @@ constexpr int64_t kGi = 1024LL * 1024 * 1024;
 struct Fixture {
   NodeGroup low = group("low", 0);
   NodeGroup high = group("high", 10);
+  NodeGroup prefers_large = group("prefers-large", 0, "large");
 
-  static NodeGroup group(const char* name, int64_t priority) {
+  static NodeGroup group(const char* name, int64_t priority, const char* preferred = "") {
     NodeGroup g;
     g.name = name;
     g.priority = priority;
+    g.preferred_offering = preferred;
     g.offerings = {{"small", {2000, 4 * kGi, 110}, 5}, {"large", {4000, 8 * kGi, 110}, 10}};
     return g;
   }
 
   ExpansionOption option(const NodeGroup& group, size_t offering, int64_t nodes, size_t pods, Resources requested) {
     const Offering& o = group.offerings[offering];
-    return {&group, &o, nodes, pods, requested, o.capacity};
+    return {&group, &o, nodes, pods, requested};
   }
 };
 
@@ -36,7 +38,7 @@ struct Case {
 
 }  // namespace
 
-TEST_CASE("the expander chain picks priority, then least waste, then price, then most pods", "[expander]") {
+TEST_CASE("the expander chain picks priority, preferred offering, least waste, price, most pods", "[expander]") {
   const std::vector<Case> cases{
       {"higher priority wins over less waste", 1,
        [](Fixture& f) {
@@ -54,6 +56,21 @@ TEST_CASE("the expander chain picks priority, then least waste, then price, then
       {"equal waste and price: the one placing more pods", 1,
        [](Fixture& f) {
          return std::vector{f.option(f.low, 0, 1, 1, {1000, 2 * kGi, 1}), f.option(f.low, 0, 1, 4, {1000, 2 * kGi, 4})};
+       }},
+      {"the preferred offering wins over less waste in its group", 0,
+       [](Fixture& f) {
+         return std::vector{f.option(f.prefers_large, 1, 1, 1, {1000, 2 * kGi, 1}),
+                            f.option(f.prefers_large, 0, 1, 1, {1000, 2 * kGi, 1})};
+       }},
+      {"a preferred offering does not outrank another group's less wasteful option", 1,
+       [](Fixture& f) {
+         return std::vector{f.option(f.prefers_large, 1, 1, 1, {1000, 2 * kGi, 1}),
+                            f.option(f.low, 0, 1, 1, {2000, 4 * kGi, 1})};
+       }},
+      {"priority comes before the preferred offering", 1,
+       [](Fixture& f) {
+         return std::vector{f.option(f.prefers_large, 1, 1, 1, {1000, 2 * kGi, 1}),
+                            f.option(f.high, 0, 1, 1, {1000, 2 * kGi, 1})};
        }},
       {"a full tie: the first option (group name, then offering order)", 0,
        [](Fixture& f) {
@@ -85,8 +102,10 @@ TEST_CASE("a custom chain applies only its own filters", "[expander]") {
   CHECK(Expander::standard().choose({&options[0], &options[1]}) == &options[0]);
 }
 
-TEST_CASE("least waste scores idle cpu plus idle memory over the new nodes", "[expander]") {
+TEST_CASE("least waste scores idle cpu plus idle memory against the new nodes' capacity", "[expander]") {
   Fixture f;
+  f.low.reserved = {500, kGi, 0};  // the reserve does not enter the score
   CHECK(LeastWasteFilter::waste(f.option(f.low, 0, 2, 2, {2000, 4 * kGi, 2})) == Approx(1.0));
   CHECK(LeastWasteFilter::waste(f.option(f.low, 0, 1, 2, {2000, 4 * kGi, 2})) == Approx(0.0));
+  CHECK(LeastWasteFilter::waste(f.option(f.low, 1, 1, 2, {1000, 6 * kGi, 2})) == Approx(0.75 + 0.25));
 }

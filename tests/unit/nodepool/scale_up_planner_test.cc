@@ -199,3 +199,39 @@ TEST_CASE("pods spread over several groups when each has a pod only it can take"
   CHECK(added(plan, "b") == 1);
   CHECK(plan.unplaced.empty());
 }
+
+TEST_CASE("least waste counts against capacity, so the reserve does not favour small offerings", "[scale-up]") {
+  // Two 800m/1.5Gi pods: two small nodes (1 cpu, 2Gi; one pod each after the 100m/256Mi
+  // reserve) or one large (2 cpu, 4Gi). Against allocatable the small ones waste less
+  // (0.25 vs 0.36) only because the reserve is a larger share of them; against capacity
+  // both waste 0.45 and the large node's lower price decides.
+  json group = node_group("general", 0, 5);
+  group["spec"]["offerings"] = {{{"id", "small"}, {"cpu", "1"}, {"memory", "2Gi"}, {"monthlyPrice", 5}},
+                                {{"id", "large"}, {"cpu", "2"}, {"memory", "4Gi"}, {"monthlyPrice", 9}}};
+  const auto plan = plan_scale_up(snapshot({group, pending_pod("apps", "a", "800m", "1536Mi"),
+                                            pending_pod("apps", "b", "800m", "1536Mi")}),
+                                  at(kNow));
+  const auto* up = plan.find("general");
+  REQUIRE(up->add.size() == 1);
+  CHECK(up->add[0].offering == "large");
+  CHECK(up->add[0].nodes.size() == 1);
+}
+
+TEST_CASE("a group's preferredOffering is ordered whenever it fits, others only for what it cannot hold",
+          "[scale-up]") {
+  json group = node_group("general", 0, 5);
+  group["spec"]["offerings"] = {{{"id", "small"}, {"cpu", "2"}, {"memory", "4Gi"}, {"monthlyPrice", 5}},
+                                {{"id", "large"}, {"cpu", "8"}, {"memory", "16Gi"}, {"monthlyPrice", 20}}};
+  group["spec"]["preferredOffering"] = "small";
+  const auto plan = plan_scale_up(snapshot({group, pending_pod("apps", "fits-small", "1", "1Gi"),
+                                            pending_pod("apps", "needs-large", "4", "4Gi")}),
+                                  at(kNow));
+  const auto* up = plan.find("general");
+  REQUIRE(up->add.size() == 2);
+  CHECK(up->add[0].offering == "small");
+  REQUIRE(up->add[0].nodes.size() == 1);
+  CHECK(up->add[0].nodes[0].pods[0].name == "fits-small");
+  CHECK(up->add[1].offering == "large");
+  CHECK(up->add[1].nodes[0].pods[0].name == "needs-large");
+  CHECK(plan.unplaced.empty());
+}
