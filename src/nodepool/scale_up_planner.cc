@@ -1,6 +1,7 @@
 #include "nodepool/scale_up_planner.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <map>
 #include <set>
@@ -85,6 +86,7 @@ double score(const Resources& r, const Resources& reference) {
 
 struct Pending {
   const Pod* pod;
+  const PodSchedulingSpec* spec;  // the pod's, or a copy with its bound PVs' node affinity
   size_t cls;
   int64_t age_seconds;
   bool placed = false;
@@ -136,7 +138,50 @@ void roll_back(OptionState& option, const std::vector<Pending>& pending, size_t 
   option.resume = true;
 }
 
-void simulate(OptionState& option, const std::vector<Pending>& pending, int64_t headroom) {
+std::string template_node_name(size_t index);
+
+// An option's new nodes in the pass's PodTopology while one simulation of it runs, for
+// the inter-pod rules; all undone when it ends (a commit adds them for good).
+class TemplateNodes {
+ public:
+  TemplateNodes(PodTopology& topology, const Labels& labels, const std::vector<Taint>& taints)
+      : topology_(topology), labels_(labels), taints_(taints), base_(topology.size()) {}
+  TemplateNodes(const TemplateNodes&) = delete;
+  TemplateNodes& operator=(const TemplateNodes&) = delete;
+  ~TemplateNodes() {
+    for (auto it = placed_.rbegin(); it != placed_.rend(); ++it) topology_.unplace(base_ + *it);
+    for (size_t i = 0; i < opened_; ++i) topology_.pop_node();
+  }
+
+  bool fits(const Pod& pod, size_t n) const { return topology_.check(pod, base_ + n).ok(); }
+  // Opens the next new node if `pod` may run there; otherwise leaves nothing behind.
+  bool open_for(const Pod& pod) {
+    const size_t i = topology_.add_node(&labels_, &taints_, template_node_name(topology_.size()));
+    if (!topology_.check(pod, i).ok()) {
+      topology_.pop_node();
+      return false;
+    }
+    ++opened_;
+    return true;
+  }
+  void place(const Pod& pod, size_t n) {
+    topology_.place(base_ + n, pod);
+    placed_.push_back(n);
+  }
+
+ private:
+  PodTopology& topology_;
+  const Labels& labels_;
+  const std::vector<Taint>& taints_;
+  const size_t base_;
+  size_t opened_ = 0;
+  std::vector<size_t> placed_;
+};
+
+// First fit decreasing of the option's candidates onto new template nodes, at most
+// `headroom` of them; `templates` (when some pod has inter-pod terms) also checks
+// affinity, anti-affinity and spread.
+void simulate(OptionState& option, const std::vector<Pending>& pending, int64_t headroom, TemplateNodes* templates) {
   size_t from = 0;  // position in `order` to continue from
   if (option.dirty) {
     option.nodes.clear();
@@ -176,16 +221,18 @@ void simulate(OptionState& option, const std::vector<Pending>& pending, int64_t 
       const Resources& u = option.used[n];
       if (u.cpu_milli + request.cpu_milli <= option.allocatable.cpu_milli &&
           u.memory_bytes + request.memory_bytes <= option.allocatable.memory_bytes &&
-          u.pods + request.pods <= option.allocatable.pods) {
+          u.pods + request.pods <= option.allocatable.pods && (templates == nullptr || templates->fits(*p.pod, n))) {
         target = n;
         break;
       }
     }
     if (target == option.used.size()) {
       if (static_cast<int64_t>(option.used.size()) >= headroom) continue;
+      if (templates != nullptr && !templates->open_for(*p.pod)) continue;
       option.used.emplace_back();
       option.nodes.emplace_back();
     }
+    if (templates != nullptr) templates->place(*p.pod, target);
     option.used[target] += request;
     option.nodes[target].push_back(index);
     option.placed.push_back(index);
@@ -196,6 +243,8 @@ void simulate(OptionState& option, const std::vector<Pending>& pending, int64_t 
   option.requested = {};
   for (const auto& u : option.used) option.requested += u;
 }
+
+std::string template_node_name(size_t index) { return "template-node-" + std::to_string(index); }
 
 std::string mib(int64_t bytes) { return std::to_string(bytes / (1024 * 1024)) + "Mi"; }
 
@@ -219,7 +268,11 @@ namespace {
 class ScaleUpPass {
  public:
   ScaleUpPass(const ClusterSnapshot& cluster, TimePoint now)
-      : cluster_(cluster), now_(now), daemons_(daemon_specs(cluster)), offering_labels_(cluster.node_groups.size()) {}
+      : cluster_(cluster),
+        now_(now),
+        daemons_(daemon_specs(cluster)),
+        offering_labels_(cluster.node_groups.size()),
+        volumes_(cluster) {}
 
   ScaleUpPlan run() {
     collect_capacity();
@@ -241,11 +294,14 @@ class ScaleUpPass {
       node_index.emplace(node.name, existing_.size());
       existing_.push_back({{node.name, &node.labels, &node.taints, node.unschedulable}, node.allocatable, {}});
       existing_in_flight_.push_back(false);
+      topology_.add_node(&node.labels, &node.taints, node.name);
     }
     for (const auto& pod : cluster_.pods) {
       if (pod.node_name.empty() || pod.terminal()) continue;
       const auto it = node_index.find(pod.node_name);
-      if (it != node_index.end()) existing_[it->second].used += pod.spec.requests;
+      if (it == node_index.end()) continue;
+      existing_[it->second].used += pod.spec.requests;
+      topology_.place(it->second, pod);
     }
     std::set<std::string> registered;
     std::map<std::string, int64_t> group_nodes;
@@ -273,6 +329,7 @@ class ScaleUpPass {
         const Labels& labels = offering_labels_[g][static_cast<size_t>(offering - group.offerings.data())];
         existing_.push_back({{f.name, &labels, &group.taints, false}, template_for(group, *offering, labels), {}});
         existing_in_flight_.push_back(true);
+        topology_.add_node(&labels, &group.taints, f.name);
       }
     }
   }
@@ -295,10 +352,31 @@ class ScaleUpPass {
         plan_.waiting.push_back(pod.ref());
         continue;
       }
-      const auto [it, added] = classes.emplace(scheduling_key(pod.spec), class_spec_.size());
-      if (added) class_spec_.push_back(&pod.spec);
-      pending_.push_back({&pod, it->second, age});
+      const PodSchedulingSpec* spec = with_volumes(pod);
+      const auto [it, added] = classes.emplace(scheduling_key(*spec), class_spec_.size());
+      if (added) class_spec_.push_back(spec);
+      pending_.push_back({&pod, spec, it->second, age});
+      inter_pod_ = inter_pod_ || pod.has_inter_pod_terms();
     }
+    inter_pod_ = inter_pod_ || topology_.has_anti_affinity();
+  }
+
+  // The pod's spec with its bound PVs' node affinity (kube-scheduler's VolumeBinding): a
+  // PV pinned to a node or zone admits only nodes there. An unbound claim constrains
+  // nothing (provisioned where the pod lands); a claim or PV not in the snapshot admits
+  // no node, as the scheduler fails the pod.
+  const PodSchedulingSpec* with_volumes(const Pod& pod) {
+    if (pod.claims.empty()) return &pod.spec;
+    PodSchedulingSpec spec = pod.spec;
+    for (const auto& c : pod.claims) {
+      const ClaimVolume found = volumes_.find(pod.ns, c);
+      if (found.state == ClaimVolume::State::kUnknown) spec.volume_affinity.emplace_back();
+      if (found.state == ClaimVolume::State::kBound && !found.pv->node_affinity.empty()) {
+        spec.volume_affinity.push_back(found.pv->node_affinity);
+      }
+    }
+    if (spec.volume_affinity.empty()) return &pod.spec;
+    return &volume_specs_.emplace_back(std::move(spec));
   }
 
   // 3. First fit decreasing onto capacity already there (the scheduler may not have
@@ -324,9 +402,10 @@ class ScaleUpPass {
     for (size_t index : by_size) {
       Pending& p = pending_[index];
       if (!fits(p.pod->spec.requests, max_free)) continue;
-      for (size_t n : feasible.for_pod(p.pod->spec)) {
-        if (fits(p.pod->spec.requests, existing_[n].free())) {
+      for (size_t n : feasible.for_pod(*p.spec)) {
+        if (fits(p.pod->spec.requests, existing_[n].free()) && (!inter_pod_ || topology_.check(*p.pod, n).ok())) {
           existing_[n].used += p.pod->spec.requests;
+          topology_.place(n, *p.pod);
           p.placed = true;
           plan_.fits_existing.push_back({p.pod->ref(), existing_[n].shape.name, existing_in_flight_[n]});
           break;
@@ -393,7 +472,13 @@ class ScaleUpPass {
       if (option.dirty || option.resume) {
         // Drop pods taken by earlier commits so later simulations skip them for good.
         std::erase_if(option.order, [&](size_t index) { return pending_[index].placed; });
-        simulate(option, pending_, groups_[option.group].headroom);
+        if (inter_pod_) {
+          TemplateNodes templates(topology_, offering_labels_[option.group][option.offering],
+                                  groups_[option.group].group->taints);
+          simulate(option, pending_, groups_[option.group].headroom, &templates);
+        } else {
+          simulate(option, pending_, groups_[option.group].headroom, nullptr);
+        }
       }
       if (!option.placed.empty()) viable.push_back(&option);
     }
@@ -432,6 +517,17 @@ class ScaleUpPass {
     state.headroom -= static_cast<int64_t>(best.nodes.size());
     for (size_t index : best.placed) pending_[index].placed = true;
     const size_t chosen_group = best.group;
+    if (inter_pod_) {
+      // The new nodes and their pods stay in the topology; every other option's packing
+      // may depend on them, so all are simulated again.
+      for (const auto& pods : best.nodes) {
+        const size_t i = topology_.add_node(&offering_labels_[best.group][best.offering], &state.group->taints,
+                                            template_node_name(topology_.size()));
+        for (size_t index : pods) topology_.place(i, *pending_[index].pod);
+      }
+      for (auto& option : options_) option.dirty = true;
+      return;
+    }
     for (auto& option : options_) {
       if (option.dirty) continue;
       if (option.group == chosen_group) {
@@ -472,7 +568,7 @@ class ScaleUpPass {
     }
   }
 
-  void explain_group(const Pending& p, size_t g, std::vector<GroupRejection>& out) const {
+  void explain_group(const Pending& p, size_t g, std::vector<GroupRejection>& out) {
     const GroupState& state = groups_[g];
     const NodeGroup& group = *state.group;
     if (group.offerings.empty()) {
@@ -504,9 +600,17 @@ class ScaleUpPass {
         out.push_back({group.name, offering.id, fit_failure_code(r.failure),
                        r.detail + ": requests " + describe_resources(p.pod->spec.requests) + ", a new node has " +
                            describe_resources(option.allocatable)});
-      } else {
-        fits_some_offering = true;
+        continue;
       }
+      if (inter_pod_) {
+        // Even an empty new node of this offering is turned away by the pods around it.
+        const FitResult t = check_on_new_node(*p.pod, g, option.offering);
+        if (!t.ok()) {
+          out.push_back({group.name, offering.id, fit_failure_code(t.failure), t.detail});
+          continue;
+        }
+      }
+      fits_some_offering = true;
     }
     if (fits_some_offering) {
       out.push_back({group.name, "", "max-nodes-reached",
@@ -514,6 +618,15 @@ class ScaleUpPass {
                          " nodes, " + std::to_string(state.in_flight) + " in flight, " +
                          std::to_string(plan_.groups[g].nodes_to_add()) + " planned)"});
     }
+  }
+
+  // The inter-pod rules for `pod` on one more, empty node of (group g, offering o).
+  FitResult check_on_new_node(const Pod& pod, size_t g, size_t o) {
+    const size_t i =
+        topology_.add_node(&offering_labels_[g][o], &groups_[g].group->taints, template_node_name(topology_.size()));
+    FitResult fit = topology_.check(pod, i);
+    topology_.pop_node();
+    return fit;
   }
 
   int64_t priority(const OptionState& option) const { return groups_[option.group].group->priority; }
@@ -542,6 +655,12 @@ class ScaleUpPass {
   std::vector<Pending> pending_;
   std::vector<const PodSchedulingSpec*> class_spec_;  // one spec per pod class
   std::vector<OptionState> options_;
+  const VolumeIndex volumes_;
+  std::deque<PodSchedulingSpec> volume_specs_;  // pending pods' specs with their PVs' node affinity
+  // Where pods run (registered, in-flight, then committed template nodes, in that order:
+  // the first existing_.size() indices are existing_'s), for the inter-pod rules.
+  PodTopology topology_;
+  bool inter_pod_ = false;  // some pending pod has inter-pod terms, or a running pod anti-affinity
   ScaleUpPlan plan_;
 };
 
