@@ -21,7 +21,83 @@ bool PodAffinityTerm::selects(const std::string& own_ns, const std::string& ns, 
   return in_namespace && selector.matches(labels);
 }
 
+VolumeIndex::VolumeIndex(const ClusterSnapshot& cluster) {
+  for (const auto& pvc : cluster.persistent_volume_claims) claims_.emplace(pvc.ns + "/" + pvc.name, &pvc);
+  for (const auto& pv : cluster.persistent_volumes) {
+    by_name_.emplace(pv.name, &pv);
+    if (!pv.claim_name.empty()) by_claim_.emplace(pv.claim_ns + "/" + pv.claim_name, &pv);
+  }
+}
+
+ClaimVolume VolumeIndex::find(const std::string& pod_ns, const PodClaim& c) const {
+  const std::string claim_ref = pod_ns + "/" + c.claim;
+  const auto claim = claims_.find(claim_ref);
+  if (claim == claims_.end()) {
+    const auto it = by_claim_.find(claim_ref);
+    if (it == by_claim_.end()) return {ClaimVolume::State::kUnknown, nullptr, "PersistentVolumeClaim " + claim_ref};
+    return {ClaimVolume::State::kBound, it->second, {}};
+  }
+  const std::string& volume = claim->second->volume_name;
+  if (volume.empty()) return {ClaimVolume::State::kUnbound, nullptr, {}};
+  const auto it = by_name_.find(volume);
+  if (it == by_name_.end()) {
+    return {ClaimVolume::State::kUnknown, nullptr, "PersistentVolume " + volume + " of claim " + claim_ref};
+  }
+  return {ClaimVolume::State::kBound, it->second, {}};
+}
+
 namespace {
+
+LabelSelector selector_at(const json* value, const std::string& path);
+
+// spec.affinity.<kind>.requiredDuringSchedulingIgnoredDuringExecution (kind: podAffinity
+// or podAntiAffinity).
+std::vector<PodAffinityTerm> affinity_terms_at(const json* spec, const std::string& kind) {
+  const std::string path = "spec.affinity." + kind + ".requiredDuringSchedulingIgnoredDuringExecution";
+  const json& terms =
+      array_at(member(member(member(spec, "affinity", "spec"), kind.c_str(), "spec.affinity"),
+                      "requiredDuringSchedulingIgnoredDuringExecution", "spec.affinity." + kind),
+               path);
+  std::vector<PodAffinityTerm> out;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const std::string p = index(path, i);
+    PodAffinityTerm term;
+    term.selector = selector_at(member(&terms[i], "labelSelector", p), p + ".labelSelector");
+    term.namespaces = string_list_at(member(&terms[i], "namespaces", p), p + ".namespaces");
+    term.all_namespaces = member(&terms[i], "namespaceSelector", p) != nullptr;
+    term.topology_key = string_at(member(&terms[i], "topologyKey", p), p + ".topologyKey");
+    if (term.topology_key.empty()) fail(p + ".topologyKey", "required");
+    out.push_back(std::move(term));
+  }
+  return out;
+}
+
+// spec.topologySpreadConstraints, the DoNotSchedule ones.
+std::vector<TopologySpreadConstraint> spread_constraints_at(const json* spec) {
+  const std::string path = "spec.topologySpreadConstraints";
+  const json& items = array_at(member(spec, "topologySpreadConstraints", "spec"), path);
+  std::vector<TopologySpreadConstraint> out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string p = index(path, i);
+    const json* item = &items[i];
+    const std::string when = string_at(member(item, "whenUnsatisfiable", p), p + ".whenUnsatisfiable");
+    if (when != "DoNotSchedule" && when != "ScheduleAnyway") {
+      fail(p + ".whenUnsatisfiable", "must be DoNotSchedule or ScheduleAnyway");
+    }
+    TopologySpreadConstraint c;
+    c.max_skew = int_at(member(item, "maxSkew", p), p + ".maxSkew", 0);
+    if (c.max_skew < 1) fail(p + ".maxSkew", "must be ≥ 1");
+    c.topology_key = string_at(member(item, "topologyKey", p), p + ".topologyKey");
+    if (c.topology_key.empty()) fail(p + ".topologyKey", "required");
+    c.selector = selector_at(member(item, "labelSelector", p), p + ".labelSelector");
+    c.min_domains = int_at(member(item, "minDomains", p), p + ".minDomains", 1);
+    if (c.min_domains < 1) fail(p + ".minDomains", "must be ≥ 1");
+    c.honor_node_affinity = string_at(member(item, "nodeAffinityPolicy", p), p + ".nodeAffinityPolicy") != "Ignore";
+    c.honor_node_taints = string_at(member(item, "nodeTaintsPolicy", p), p + ".nodeTaintsPolicy") == "Honor";
+    if (when == "DoNotSchedule") out.push_back(std::move(c));
+  }
+  return out;
+}
 
 std::vector<SelectorRequirement> requirements_at(const json* value, const std::string& path) {
   std::vector<SelectorRequirement> out;
@@ -235,21 +311,9 @@ Result<Pod> parse_pod(const nlohmann::json& object) {
     if (spec == nullptr) fail("spec", "required");
     pod.spec = read_pod_spec(spec, "spec");
     pod.node_name = string_at(member(spec, "nodeName", "spec"), "spec.nodeName");
-    const std::string anti = "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution";
-    const json& terms = array_at(
-        member(member(member(spec, "affinity", "spec"), "podAntiAffinity", "spec.affinity"),
-               "requiredDuringSchedulingIgnoredDuringExecution", "spec.affinity.podAntiAffinity"),
-        anti);
-    for (size_t i = 0; i < terms.size(); ++i) {
-      const std::string p = index(anti, i);
-      PodAffinityTerm term;
-      term.selector = selector_at(member(&terms[i], "labelSelector", p), p + ".labelSelector");
-      term.namespaces = string_list_at(member(&terms[i], "namespaces", p), p + ".namespaces");
-      term.all_namespaces = member(&terms[i], "namespaceSelector", p) != nullptr;
-      term.topology_key = string_at(member(&terms[i], "topologyKey", p), p + ".topologyKey");
-      if (term.topology_key.empty()) fail(p + ".topologyKey", "required");
-      pod.required_anti_affinity.push_back(std::move(term));
-    }
+    pod.required_anti_affinity = affinity_terms_at(spec, "podAntiAffinity");
+    pod.required_pod_affinity = affinity_terms_at(spec, "podAffinity");
+    pod.topology_spread = spread_constraints_at(spec);
     pod.priority = int_at(member(spec, "priority", "spec"), "spec.priority", 0);
     const json& volumes = array_at(member(spec, "volumes", "spec"), "spec.volumes");
     for (size_t i = 0; i < volumes.size(); ++i) {

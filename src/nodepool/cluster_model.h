@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -41,8 +42,9 @@ struct PodClaim {
   std::string claim;   // PersistentVolumeClaim name
 };
 
-// One required pod anti-affinity term (core/v1 PodAffinityTerm): no pod matching
-// `selector` in `namespaces` may run in the same `topology_key` domain.
+// One required pod affinity or anti-affinity term (core/v1 PodAffinityTerm): a pod
+// matching `selector` in `namespaces` must (affinity) or may not (anti-affinity) run in
+// the same `topology_key` domain.
 struct PodAffinityTerm {
   LabelSelector selector;              // labelSelector (null matches nothing)
   std::vector<std::string> namespaces;  // empty = the pod's own namespace
@@ -52,6 +54,18 @@ struct PodAffinityTerm {
 
   // Whether `other` (of namespace `ns`) is a pod this term, written in `own_ns`, selects.
   bool selects(const std::string& own_ns, const std::string& ns, const Labels& labels) const;
+};
+
+// One `DoNotSchedule` topologySpreadConstraint (ScheduleAnyway ones are preferences the
+// planners do not simulate): among the `topology_key` domains of the nodes the pod may
+// use, the matching pods' counts may differ by at most `max_skew`.
+struct TopologySpreadConstraint {
+  int64_t max_skew = 1;
+  std::string topology_key;
+  LabelSelector selector;  // pods of the pod's namespace it counts (null counts none)
+  int64_t min_domains = 1;
+  bool honor_node_affinity = true;  // nodeAffinityPolicy (default Honor)
+  bool honor_node_taints = false;   // nodeTaintsPolicy (default Ignore)
 };
 
 struct Pod {
@@ -70,6 +84,9 @@ struct Pod {
   std::vector<PodClaim> claims;            // persistentVolumeClaim and generic ephemeral volumes
   // spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution
   std::vector<PodAffinityTerm> required_anti_affinity;
+  // spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution
+  std::vector<PodAffinityTerm> required_pod_affinity;
+  std::vector<TopologySpreadConstraint> topology_spread;  // the DoNotSchedule ones
   bool terminating = false;       // metadata.deletionTimestamp set
   // PodScheduled=False reason=Unschedulable, with the condition's lastTransitionTime.
   bool unschedulable = false;
@@ -77,6 +94,10 @@ struct Pod {
 
   PodRef ref() const { return {ns, name}; }
   bool daemonset() const { return controller_kind == "DaemonSet"; }
+  // Whether the scheduler's inter-pod filters (affinity, anti-affinity, spread) apply.
+  bool has_inter_pod_terms() const {
+    return !required_anti_affinity.empty() || !required_pod_affinity.empty() || !topology_spread.empty();
+  }
   // Succeeded/Failed pods hold no resources.
   bool terminal() const { return phase == "Succeeded" || phase == "Failed"; }
 };
@@ -148,6 +169,27 @@ struct ClusterSnapshot {
   std::vector<PersistentVolume> persistent_volumes;
   std::vector<PersistentVolumeClaim> persistent_volume_claims;
   std::vector<std::string> notes;  // objects that were skipped, and why
+};
+
+// A pod claim's PersistentVolume, found as kube-scheduler's VolumeBinding finds it: the
+// claim's spec.volumeName, else (the claim not in the snapshot) a PV whose claimRef names it.
+struct ClaimVolume {
+  enum class State { kBound, kUnbound, kUnknown };
+  State state = State::kUnknown;
+  const PersistentVolume* pv = nullptr;  // kBound
+  std::string missing;                   // kUnknown: what the snapshot lacks, for messages
+};
+
+// The snapshot's PVCs and PVs, indexed. Holds pointers into the snapshot.
+class VolumeIndex {
+ public:
+  explicit VolumeIndex(const ClusterSnapshot& cluster);
+  ClaimVolume find(const std::string& pod_ns, const PodClaim& claim) const;
+
+ private:
+  std::unordered_map<std::string, const PersistentVolumeClaim*> claims_;  // ns/name
+  std::unordered_map<std::string, const PersistentVolume*> by_name_;
+  std::unordered_map<std::string, const PersistentVolume*> by_claim_;     // claimRef ns/name
 };
 
 // One object each → model. Errors name the object: `Pod shop/web-1: spec.containers[0].

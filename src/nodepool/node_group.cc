@@ -40,6 +40,13 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
     off.capacity.memory_bytes = units_at(memory, p + ".memory", 0);
     off.capacity.pods = int_at(member(o, "maxPods", p), p + ".maxPods", 110);
     off.monthly_price = number_at(member(o, "monthlyPrice", p), p + ".monthlyPrice", 0);
+    // A VM with no CPU, memory or pod slots would be planned as holding nothing (or, with
+    // a negative count, as taking pods away): refused rather than bought.
+    if (off.capacity.cpu_milli <= 0) fail(p + ".cpu", "must be > 0");
+    if (off.capacity.memory_bytes <= 0) fail(p + ".memory", "must be > 0");
+    if (off.capacity.pods < 1) fail(p + ".maxPods", "must be ≥ 1, got " + std::to_string(off.capacity.pods));
+    if (!(off.monthly_price >= 0)) fail(p + ".monthlyPrice", "must be ≥ 0");
+    if (g.find_offering(off.id) != nullptr) fail(p + ".id", "duplicate offering \"" + off.id + "\"");
     g.offerings.push_back(std::move(off));
   }
   if (g.offerings.empty() && g.max_nodes > 0) fail("spec.offerings", "at least one offering is required");
@@ -52,11 +59,17 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
                                        g.reserved.memory_bytes);
   }
   g.priority = int_at(member(spec, "priority", "spec"), "spec.priority", 0);
+  g.preferred_offering = string_at(member(spec, "preferredOffering", "spec"), "spec.preferredOffering");
+  if (!g.preferred_offering.empty() && g.find_offering(g.preferred_offering) == nullptr) {
+    fail("spec.preferredOffering", "names no offering of spec.offerings (\"" + g.preferred_offering + "\")");
+  }
   if (const json* up = member(spec, "scaleUp", "spec")) {
     g.scale_up.pod_age_seconds =
         int_at(member(up, "podAgeSeconds", "spec.scaleUp"), "spec.scaleUp.podAgeSeconds", 5);
+    if (g.scale_up.pod_age_seconds < 0) fail("spec.scaleUp.podAgeSeconds", "must be ≥ 0");
     g.scale_up.backoff_seconds = int_at(member(up, "backoffSeconds", "spec.scaleUp"), "spec.scaleUp.backoffSeconds",
                                         g.scale_up.backoff_seconds);
+    if (g.scale_up.backoff_seconds < 0) fail("spec.scaleUp.backoffSeconds", "must be ≥ 0");
   }
   if (const json* down = member(spec, "scaleDown", "spec")) {
     const std::string p = "spec.scaleDown";
@@ -75,13 +88,21 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
     d.max_empty_bulk_delete =
         int_at(member(down, "maxEmptyBulkDelete", p), p + ".maxEmptyBulkDelete", d.max_empty_bulk_delete);
     d.unready_seconds = int_at(member(down, "unreadySeconds", p), p + ".unreadySeconds", d.unready_seconds);
-    if (d.unready_seconds < 0) fail(p + ".unreadySeconds", "must be ≥ 0");
+    for (const auto& [key, value] : {std::pair{"unneededSeconds", d.unneeded_seconds},
+                                     {"delayAfterAddSeconds", d.delay_after_add_seconds},
+                                     {"delayAfterFailureSeconds", d.delay_after_failure_seconds},
+                                     {"maxGracefulTerminationSeconds", d.max_graceful_termination_seconds},
+                                     {"maxEmptyBulkDelete", d.max_empty_bulk_delete},
+                                     {"unreadySeconds", d.unready_seconds}}) {
+      if (value < 0) fail(p + "." + key, "must be ≥ 0");
+    }
     if (d.utilization_threshold < 0 || d.utilization_threshold > 1) {
       fail(p + ".utilizationThreshold", "must be within [0, 1]");
     }
   }
   if (const json* timeout = member(spec, "provisionTimeoutSeconds", "spec")) {
     g.provision_timeout_seconds = int_at(timeout, "spec.provisionTimeoutSeconds", 0);
+    if (*g.provision_timeout_seconds < 1) fail("spec.provisionTimeoutSeconds", "must be ≥ 1");
   }
   if (const json* status = member(&object, "status", "")) {
     auto& s = g.status;

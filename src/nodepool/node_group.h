@@ -84,6 +84,7 @@ struct NodeGroup {
   ScaleDownSpec scale_down;
   NodeGroupStatus status;
   std::optional<int64_t> provision_timeout_seconds;  // spec.provisionTimeoutSeconds; unset = the reconciler's default
+  std::string preferred_offering;  // spec.preferredOffering: used first whenever it fits
 
   const Offering* find_offering(const std::string& id) const;
 };

@@ -82,16 +82,10 @@ struct Candidate {
   bool unready = false;  // unready for unreadySeconds: removed without a simulation
 };
 
-// The snapshot's PVCs and PVs, indexed to resolve a pod's volumes.
+// Where a pod's volumes let it go.
 class Volumes {
  public:
-  explicit Volumes(const ClusterSnapshot& cluster) : nodes_(cluster.nodes) {
-    for (const auto& pvc : cluster.persistent_volume_claims) claims_.emplace(pvc.ns + "/" + pvc.name, &pvc);
-    for (const auto& pv : cluster.persistent_volumes) {
-      by_name_.emplace(pv.name, &pv);
-      if (!pv.claim_name.empty()) by_claim_.emplace(pv.claim_ns + "/" + pv.claim_name, &pv);
-    }
-  }
+  explicit Volumes(const ClusterSnapshot& cluster) : nodes_(cluster.nodes), index_(cluster) {}
 
   // Blocks `pod` on `node` when one of its volumes cannot follow it (node-bound or not in
   // the snapshot); otherwise adds each bound PV's node affinity to `spec`. Like
@@ -100,26 +94,14 @@ class Volumes {
   void resolve(const Pod& pod, const Node& node, PodSchedulingSpec& spec, std::vector<Blocker>& out) const {
     const std::string ref = pod.ref().str();
     for (const auto& c : pod.claims) {
-      const std::string claim_ref = pod.ns + "/" + c.claim;
-      const auto claim = claims_.find(claim_ref);
-      const PersistentVolume* pv = nullptr;
-      if (claim != claims_.end() && !claim->second->volume_name.empty()) {
-        const auto it = by_name_.find(claim->second->volume_name);
-        pv = it == by_name_.end() ? nullptr : it->second;
-      } else if (claim == claims_.end()) {
-        const auto it = by_claim_.find(claim_ref);
-        pv = it == by_claim_.end() ? nullptr : it->second;
-      } else {
-        continue;  // claim not bound yet
-      }
-      if (pv == nullptr) {
-        const std::string what = claim == claims_.end()
-                                     ? "PersistentVolumeClaim " + claim_ref
-                                     : "PersistentVolume " + claim->second->volume_name + " of claim " + claim_ref;
+      const ClaimVolume found = index_.find(pod.ns, c);
+      if (found.state == ClaimVolume::State::kUnbound) continue;
+      if (found.state == ClaimVolume::State::kUnknown) {
         out.push_back({BlockReason::kUnknownVolume, ref, "",
-                       "pod " + ref + " uses volume " + c.volume + ": " + what + " is not in the snapshot"});
+                       "pod " + ref + " uses volume " + c.volume + ": " + found.missing + " is not in the snapshot"});
         continue;
       }
+      const PersistentVolume* pv = found.pv;
       if (pv->node_affinity.empty()) continue;  // network storage: any node
       const bool elsewhere = std::any_of(nodes_.begin(), nodes_.end(), [&](const Node& other) {
         return other.name != node.name &&
@@ -140,9 +122,7 @@ class Volumes {
 
  private:
   const std::vector<Node>& nodes_;
-  std::unordered_map<std::string, const PersistentVolumeClaim*> claims_;
-  std::unordered_map<std::string, const PersistentVolume*> by_name_;
-  std::unordered_map<std::string, const PersistentVolume*> by_claim_;
+  const VolumeIndex index_;
 };
 
 class Simulation {
@@ -151,7 +131,7 @@ class Simulation {
     for (const auto& node : cluster.nodes) {
       index_.emplace(node.name, nodes_.size());
       nodes_.push_back({{node.name, &node.labels, &node.taints, node.unschedulable}, node.allocatable, {}});
-      pods_at_.emplace_back();
+      topology_.add_node(&node.labels, &node.taints, node.name);
       usable_.push_back(node.ready);
       removing_.push_back(false);
       candidate_.push_back(false);
@@ -170,14 +150,17 @@ class Simulation {
     return it == index_.end() ? std::nullopt : std::optional<size_t>(it->second);
   }
   const SimNode& node(size_t i) const { return nodes_[i]; }
-  // A pending pod the scale-up places on node i: it takes room there and counts for
-  // anti-affinity.
+  // A pending pod the scale-up places on node i: it takes room there and counts for the
+  // inter-pod rules.
   void add_pending(size_t i, const Pod& pod) {
     nodes_[i].used += pod.spec.requests;
     add_pod(i, pod);
   }
   void mark_candidate(size_t i) { candidate_[i] = true; }
-  void mark_removing(size_t i) { removing_[i] = true; }
+  void mark_removing(size_t i) {
+    removing_[i] = true;
+    topology_.hide(i);
+  }
 
   // Destinations: ready, not being removed, not `self`; nodes that are not themselves
   // scale-down candidates first, so candidates stay empty where possible.
@@ -202,7 +185,7 @@ class Simulation {
       for (size_t i : feasible) {
         if (i == self || removing_[i]) continue;
         FitResult fit = check_resources(pod->spec.requests, nodes_[i].free());
-        if (fit.ok() && !anti_affinity_allows(*pod, i, self)) fit.failure = FitFailure::kPodAntiAffinity;
+        if (fit.ok()) fit = topology_.check(*pod, i, self);
         if (fit.ok()) {
           nodes_[i].used += pod->spec.requests;
           add_pod(i, *pod);
@@ -241,67 +224,15 @@ class Simulation {
     for (auto it = applied.rbegin(); it != applied.rend(); ++it) {
       const auto& [i, r] = *it;
       nodes_[i].used -= r;
-      // Undone newest first: each is the last pod added to its node (and to anti_pods_).
-      if (!pods_at_[i].back()->required_anti_affinity.empty()) anti_pods_.pop_back();
-      pods_at_[i].pop_back();
+      topology_.unplace(i);  // undone newest first: each is the last pod placed on its node
     }
     applied.clear();
   }
 
  private:
-  void add_pod(size_t i, const Pod& pod) {
-    pods_at_[i].push_back(&pod);
-    if (!pod.required_anti_affinity.empty()) anti_pods_.emplace_back(i, &pod);
-  }
+  void add_pod(size_t i, const Pod& pod) { topology_.place(i, pod); }
 
-  // The label value of `key` on node i, or nullptr.
-  const std::string* topology(size_t i, const std::string& key) const {
-    const auto it = nodes_[i].shape.labels->find(key);
-    return it == nodes_[i].shape.labels->end() ? nullptr : &it->second;
-  }
-
-  // Whether any pod in node i's `key` domain (nodes not removed, not `self`) satisfies `match`.
-  template <typename F>
-  bool domain_has(size_t i, const std::string& key, size_t self, F&& match) const {
-    const std::string* value = topology(i, key);
-    if (value == nullptr) return false;  // a node without the label is in no domain
-    for (size_t j = 0; j < nodes_.size(); ++j) {
-      if (j == self || removing_[j]) continue;
-      const std::string* other = j == i ? value : topology(j, key);
-      if (other == nullptr || *other != *value) continue;
-      for (const Pod* q : pods_at_[j]) {
-        if (match(*q)) return true;
-      }
-    }
-    return false;
-  }
-
-  // kube-scheduler's InterPodAffinity filter, required anti-affinity only, both ways: the
-  // pod's own terms against the pods in node i's domains, and every placed pod's terms
-  // against the pod. Pods of `self` are the ones moving away: they do not count.
-  bool anti_affinity_allows(const Pod& pod, size_t i, size_t self) const {
-    if (anti_pods_.empty()) return true;  // no pod anywhere has required anti-affinity
-    for (const auto& term : pod.required_anti_affinity) {
-      const bool conflict = domain_has(i, term.topology_key, self, [&](const Pod& q) {
-        return &q != &pod && term.selects(pod.ns, q.ns, q.labels);
-      });
-      if (conflict) return false;
-    }
-    for (const auto& [j, q] : anti_pods_) {
-      if (j == self || removing_[j] || q == &pod) continue;
-      for (const auto& term : q->required_anti_affinity) {
-        const std::string* here = topology(i, term.topology_key);
-        const std::string* there = topology(j, term.topology_key);
-        if (here != nullptr && there != nullptr && *here == *there && term.selects(q->ns, pod.ns, pod.labels)) {
-          return false;
-        }
-      }
-    }
-    return true;
-  }
-
-  std::vector<std::vector<const Pod*>> pods_at_;  // pods bound or placed on each node
-  std::vector<std::pair<size_t, const Pod*>> anti_pods_;  // those with required anti-affinity
+  PodTopology topology_;  // where pods run, for affinity, anti-affinity and spread
   std::vector<SimNode> nodes_;
   std::vector<bool> usable_;
   std::vector<bool> removing_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
+#include <map>
 
 namespace ballast::nodepool {
 namespace {
@@ -42,6 +44,8 @@ const char* fit_failure_code(FitFailure failure) {
     case FitFailure::kInsufficientMemory: return "insufficient-memory";
     case FitFailure::kTooManyPods: return "too-many-pods";
     case FitFailure::kPodAntiAffinity: return "pod-anti-affinity";
+    case FitFailure::kPodAffinity: return "pod-affinity";
+    case FitFailure::kTopologySpread: return "topology-spread";
   }
   return "unknown";
 }
@@ -56,6 +60,16 @@ bool node_selector_term_matches(const NodeSelectorTerm& term, const Labels& labe
     if (!requirement_matches(r, fields)) return false;
   }
   return true;
+}
+
+bool matches_node_affinity(const PodSchedulingSpec& pod, const Labels& labels, const std::string& node_name) {
+  for (const auto& [k, v] : pod.node_selector) {
+    const auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return pod.required_affinity.empty() ||
+         std::any_of(pod.required_affinity.begin(), pod.required_affinity.end(),
+                     [&](const NodeSelectorTerm& term) { return node_selector_term_matches(term, labels, node_name); });
 }
 
 FitResult check_static(const PodSchedulingSpec& pod, const NodeShape& node) {
@@ -152,6 +166,147 @@ const std::vector<size_t>& FeasibleNodes::for_pod(const PodSchedulingSpec& pod) 
   }
   by_spec_.emplace(&pod, &it->second);
   return it->second;
+}
+
+size_t PodTopology::add_node(const Labels* labels, const std::vector<Taint>* taints, std::string name) {
+  nodes_.push_back({labels, taints, std::move(name), false, {}});
+  return nodes_.size() - 1;
+}
+
+void PodTopology::pop_node() { nodes_.pop_back(); }
+
+void PodTopology::place(size_t node, const Pod& pod) {
+  nodes_[node].pods.push_back(&pod);
+  if (!pod.required_anti_affinity.empty()) anti_pods_.emplace_back(node, &pod);
+}
+
+void PodTopology::unplace(size_t node) {
+  const Pod* pod = nodes_[node].pods.back();
+  nodes_[node].pods.pop_back();
+  if (!pod->required_anti_affinity.empty()) {
+    // Undone newest first, so it is the last anti-affinity pod of this node.
+    for (auto it = anti_pods_.rbegin(); it != anti_pods_.rend(); ++it) {
+      if (it->first == node && it->second == pod) {
+        anti_pods_.erase(std::next(it).base());
+        break;
+      }
+    }
+  }
+}
+
+const std::string* PodTopology::domain(size_t node, const std::string& key) const {
+  static const std::string kHostname = "kubernetes.io/hostname";
+  const auto it = nodes_[node].labels->find(key);
+  if (it != nodes_[node].labels->end()) return &it->second;
+  return key == kHostname ? &nodes_[node].name : nullptr;  // a node without the label is in no domain
+}
+
+template <typename Match>
+bool PodTopology::domain_has(size_t node, const std::string& key, size_t ignore, const Pod& self,
+                             Match&& match) const {
+  const std::string* value = domain(node, key);
+  if (value == nullptr) return false;
+  for (size_t j = 0; j < nodes_.size(); ++j) {
+    if (!counts(j, ignore)) continue;
+    const std::string* other = j == node ? value : domain(j, key);
+    if (other == nullptr || *other != *value) continue;
+    for (const Pod* q : nodes_[j].pods) {
+      if (q != &self && match(*q)) return true;
+    }
+  }
+  return false;
+}
+
+FitResult PodTopology::check(const Pod& pod, size_t node, size_t ignore) const {
+  if (!pod.has_inter_pod_terms() && anti_pods_.empty()) return {};
+  if (FitResult r = check_anti_affinity(pod, node, ignore); !r.ok()) return r;
+  if (FitResult r = check_affinity(pod, node, ignore); !r.ok()) return r;
+  return check_spread(pod, node, ignore);
+}
+
+// Both ways: the pod's terms against the pods in the node's domains, and every placed
+// pod's terms against the pod.
+FitResult PodTopology::check_anti_affinity(const Pod& pod, size_t node, size_t ignore) const {
+  for (const auto& term : pod.required_anti_affinity) {
+    if (domain_has(node, term.topology_key, ignore, pod,
+                   [&](const Pod& q) { return term.selects(pod.ns, q.ns, q.labels); })) {
+      return {FitFailure::kPodAntiAffinity, "a pod its anti-affinity selects runs in its " + term.topology_key +
+                                                " domain"};
+    }
+  }
+  for (const auto& [j, q] : anti_pods_) {
+    if (!counts(j, ignore) || q == &pod) continue;
+    for (const auto& term : q->required_anti_affinity) {
+      const std::string* here = domain(node, term.topology_key);
+      const std::string* there = domain(j, term.topology_key);
+      if (here != nullptr && there != nullptr && *here == *there && term.selects(q->ns, pod.ns, pod.labels)) {
+        return {FitFailure::kPodAntiAffinity,
+                "pod " + q->ns + "/" + q->name + " in its " + term.topology_key + " domain has anti-affinity to it"};
+      }
+    }
+  }
+  return {};
+}
+
+// Every term needs a matching pod in the node's domain; a pod that no pod anywhere
+// matches may start the group if it matches its own term (the scheduler's rule, so the
+// first replica of a self-affine set can land).
+FitResult PodTopology::check_affinity(const Pod& pod, size_t node, size_t ignore) const {
+  for (const auto& term : pod.required_pod_affinity) {
+    const auto selected = [&](const Pod& q) { return term.selects(pod.ns, q.ns, q.labels); };
+    if (domain(node, term.topology_key) == nullptr) {
+      return {FitFailure::kPodAffinity, "node has no " + term.topology_key + " label"};
+    }
+    if (domain_has(node, term.topology_key, ignore, pod, selected)) continue;
+    bool anywhere = false;
+    for (size_t j = 0; j < nodes_.size() && !anywhere; ++j) {
+      if (!counts(j, ignore)) continue;
+      anywhere = std::any_of(nodes_[j].pods.begin(), nodes_[j].pods.end(),
+                             [&](const Pod* q) { return q != &pod && selected(*q); });
+    }
+    if (anywhere || !selected(pod)) {
+      return {FitFailure::kPodAffinity, "no pod its affinity selects runs in its " + term.topology_key + " domain"};
+    }
+  }
+  return {};
+}
+
+// PodTopologySpread with DoNotSchedule: domains are the key's values on the nodes the pod
+// may use (nodeAffinityPolicy/nodeTaintsPolicy), counts are the matching pods there.
+FitResult PodTopology::check_spread(const Pod& pod, size_t node, size_t ignore) const {
+  for (const auto& c : pod.topology_spread) {
+    const std::string* own = domain(node, c.topology_key);
+    if (own == nullptr) return {FitFailure::kTopologySpread, "node has no " + c.topology_key + " label"};
+    std::map<std::string, int64_t> count;
+    for (size_t j = 0; j < nodes_.size(); ++j) {
+      if (!counts(j, ignore)) continue;
+      const TopoNode& n = nodes_[j];
+      const std::string* value = domain(j, c.topology_key);
+      if (value == nullptr) continue;
+      if (c.honor_node_affinity && !matches_node_affinity(pod.spec, *n.labels, n.name)) continue;
+      if (c.honor_node_taints && n.taints != nullptr &&
+          std::any_of(n.taints->begin(), n.taints->end(), [&](const Taint& t) {
+            return t.effect != "PreferNoSchedule" && !tolerates(pod.spec.tolerations, t);
+          })) {
+        continue;
+      }
+      int64_t& k = count[*value];
+      for (const Pod* q : n.pods) {
+        if (q != &pod && q->ns == pod.ns && c.selector.matches(q->labels)) ++k;
+      }
+    }
+    int64_t min = std::numeric_limits<int64_t>::max();
+    for (const auto& [value, k] : count) min = std::min(min, k);
+    if (count.empty() || static_cast<int64_t>(count.size()) < c.min_domains) min = 0;
+    const auto it = count.find(*own);
+    const int64_t here = (it == count.end() ? 0 : it->second) + (c.selector.matches(pod.labels) ? 1 : 0);
+    if (here - min > c.max_skew) {
+      return {FitFailure::kTopologySpread, c.topology_key + " " + *own + " would have " + std::to_string(here) +
+                                               " matching pods, the emptiest domain " + std::to_string(min) +
+                                               " (maxSkew " + std::to_string(c.max_skew) + ")"};
+    }
+  }
+  return {};
 }
 
 }  // namespace ballast::nodepool

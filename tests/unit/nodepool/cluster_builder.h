@@ -128,6 +128,30 @@ inline json pv(const std::string& name, const std::string& ns, const std::string
   return v;
 }
 
+// Adds a required pod (anti-)affinity term (`kind`: podAffinity or podAntiAffinity) over
+// pods labelled app=`app` in the `key` domain.
+inline json with_pod_affinity(json pod, const std::string& kind, const std::string& app,
+                              const std::string& key = "kubernetes.io/hostname") {
+  pod["spec"]["affinity"][kind]["requiredDuringSchedulingIgnoredDuringExecution"].push_back(
+      {{"labelSelector", {{"matchLabels", {{"app", app}}}}}, {"topologyKey", key}});
+  return pod;
+}
+
+// Adds a DoNotSchedule topology spread constraint over pods labelled app=`app`.
+inline json with_spread(json pod, const std::string& app, const std::string& key = "kubernetes.io/hostname",
+                        int max_skew = 1) {
+  pod["spec"]["topologySpreadConstraints"].push_back({{"maxSkew", max_skew},
+                                                      {"topologyKey", key},
+                                                      {"whenUnsatisfiable", "DoNotSchedule"},
+                                                      {"labelSelector", {{"matchLabels", {{"app", app}}}}}});
+  return pod;
+}
+
+inline json labelled(json object, const std::string& key, const std::string& value) {
+  object["metadata"]["labels"][key] = value;
+  return object;
+}
+
 inline ClusterSnapshot snapshot(const std::vector<json>& objects) {
   auto parsed = parse_objects(objects);
   if (!parsed) throw std::runtime_error(parsed.error().message);

@@ -227,3 +227,42 @@ TEST_CASE("required pod anti-affinity terms are read", "[model][anti-affinity]")
   p["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0].erase("topologyKey");
   CHECK(parse_pod(p).error().message.find("topologyKey: required") != std::string::npos);
 }
+
+TEST_CASE("NodeGroup values no VM can have are refused, naming the key", "[model]") {
+  struct Row {
+    const char* field;  // a JSON pointer into the object
+    json value;
+    const char* expected;
+  };
+  const std::vector<Row> rows{
+      {"/spec/offerings/0/maxPods", -1, "NodeGroup general: spec.offerings[0].maxPods: must be ≥ 1, got -1"},
+      {"/spec/offerings/0/maxPods", 0, "NodeGroup general: spec.offerings[0].maxPods: must be ≥ 1, got 0"},
+      {"/spec/offerings/0/cpu", "0", "NodeGroup general: spec.offerings[0].cpu: must be > 0"},
+      {"/spec/offerings/0/cpu", "-2", "NodeGroup general: spec.offerings[0].cpu: invalid quantity \"-2\": negative"},
+      {"/spec/offerings/0/memory", "0Gi", "NodeGroup general: spec.offerings[0].memory: must be > 0"},
+      {"/spec/offerings/0/monthlyPrice", -5, "NodeGroup general: spec.offerings[0].monthlyPrice: must be ≥ 0"},
+      {"/spec/offerings/1", {{"id", "V92"}, {"cpu", "2"}, {"memory", "4Gi"}},
+       "NodeGroup general: spec.offerings[1].id: duplicate offering \"V92\""},
+      {"/spec/preferredOffering", "V99", "NodeGroup general: spec.preferredOffering: names no offering"},
+      {"/spec/scaleUp", {{"podAgeSeconds", -1}}, "NodeGroup general: spec.scaleUp.podAgeSeconds: must be ≥ 0"},
+      {"/spec/scaleDown", {{"unneededSeconds", -600}}, "NodeGroup general: spec.scaleDown.unneededSeconds: must be ≥ 0"},
+      {"/spec/scaleDown", {{"maxEmptyBulkDelete", -1}},
+       "NodeGroup general: spec.scaleDown.maxEmptyBulkDelete: must be ≥ 0"},
+  };
+  for (const auto& row : rows) {
+    json group = node_group("general", 0, 3);
+    group[json::json_pointer(row.field)] = row.value;
+    const auto parsed = parse_objects({group});
+    INFO(row.field << " = " << row.value.dump());
+    REQUIRE_FALSE(parsed.ok());
+    INFO(parsed.error().message);
+    CHECK(parsed.error().message.rfind(row.expected, 0) == 0);
+  }
+}
+
+TEST_CASE("a NodeGroup's preferredOffering is read when it names an offering", "[model]") {
+  json group = node_group("general", 0, 3);
+  group["spec"]["preferredOffering"] = "V92";
+  CHECK(snapshot({group}).node_groups[0].preferred_offering == "V92");
+  CHECK(snapshot({node_group("general", 0, 3)}).node_groups[0].preferred_offering.empty());
+}

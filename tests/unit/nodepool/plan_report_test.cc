@@ -25,7 +25,7 @@ json read_fixture(const std::string& name) {
 }  // namespace
 
 TEST_CASE("golden snapshots produce the expected JSON plans", "[golden]") {
-  for (const char* name : {"small_cluster", "group_at_max", "scale_down_safety"}) {
+  for (const char* name : {"small_cluster", "group_at_max", "scale_down_safety", "scheduling_rules"}) {
     INFO(name);
     auto cluster = parse_snapshot(read_fixture(std::string(name) + ".json"));
     REQUIRE(cluster.ok());
@@ -89,4 +89,21 @@ TEST_CASE("the scale-down safety plan keeps the local-path node, moves a zonal v
   CHECK(table.find("not Ready since 2026-11-22T09:00:00Z: delete") != std::string::npos);
   CHECK(table.find("node-not-ready: node is not Ready since 2026-11-22T09:55:00Z, removable at "
                    "2026-11-22T10:15:00Z (unreadySeconds 1200s)") != std::string::npos);
+}
+
+TEST_CASE("the scheduling-rules plan keeps replicas apart, follows volumes and keeps spread nodes", "[golden]") {
+  auto cluster = parse_snapshot(read_fixture("scheduling_rules.json"));
+  REQUIRE(cluster.ok());
+  const Plan plan = make_plan(*cluster, at(kNow));
+  // pg-1 must avoid zone a (pg-0 runs there): b-1, though a-2 has room first.
+  REQUIRE(plan.scale_up.fits_existing.size() == 2);
+  CHECK(plan.scale_up.fits_existing[0].pod.name == "pg-1");
+  CHECK(plan.scale_up.fits_existing[0].node == "b-1");
+  // web-0 must run in pg-0's zone.
+  CHECK(plan.scale_up.fits_existing[1].node == "a-2");
+  // data-0's PV is pinned to the full a-1: no new node can reach it.
+  REQUIRE(plan.scale_up.unplaced.size() == 1);
+  CHECK(plan.scale_up.unplaced[0].rejections[0].code == "volume-node-affinity");
+  // big fits only the large offering (the preferred small one cannot hold it).
+  CHECK(plan.scale_up.find("zone-a")->add[0].offering == "large");
 }

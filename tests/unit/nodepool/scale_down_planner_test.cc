@@ -603,3 +603,71 @@ TEST_CASE("a pod moved in simulation counts for the anti-affinity of later candi
   CHECK(node_plan(plan, "a").moves[0].to == "big");
   CHECK(codes(node_plan(plan, "b")) == std::vector<std::string>{"no-place-to-move"});
 }
+
+TEST_CASE("evicted pods go only where required pod affinity and DoNotSchedule spread let them",
+          "[scale-down][affinity][spread]") {
+  // node-1 and node-2 each have a core free; node-3 is the candidate; nodes carry zones
+  // node-1: a, node-2: b, node-3: b.
+  const std::string zone = "topology.kubernetes.io/zone";
+  struct Row {
+    const char* name;
+    std::vector<json> objects;
+    std::string moved_to;  // empty: blocked with no-place-to-move naming `code`
+    const char* code = "";
+  };
+  const std::vector<Row> rows = {
+      {"affinity to a cache in zone a: node-1",
+       {with_pod_affinity(labelled(pod("db", "web-0", "node-3", "200m", "256Mi"), "web"), "podAffinity", "cache", zone),
+        labelled(pod("db", "cache-0", "node-1", "100m", "128Mi"), "cache")},
+       "node-1"},
+      {"affinity to a cache on the candidate itself: the cache leaves too, nothing selected remains",
+       {with_pod_affinity(labelled(pod("db", "web-0", "node-3", "200m", "256Mi"), "web"), "podAffinity", "cache"),
+        labelled(pod("db", "cache-0", "node-3", "100m", "128Mi"), "cache")},
+       "", "pod-affinity"},
+      {"hostname spread: node-1 already holds one, so node-2",
+       {with_spread(labelled(pod("db", "w-2", "node-3", "200m", "256Mi"), "w"), "w"),
+        labelled(pod("db", "w-0", "node-1", "100m", "128Mi"), "w")},
+       "node-2"},
+      {"zone spread: zone a holds one and b none once node-3 is gone, so b",
+       {with_spread(labelled(pod("db", "w-2", "node-3", "200m", "256Mi"), "w"), "w", zone),
+        labelled(pod("db", "w-0", "node-1", "100m", "128Mi"), "w")},
+       "node-2"},
+      {"zone spread: zone a holds two and b one, so b",
+       {with_spread(labelled(pod("db", "w-2", "node-3", "200m", "256Mi"), "w"), "w", zone),
+        labelled(pod("db", "w-0", "node-1", "100m", "128Mi"), "w"), labelled(pod("db", "w-1", "node-1", "100m", "128Mi"), "w"),
+        labelled(pod("db", "w-3", "node-2", "100m", "128Mi"), "w")},
+       "node-2"},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    auto objects = cluster_with_candidate(row.objects);
+    objects[1]["metadata"]["labels"][zone] = "a";
+    objects[2]["metadata"]["labels"][zone] = "b";
+    objects[3]["metadata"]["labels"][zone] = "b";
+    const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+    const auto& n3 = node_plan(plan, "node-3");
+    if (row.moved_to.empty()) {
+      REQUIRE(codes(n3) == std::vector<std::string>{"no-place-to-move"});
+      CHECK(n3.blockers[0].message.find(row.code) != std::string::npos);
+    } else {
+      CHECK(n3.state == NodeState::kRemove);
+      REQUIRE_FALSE(n3.moves.empty());
+      CHECK(n3.moves[0].to == row.moved_to);
+    }
+  }
+}
+
+TEST_CASE("hostname spread keeps a node whose replica would crowd the others", "[scale-down][spread]") {
+  // w-0 on node-1, w-1 on node-3 (candidate), node-2 runs no replica but is full: moving
+  // w-1 to node-1 makes 2 there and 0 on node-2 (skew 2 > 1).
+  json group = node_group("general", 0, 6);
+  group["status"] = {{"nodes", {{{"name", "node-3"}, {"unneededSince", kLongAgo}}}}};
+  const std::vector<json> objects{group, node("node-1", "general"), node("node-2", "general"), node("node-3", "general"),
+                                  pod("apps", "full", "node-2", "3900m", "1Gi"),
+                                  with_spread(labelled(pod("db", "w-0", "node-1", "200m", "256Mi"), "w"), "w"),
+                                  with_spread(labelled(pod("db", "w-1", "node-3", "200m", "256Mi"), "w"), "w")};
+  const auto plan = plan_scale_down(snapshot(objects), at(kNow));
+  const auto& n3 = node_plan(plan, "node-3");
+  REQUIRE(codes(n3) == std::vector<std::string>{"no-place-to-move"});
+  CHECK(n3.blockers[0].message.find("topology-spread") != std::string::npos);
+}

@@ -1,6 +1,7 @@
 #include "nodepool/scale_up_planner.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "unit/nodepool/cluster_builder.h"
 
@@ -198,4 +199,136 @@ TEST_CASE("pods spread over several groups when each has a pod only it can take"
   CHECK(added(plan, "a") == 1);
   CHECK(added(plan, "b") == 1);
   CHECK(plan.unplaced.empty());
+}
+
+TEST_CASE("least waste counts against capacity, so the reserve does not favour small offerings", "[scale-up]") {
+  // Two 800m/1.5Gi pods: two small nodes (1 cpu, 2Gi; one pod each after the 100m/256Mi
+  // reserve) or one large (2 cpu, 4Gi). Against allocatable the small ones waste less
+  // (0.25 vs 0.36) only because the reserve is a larger share of them; against capacity
+  // both waste 0.45 and the large node's lower price decides.
+  json group = node_group("general", 0, 5);
+  group["spec"]["offerings"] = {{{"id", "small"}, {"cpu", "1"}, {"memory", "2Gi"}, {"monthlyPrice", 5}},
+                                {{"id", "large"}, {"cpu", "2"}, {"memory", "4Gi"}, {"monthlyPrice", 9}}};
+  const auto plan = plan_scale_up(snapshot({group, pending_pod("apps", "a", "800m", "1536Mi"),
+                                            pending_pod("apps", "b", "800m", "1536Mi")}),
+                                  at(kNow));
+  const auto* up = plan.find("general");
+  REQUIRE(up->add.size() == 1);
+  CHECK(up->add[0].offering == "large");
+  CHECK(up->add[0].nodes.size() == 1);
+}
+
+TEST_CASE("a group's preferredOffering is ordered whenever it fits, others only for what it cannot hold",
+          "[scale-up]") {
+  json group = node_group("general", 0, 5);
+  group["spec"]["offerings"] = {{{"id", "small"}, {"cpu", "2"}, {"memory", "4Gi"}, {"monthlyPrice", 5}},
+                                {{"id", "large"}, {"cpu", "8"}, {"memory", "16Gi"}, {"monthlyPrice", 20}}};
+  group["spec"]["preferredOffering"] = "small";
+  const auto plan = plan_scale_up(snapshot({group, pending_pod("apps", "fits-small", "1", "1Gi"),
+                                            pending_pod("apps", "needs-large", "4", "4Gi")}),
+                                  at(kNow));
+  const auto* up = plan.find("general");
+  REQUIRE(up->add.size() == 2);
+  CHECK(up->add[0].offering == "small");
+  REQUIRE(up->add[0].nodes.size() == 1);
+  CHECK(up->add[0].nodes[0].pods[0].name == "fits-small");
+  CHECK(up->add[1].offering == "large");
+  CHECK(up->add[1].nodes[0].pods[0].name == "needs-large");
+  CHECK(plan.unplaced.empty());
+}
+
+namespace {
+
+const std::string kZone = "topology.kubernetes.io/zone";
+
+json zonal_group(const std::string& name, const std::string& zone) {
+  json g = node_group(name, 0, 5);
+  g["spec"]["labels"][kZone] = zone;
+  return g;
+}
+
+json zonal_node(const std::string& name, const std::string& group, const std::string& zone) {
+  return labelled(node(name, group), kZone, zone);
+}
+
+json app_pod(json p, const std::string& app) { return labelled(std::move(p), "app", app); }
+
+}  // namespace
+
+TEST_CASE("scale-up packing honours the inter-pod rules and PV node affinity", "[scale-up]") {
+  struct Row {
+    const char* name;
+    std::vector<json> objects;
+    std::map<std::string, int64_t> nodes_added;  // group → nodes
+    std::vector<std::string> unplaced_codes;     // per unplaced pod, the first group's reason
+  };
+  // Zone a already runs pg-0 (group zone-a, its node full); zone b is empty.
+  const auto base = [] {
+    return std::vector<json>{zonal_group("zone-a", "a"), zonal_group("zone-b", "b"),
+                             zonal_node("a-1", "zone-a", "a"), app_pod(pod("db", "pg-0", "a-1", "3800m", "1Gi"), "pg")};
+  };
+  const auto with = [&](std::vector<json> extra) {
+    auto objects = base();
+    for (auto& o : extra) objects.push_back(std::move(o));
+    return objects;
+  };
+  const std::vector<Row> rows{
+      {"hostname anti-affinity: one replica per new node",
+       with({with_pod_affinity(app_pod(pending_pod("db", "pg-1", "500m", "512Mi"), "pg"), "podAntiAffinity", "pg"),
+             with_pod_affinity(app_pod(pending_pod("db", "pg-2", "500m", "512Mi"), "pg"), "podAntiAffinity", "pg")}),
+       {{"zone-a", 2}, {"zone-b", 0}},
+       {}},
+      {"zone anti-affinity: the zone without a replica",
+       with({with_pod_affinity(app_pod(pending_pod("db", "pg-1", "500m", "512Mi"), "pg"), "podAntiAffinity", "pg",
+                               kZone)}),
+       {{"zone-a", 0}, {"zone-b", 1}},
+       {}},
+      {"zone anti-affinity: a third replica has no zone left",
+       with({with_pod_affinity(app_pod(pending_pod("db", "pg-1", "500m", "512Mi"), "pg"), "podAntiAffinity", "pg",
+                               kZone),
+             with_pod_affinity(app_pod(pending_pod("db", "pg-2", "500m", "512Mi"), "pg"), "podAntiAffinity", "pg",
+                               kZone)}),
+       {{"zone-a", 0}, {"zone-b", 1}},
+       {"pod-anti-affinity"}},
+      // A zone is a domain once it has a node (b-1, full), as for the scheduler.
+      {"zone spread: the emptier zone",
+       with({with_spread(app_pod(pending_pod("db", "pg-1", "500m", "512Mi"), "pg"), "pg", kZone),
+             zonal_node("b-1", "zone-b", "b"), pod("apps", "busy", "b-1", "3800m", "1Gi")}),
+       {{"zone-a", 0}, {"zone-b", 1}},
+       {}},
+      {"pod affinity: next to its cache",
+       with({with_pod_affinity(app_pod(pending_pod("db", "web-0", "500m", "512Mi"), "web"), "podAffinity", "pg",
+                               kZone)}),
+       {{"zone-a", 1}, {"zone-b", 0}},
+       {}},
+      {"a PV pinned to zone b: only zone b's group",
+       with({with_claim(pending_pod("db", "data-0", "500m", "512Mi"), "data", "data-0"), pvc("db", "data-0", "pv-0"),
+             pv("pv-0", "db", "data-0", kZone, {"b"})}),
+       {{"zone-a", 0}, {"zone-b", 1}},
+       {}},
+      {"a PV pinned to a node: no new node can reach it",
+       with({with_claim(pending_pod("db", "data-0", "500m", "512Mi"), "data", "data-0"), pvc("db", "data-0", "pv-0"),
+             pv("pv-0", "db", "data-0", "kubernetes.io/hostname", {"a-1"})}),
+       {{"zone-a", 0}, {"zone-b", 0}},
+       {"volume-node-affinity"}},
+      {"a claim not in the snapshot: no node",
+       with({with_claim(pending_pod("db", "data-0", "500m", "512Mi"), "data", "missing")}),
+       {{"zone-a", 0}, {"zone-b", 0}},
+       {"volume-node-affinity"}},
+  };
+  for (const auto& row : rows) {
+    SECTION(row.name) {
+      const auto plan = plan_scale_up(snapshot(row.objects), at(kNow));
+      for (const auto& [group, count] : row.nodes_added) {
+        INFO(group);
+        CHECK(added(plan, group) == count);
+      }
+      REQUIRE(plan.unplaced.size() == row.unplaced_codes.size());
+      for (size_t i = 0; i < plan.unplaced.size(); ++i) {
+        REQUIRE_FALSE(plan.unplaced[i].rejections.empty());
+        INFO(plan.unplaced[i].rejections[0].message);
+        CHECK(plan.unplaced[i].rejections[0].code == row.unplaced_codes[i]);
+      }
+    }
+  }
 }
