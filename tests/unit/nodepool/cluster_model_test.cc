@@ -245,6 +245,8 @@ TEST_CASE("NodeGroup values no VM can have are refused, naming the key", "[model
        "NodeGroup general: spec.offerings[1].id: duplicate offering \"V92\""},
       {"/spec/preferredOffering", "V99", "NodeGroup general: spec.preferredOffering: names no offering"},
       {"/spec/scaleUp", {{"podAgeSeconds", -1}}, "NodeGroup general: spec.scaleUp.podAgeSeconds: must be ≥ 0"},
+      {"/spec/scaleUp", {{"backoffSeconds", -30}}, "NodeGroup general: spec.scaleUp.backoffSeconds: must be ≥ 0"},
+      {"/spec/provisionTimeoutSeconds", 0, "NodeGroup general: spec.provisionTimeoutSeconds: must be ≥ 1"},
       {"/spec/scaleDown", {{"unneededSeconds", -600}}, "NodeGroup general: spec.scaleDown.unneededSeconds: must be ≥ 0"},
       {"/spec/scaleDown", {{"maxEmptyBulkDelete", -1}},
        "NodeGroup general: spec.scaleDown.maxEmptyBulkDelete: must be ≥ 0"},
