@@ -36,6 +36,10 @@ struct SessionsConfig {
   std::vector<std::string> peers;  // host:port, static
   std::string peers_dns;           // NAME or NAME:PORT; its A/AAAA records are peers
   std::string peers_token_file;    // first line presented, every line accepted
+  // Publisher caps (README "Limits"); unset = the sessions component's defaults.
+  std::optional<size_t> max_connections_per_token;
+  std::optional<size_t> max_series;
+  std::optional<size_t> max_series_per_token;
 };
 
 struct AdminConfig {
