@@ -2,6 +2,9 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# Seconds per libFuzzer target in `make fuzz`.
+FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 # Warnings are errors in our builds (make and CI), not in a user's plain cmake build.
 WERROR_FLAGS := -DBALLAST_WERROR=ON
@@ -11,7 +14,7 @@ UNIT_TARGETS := $(sort $(subst /,_,$(patsubst tests/unit/%/,unit_%,$(dir $(wildc
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: run test deps configure build ballast test-unit-asan test-e2e bench image clean
+.PHONY: run test deps configure build ballast test-unit-asan test-e2e bench fuzz image clean
 
 deps:
 	scripts/install-deps.sh
@@ -49,8 +52,17 @@ test-unit-asan: deps
 bench: build
 	cmake --build $(BUILD) --target benchmarks -j $(JOBS)
 
+# Every parser of untrusted input under libFuzzer (clang, ASan + UBSan), FUZZ_SECONDS each,
+# from the seed corpus in fuzz/corpus/ (fuzz/README.md). Not part of `make test`.
+fuzz:
+	scripts/install-deps.sh fuzz
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DBALLAST_FUZZ=ON -DBALLAST_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+	FUZZ_BUILD=$(abspath $(FUZZ_BUILD)) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
 image:
 	scripts/image.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian bookworm packages that building and testing ballast need.
+# Installs the Debian bookworm packages that building and testing ballast need; with the
+# argument `fuzz`, also the libFuzzer toolchain that `make fuzz` needs (kept apart: most
+# builds never need clang).
 # Idempotent: installs only what is missing, runs `apt-get update` at most once.
 set -euo pipefail
 
@@ -11,6 +13,9 @@ packages=(
   nlohmann-json3-dev catch2 libyaml-cpp-dev librdkafka-dev
   openjdk-17-jre-headless maven curl
 )
+if [ "${1:-}" = fuzz ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

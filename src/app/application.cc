@@ -132,11 +132,16 @@ Status Application::start_sessions() {
   sessions::RegistryOptions registry_options;
   // Random per process: a restarted replica is a new peer, never mistaken for its past self.
   registry_options.replica_id = make_uuid();
+  if (sessions_config.max_series) registry_options.max_series = *sessions_config.max_series;
+  if (sessions_config.max_series_per_token) registry_options.max_series_per_token = *sessions_config.max_series_per_token;
   session_registry_ = std::make_unique<sessions::SessionRegistry>(*hub_, metrics_, registry_options);
   sessions::SessionServerOptions options;
   options.address = sessions_config.address;
   options.insecure = sessions_config.insecure;
   options.idle_timeout = sessions_config.idle_timeout;
+  if (sessions_config.max_connections_per_token) {
+    options.max_connections_per_token = *sessions_config.max_connections_per_token;
+  }
   options.tokens = extra_session_tokens_;
   std::vector<std::string> file_tokens;
   if (!sessions_config.token_file.empty()) {

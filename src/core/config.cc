@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -46,6 +47,19 @@ Setter nested_string(Slice Config::*slice, std::string Slice::*field) {
   };
 }
 
+// A positive decimal count, such as a limit.
+Setter sessions_count(const std::string& name, std::optional<size_t> SessionsConfig::*field) {
+  return [name, field](Config& c, const std::string& v) -> Status {
+    size_t count = 0;
+    const auto [end, error] = std::from_chars(v.data(), v.data() + v.size(), count);
+    if (v.empty() || error != std::errc() || end != v.data() + v.size() || count == 0) {
+      return invalid_argument(name + ": expected a positive whole number, got \"" + v + "\"");
+    }
+    c.sessions.*field = count;
+    return Ok{};
+  };
+}
+
 const std::vector<Setting>& settings_table() {
   static const std::vector<Setting> table = {
       {"grpc-address", "KEDA ExternalScaler listen address (host:port)", false,
@@ -67,6 +81,12 @@ const std::vector<Setting>& settings_table() {
          c.sessions.insecure = *flag;
          return Ok{};
        }},
+      {"sessions-max-connections-per-token", "open publisher connections per bearer token (default 5120)", false,
+       sessions_count("sessions-max-connections-per-token", &SessionsConfig::max_connections_per_token)},
+      {"sessions-max-series", "publisher series this replica holds in all (default 20480)", false,
+       sessions_count("sessions-max-series", &SessionsConfig::max_series)},
+      {"sessions-max-series-per-token", "publisher series per bearer token (default 10240)", false,
+       sessions_count("sessions-max-series-per-token", &SessionsConfig::max_series_per_token)},
       {"peers", "comma list of peer replicas' sessions addresses (host:port) to share session counters with",
        false,
        [](Config& c, const std::string& v) -> Status {
@@ -384,6 +404,13 @@ std::string render_config(const Config& config) {
     std::string peers;
     for (const auto& peer : config.sessions.peers) peers += (peers.empty() ? "" : ",") + peer;
     out << YAML::Key << "peers" << YAML::Value << peers;
+  }
+  const std::pair<const char*, const std::optional<size_t>*> caps[] = {
+      {"sessions-max-connections-per-token", &config.sessions.max_connections_per_token},
+      {"sessions-max-series", &config.sessions.max_series},
+      {"sessions-max-series-per-token", &config.sessions.max_series_per_token}};
+  for (const auto& [name, cap] : caps) {
+    if (*cap) out << YAML::Key << name << YAML::Value << **cap;
   }
   out << YAML::Key << "peers-dns" << YAML::Value << config.sessions.peers_dns;
   out << YAML::Key << "peers-service" << YAML::Value << config.sessions.peers_service;

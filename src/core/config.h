@@ -38,6 +38,10 @@ struct SessionsConfig {
   // NAMESPACE/NAME or NAME (in --namespace): the Service whose EndpointSlices name the peers.
   std::string peers_service;
   std::string peers_token_file;    // first line presented, every line accepted
+  // Publisher caps (README "Limits"); unset = the sessions component's defaults.
+  std::optional<size_t> max_connections_per_token;
+  std::optional<size_t> max_series;
+  std::optional<size_t> max_series_per_token;
 };
 
 struct AdminConfig {

@@ -15,6 +15,10 @@ int two_digits(std::string_view s, size_t at) {
   return (s[at] - '0') * 10 + (s[at + 1] - '0');
 }
 
+// The years a TimePoint holds whole, with a year's margin for zone offsets.
+constexpr int kFirstYear = 1679;
+constexpr int kLastYear = 2261;
+
 }  // namespace
 
 Result<TimePoint> parse_time(std::string_view s) {
@@ -55,8 +59,14 @@ Result<TimePoint> parse_time(std::string_view s) {
     return bad();
   }
   if (i != s.size()) return bad();
+  // TimePoint counts nanoseconds in an int64: years outside 1678..2261 would overflow it.
+  const int year = y1 * 100 + y2;
+  if (year < kFirstYear || year > kLastYear) {
+    return invalid_argument("time \"" + std::string(s) + "\" is outside the years " + std::to_string(kFirstYear) +
+                            " to " + std::to_string(kLastYear));
+  }
   std::tm tm{};
-  tm.tm_year = y1 * 100 + y2 - 1900;
+  tm.tm_year = year - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;
   tm.tm_hour = h;

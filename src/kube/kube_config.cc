@@ -5,22 +5,15 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
 #include "core/base64.h"
+#include "core/file.h"
+#include "core/yaml_document.h"
 
 namespace ballast::kube {
 namespace {
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return io_error("cannot read \"" + path + "\"");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string trim(std::string text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
@@ -79,17 +72,26 @@ Result<KubeConfig> load_in_cluster(const std::string& service_account_dir) {
   if (::access(config.token_file.c_str(), R_OK) != 0) {
     return io_error("in-cluster: cannot read the service account token \"" + config.token_file + "\"");
   }
-  if (auto ns = read_file(service_account_dir + "/namespace")) config.default_namespace = trim(*ns);
+  if (auto ns = read_regular_file(service_account_dir + "/namespace")) config.default_namespace = trim(*ns);
   config.source = "in-cluster";
   return config;
 }
 
 Result<KubeConfig> load_kubeconfig(const std::string& path, const std::string& inline_dir) {
+  auto text = read_regular_file(path, kMaxYamlFileBytes);
+  if (!text) return Error{text.error().code, "kubeconfig: " + text.error().message};
+  return parse_kubeconfig(*text, path, inline_dir);
+}
+
+Result<KubeConfig> parse_kubeconfig(std::string_view text, const std::string& path, const std::string& inline_dir) {
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& error) {
     return invalid_argument("kubeconfig \"" + path + "\": " + error.what());
+  }
+  if (auto checked = check_yaml_document(root); !checked) {
+    return invalid_argument("kubeconfig \"" + path + "\": " + checked.error().message);
   }
   try {
     const std::string context_name = string_at(root, "current-context");

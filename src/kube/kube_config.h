@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "net/http_client.h"
@@ -28,7 +29,11 @@ Result<KubeConfig> load_in_cluster(const std::string& service_account_dir = kSer
 // A kubeconfig file's current context: cluster server and CA, user token or client
 // certificate, each inline (`*-data`, base64) or by file (relative to the kubeconfig).
 // `inline_dir` receives inline certificate data (created 0700 when missing).
+// The file must be a regular file of at most kMaxYamlFileBytes, nested at most
+// kMaxNestingDepth levels, with no repeated key.
 Result<KubeConfig> load_kubeconfig(const std::string& path, const std::string& inline_dir);
+// The same from the file's text; `path` names it in errors and anchors relative paths.
+Result<KubeConfig> parse_kubeconfig(std::string_view text, const std::string& path, const std::string& inline_dir);
 
 // `--kubeconfig` when given, else in-cluster when running in a pod, else nullopt: the
 // reconcilers stay off.

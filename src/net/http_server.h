@@ -23,8 +23,9 @@ struct HttpServerOptions {
 };
 
 // Plain HTTP/1.1 server with keep-alive on the shared IoPool. The handler runs on a
-// pool thread and must not block. Owned by the composition root; stop() closes the
-// listener, open connections end after their current request.
+// pool thread and must not block. Owned by the composition root; stop() (also run by the
+// destructor) closes the listener and idle connections, lets an answer being written
+// finish and, called off the pool's threads while the pool runs, waits a bounded time.
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;

@@ -1,11 +1,9 @@
 #include "net/https_server.h"
 
+#include <array>
 #include <atomic>
 #include <cctype>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
-#include <unordered_map>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/core.hpp>
@@ -15,6 +13,7 @@
 #include "core/log.h"
 #include "net/io_pool.h"
 #include "net/beast_http.h"
+#include "net/connection_set.h"
 #include "net/listener.h"
 #include "net/tls_server_context.h"
 
@@ -46,11 +45,7 @@ struct ServerState {
   const HttpsServerOptions options;
   const HttpsServer::Handler handler;
   const Logger log;
-  std::atomic<bool> stopping{false};
-
-  std::mutex mutex;  // guards `live`
-  std::condition_variable drained;
-  std::unordered_map<const Connection*, std::weak_ptr<Connection>> live;
+  ConnectionSet<Connection> connections;
 };
 
 using Response = http::response<http::string_body>;
@@ -60,48 +55,58 @@ using Response = http::response<http::string_body>;
 // the socket's strand: start() and shut_down() are dispatched there, the rest are
 // completion handlers. The connection holds the TLS context it was accepted with, so a
 // certificate reload never touches it.
+//
+// TLS state (the SSL object and its buffers, tens of KB) is made only when the client's
+// first bytes arrive: until then a connection is a socket and a few hundred bytes, so idle
+// connections that never speak TLS cost next to nothing. The wait for those bytes and the
+// handshake share one deadline, the read timeout.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, ConnectionSlot slot, std::shared_ptr<ssl::context> tls,
              std::shared_ptr<ServerState> state)
-      : slot_(std::move(slot)), tls_(std::move(tls)), stream_(std::move(socket), *tls_), state_(std::move(state)) {}
+      : slot_(std::move(slot)), tls_(std::move(tls)), tcp_(std::move(socket)), state_(std::move(state)) {}
 
-  ~Connection() {
-    std::lock_guard lock(state_->mutex);
-    state_->live.erase(this);
-    if (state_->live.empty()) state_->drained.notify_all();
-  }
+  ~Connection() { state_->connections.leave(this); }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() { return lowest_layer().get_executor(); }
 
   void start() {
-    {
-      std::lock_guard lock(state_->mutex);
-      // stop() flips the flag before it collects `live`, so no connection slips past it.
-      if (state_->stopping) return close();
-      state_->live.emplace(this, weak_from_this());
-    }
-    beast::get_lowest_layer(stream_).expires_after(state_->options.read_timeout);
-    stream_.async_handshake(ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+    if (!state_->connections.join(shared_from_this())) return close();
+    idle_ = true;
+    tcp_.expires_after(state_->options.read_timeout);
+    tcp_.async_read_some(asio::buffer(hello_), [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+      self->idle_ = false;
       if (ec) return self->close();
-      self->wait_for_request();
+      self->handshake(bytes);
     });
   }
 
   // Idle connections end now; one busy with a request ends after answering it.
   void shut_down() {
-    if (idle_) beast::get_lowest_layer(stream_).cancel();
+    if (idle_) lowest_layer().cancel();
   }
 
  private:
+  beast::tcp_stream& lowest_layer() { return stream_ ? beast::get_lowest_layer(*stream_) : tcp_; }
+
+  // The client's first bytes are in; TLS takes over the socket from here.
+  void handshake(size_t first_bytes) {
+    stream_.emplace(std::move(tcp_), *tls_);
+    stream_->async_handshake(ssl::stream_base::server, asio::buffer(hello_, first_bytes),
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->close();
+                               self->wait_for_request();
+                             });
+  }
+
   // Keep-alive: the long idle deadline covers only the wait for a request's first bytes;
   // once they arrive the whole request must come within the read timeout.
   void wait_for_request() {
-    if (state_->stopping) return close_tls();
+    if (state_->connections.closing()) return close_tls();
     if (buffer_.size() > 0) return read_request();
     idle_ = true;
-    beast::get_lowest_layer(stream_).expires_after(state_->options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+    lowest_layer().expires_after(state_->options.idle_timeout);
+    stream_->async_read_some(buffer_.prepare(kFirstReadBytes),
                             [self = shared_from_this()](beast::error_code ec, size_t bytes) {
                               self->idle_ = false;
                               if (ec) return self->close();
@@ -113,8 +118,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_request() {
     parser_.emplace();
     parser_->body_limit(state_->options.body_limit);
-    beast::get_lowest_layer(stream_).expires_after(state_->options.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
+    lowest_layer().expires_after(state_->options.read_timeout);
+    http::async_read(*stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
@@ -132,7 +137,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto response = std::make_shared<Response>(static_cast<http::status>(plain.status), request.version());
     response->set(http::field::content_type, plain.content_type);
     response->body() = std::move(plain.body);
-    response->keep_alive(request.keep_alive() && !state_->stopping);
+    response->keep_alive(request.keep_alive() && !state_->connections.closing());
     response->prepare_payload();
     write(response);
   }
@@ -149,8 +154,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // `unread_input`: the request was refused before its body was read, so the client may
   // still be sending it.
   void write(const std::shared_ptr<Response>& response, bool unread_input = false) {
-    beast::get_lowest_layer(stream_).expires_after(state_->options.read_timeout);
-    http::async_write(stream_, *response,
+    lowest_layer().expires_after(state_->options.read_timeout);
+    http::async_write(*stream_, *response,
                       [self = shared_from_this(), response, unread_input](beast::error_code ec, size_t) {
                         if (ec) return self->close();
                         if (unread_input) return self->linger_close();
@@ -163,7 +168,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // response before the client reads it. So: stop sending, discard what still arrives
   // until the client closes or a short deadline passes, then close.
   void linger_close() {
-    auto& tcp = beast::get_lowest_layer(stream_);
+    auto& tcp = lowest_layer();
     beast::error_code ignored;
     tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
     tcp.expires_after(kShutdownTimeout);
@@ -172,7 +177,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void discard_input() {
-    beast::get_lowest_layer(stream_).async_read_some(
+    lowest_layer().async_read_some(
         asio::buffer(discard_.get(), kDiscardBytes), [self = shared_from_this()](beast::error_code ec, size_t) {
           if (ec) return self->close();
           self->discard_input();
@@ -181,20 +186,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // close_notify first, so the client can tell a complete response from a cut one.
   void close_tls() {
-    beast::get_lowest_layer(stream_).expires_after(kShutdownTimeout);
-    stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
+    lowest_layer().expires_after(kShutdownTimeout);
+    stream_->async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
   }
 
   void close() {
     beast::error_code ignored;
-    auto& socket = beast::get_lowest_layer(stream_).socket();
+    auto& socket = lowest_layer().socket();
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
   }
 
   ConnectionSlot slot_;  // freed with the connection
   std::shared_ptr<ssl::context> tls_;
-  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::tcp_stream tcp_;  // the socket until TLS starts; moved-from after
+  std::optional<beast::ssl_stream<beast::tcp_stream>> stream_;  // from the client's first bytes on
+  std::array<char, 64> hello_{};                                // those first bytes
   std::shared_ptr<ServerState> state_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -247,26 +254,10 @@ uint16_t HttpsServer::port() const { return impl_->listener->port(); }
 
 void HttpsServer::stop() {
   const auto& state = impl_->state;
-  if (state->stopping.exchange(true)) return;
+  if (!state->connections.begin_closing()) return;
   impl_->listener->stop();
   impl_->certificate->stop();
-
-  std::vector<std::shared_ptr<Connection>> open;
-  {
-    std::lock_guard lock(state->mutex);
-    for (const auto& [raw, weak] : state->live) {
-      if (auto connection = weak.lock()) open.push_back(std::move(connection));
-    }
-  }
-  for (auto& connection : open) {
-    asio::dispatch(connection->executor(), [connection] { connection->shut_down(); });
-  }
-  open.clear();  // our references would keep `live` from draining
-
-  // Waiting on a pool thread would block the very handlers that finish the connections.
-  if (impl_->context.stopped() || impl_->context.get_executor().running_in_this_thread()) return;
-  std::unique_lock lock(state->mutex);
-  state->drained.wait_for(lock, kDrainTimeout, [&state] { return state->live.empty(); });
+  state->connections.close_all(impl_->context, kDrainTimeout);
 }
 
 }  // namespace ballast::net

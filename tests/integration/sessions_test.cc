@@ -60,7 +60,8 @@ std::string delta(double amount, const std::string& service = "signaling") {
 // A real server on a free loopback port, with a watch on the "active" counter of the
 // signaling service.
 struct Harness {
-  explicit Harness(SessionServerOptions options = default_options()) {
+  explicit Harness(SessionServerOptions options = default_options(), RegistryOptions registry_options = {})
+      : registry(hub, metrics, std::move(registry_options)) {
     pool.start();
     auto started = SessionServer::start(pool, std::move(options), registry, metrics);
     REQUIRE(started.ok());
@@ -97,7 +98,7 @@ struct Harness {
   SteadyClock clock;
   scaler::MetricHub hub{clock};
   MetricsRegistry metrics;
-  SessionRegistry registry{hub, metrics};
+  SessionRegistry registry;
   net::IoPool pool{2};
   std::unique_ptr<SessionServer> server;
 };
@@ -282,6 +283,45 @@ TEST_CASE("the 257th series of a connection gets an error frame", "[sessions][in
   REQUIRE(reply.ok());
   CHECK_THAT(*reply, Catch::Matchers::Contains("256 series"));
   REQUIRE(publisher->send(frame(1, "s0")).ok());
+}
+
+TEST_CASE("one token holder is capped in connections (429) and series (error frame), other tokens are not",
+          "[sessions][integration]") {
+  auto options = default_options();
+  options.max_connections_per_token = 2;
+  RegistryOptions registry_options;
+  registry_options.max_series_per_token = 3;
+  Harness h(options, registry_options);
+  const auto series = [&h] { return h.metrics.gauge("ballast_sessions_series", "").value(); };
+
+  auto first = h.connect();
+  auto second = h.connect();
+  const auto refused = SessionPublisher::connect("127.0.0.1", h.server->port(), kToken);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Matchers::Contains("429"));
+  CHECK(h.counter("ballast_sessions_rejected_upgrades_total", {{"reason", "token_connection_limit"}}) == 1);
+  auto other = h.connect("other-token");
+
+  for (int i = 0; i < 3; ++i) REQUIRE(first->send(frame(1, "s" + std::to_string(i))).ok());
+  REQUIRE(eventually([&] { return series() == 3; }));
+  REQUIRE(second->send(frame(1, "s3")).ok());
+  const auto reply = second->receive(kWait);
+  REQUIRE(reply.ok());
+  CHECK_THAT(*reply, Catch::Matchers::Contains("--sessions-max-series-per-token"));
+  REQUIRE(other->send(frame(1, "s4")).ok());
+  CHECK(eventually([&] { return series() == 4; }));
+
+  // A closed connection gives back its place and its series.
+  first->close();
+  REQUIRE(eventually([&] { return series() == 1; }));
+  REQUIRE(second->send(frame(1, "s3")).ok());
+  CHECK(eventually([&] { return series() == 2; }));
+  std::unique_ptr<SessionPublisher> third;
+  CHECK(eventually([&] {
+    auto connected = SessionPublisher::connect("127.0.0.1", h.server->port(), kToken);
+    if (connected.ok()) third = std::move(connected).value();
+    return third != nullptr;
+  }));
 }
 
 TEST_CASE("ten invalid frames in a row close the connection with 1008", "[sessions][integration]") {

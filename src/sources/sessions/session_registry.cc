@@ -41,10 +41,11 @@ void SessionRegistry::watch(const scaler::TriggerSpec& spec) {
   hub_.publish(watch.key, watch.sum);
 }
 
-uint64_t SessionRegistry::open_connection(const std::string& publisher) {
+uint64_t SessionRegistry::open_connection(const std::string& publisher, size_t token) {
   std::lock_guard lock(mutex_);
   Connection connection;
   connection.publisher = publisher;
+  connection.token = token;
   connection.stamp = next_stamp();
   std::vector<Touched> touched;
   const uint64_t id = add_connection(std::move(connection), touched);
@@ -64,10 +65,11 @@ Status SessionRegistry::apply(uint64_t connection, const Frame& frame) {
   SeriesKey key{frame.counter, frame.labels};
   auto it = series.find(key);
   const bool is_new = it == series.end();
-  if (is_new && series.size() >= kMaxSeriesPerConnection) {
-    frames_invalid_.increment();
-    return invalid_argument("a connection may publish at most " + std::to_string(kMaxSeriesPerConnection) +
-                            " series; this frame would add another");
+  if (is_new) {
+    if (auto allowed = check_series_limits(conn->second); !allowed) {
+      frames_invalid_.increment();
+      return allowed;
+    }
   }
   const double old_value = is_new ? 0.0 : it->second;
   const double new_value =
@@ -79,6 +81,7 @@ Status SessionRegistry::apply(uint64_t connection, const Frame& frame) {
   if (is_new) {
     it = series.emplace(std::move(key), new_value).first;
     series_gauge_.add(1);
+    count_local_series(conn->second, +1);
   } else {
     it->second = new_value;
   }
@@ -285,6 +288,7 @@ void SessionRegistry::remove_connection(uint64_t id, std::vector<Touched>& touch
   const Connection closing = std::move(it->second);
   connections_.erase(it);
   series_gauge_.add(-static_cast<double>(closing.series.size()));
+  if (closing.origin.empty()) count_local_series(closing, -static_cast<int64_t>(closing.series.size()));
   if (closing.counted) count(closing, -1, touched);
   if (!closing.origin.empty()) remote_index_.erase({closing.origin, closing.remote_id});
   if (!closing.publisher.empty()) {
@@ -334,6 +338,32 @@ void SessionRegistry::elect(const std::string& publisher, std::vector<Touched>& 
     connection.counted = should_count;
     count(connection, should_count ? +1 : -1, touched);
   }
+}
+
+Status SessionRegistry::check_series_limits(const Connection& connection) const {
+  const auto refuse = [](const std::string& limit) -> Status {
+    return Error{ErrorCode::kTooManyRequests, limit + "; this frame would add another"};
+  };
+  if (connection.series.size() >= kMaxSeriesPerConnection) {
+    return refuse("a connection may publish at most " + std::to_string(kMaxSeriesPerConnection) + " series");
+  }
+  if (local_series_ >= options_.max_series) {
+    return refuse("this replica holds at most " + std::to_string(options_.max_series) +
+                  " series of its publishers (--sessions-max-series)");
+  }
+  const auto by_token = local_series_by_token_.find(connection.token);
+  if (by_token != local_series_by_token_.end() && by_token->second >= options_.max_series_per_token) {
+    return refuse("the connections of one token may publish at most " +
+                  std::to_string(options_.max_series_per_token) + " series (--sessions-max-series-per-token)");
+  }
+  return Ok{};
+}
+
+void SessionRegistry::count_local_series(const Connection& connection, int64_t change) {
+  local_series_ = static_cast<size_t>(static_cast<int64_t>(local_series_) + change);
+  size_t& by_token = local_series_by_token_[connection.token];
+  by_token = static_cast<size_t>(static_cast<int64_t>(by_token) + change);
+  if (by_token == 0) local_series_by_token_.erase(connection.token);
 }
 
 void SessionRegistry::notify_local(uint64_t id) const {

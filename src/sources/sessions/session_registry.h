@@ -22,6 +22,11 @@
 namespace ballast::sessions {
 
 inline constexpr size_t kMaxSeriesPerConnection = 256;
+// A series costs up to ~7 KB when its frame uses the whole 4 KiB (32 long labels; measured
+// in bench/RESULTS.md), so the defaults keep the worst case near 140 MB, inside the chart's
+// 256Mi limit, while leaving room for thousands of ordinary one- or two-label publishers.
+inline constexpr size_t kDefaultMaxSeries = 20'480;
+inline constexpr size_t kDefaultMaxSeriesPerToken = 10'240;
 
 struct SeriesKey {
   std::string counter;
@@ -45,6 +50,11 @@ struct RegistryOptions {
   std::string replica_id;
   // Wall time in microseconds, for stamps; the system clock unless a test injects one.
   std::function<int64_t()> wall_micros;
+  // Series held for local connections at most, in all and per bearer token (one token
+  // holder must not fill the replica). Series shared by peers do not count: each replica
+  // caps its own publishers.
+  size_t max_series = kDefaultMaxSeries;
+  size_t max_series_per_token = kDefaultMaxSeriesPerToken;
 };
 
 // The live state of every publisher connection: each connection's gauges per series
@@ -70,11 +80,13 @@ class SessionRegistry final : public scaler::MetricSource {
   // are ignored.
   void watch(const scaler::TriggerSpec& spec) override;
 
-  // `publisher` is the X-Ballast-Publisher id, empty when the publisher named none.
-  uint64_t open_connection(const std::string& publisher = {});
-  // kInvalidArgument when the frame would give the connection more than
-  // kMaxSeriesPerConnection series or push a gauge past the largest double; kNotFound for
-  // a connection that is not open. A failed frame changes nothing.
+  // `publisher` is the X-Ballast-Publisher id, empty when the publisher named none;
+  // `token` tells which accepted bearer token it presented (its index; 0 when insecure).
+  uint64_t open_connection(const std::string& publisher = {}, size_t token = 0);
+  // kInvalidArgument when the frame would push a gauge past the largest double;
+  // kTooManyRequests when a new series would pass kMaxSeriesPerConnection, max_series or
+  // max_series_per_token; kNotFound for a connection that is not open. A failed frame
+  // changes nothing.
   Status apply(uint64_t connection, const Frame& frame);
   // Drops every series of the connection; unknown ids are ignored.
   void close_connection(uint64_t connection);
@@ -118,6 +130,7 @@ class SessionRegistry final : public scaler::MetricSource {
     SeriesMap series;
     std::string publisher;
     int64_t stamp = 0;
+    size_t token = 0;           // local only: the bearer token it presented
     std::string origin;         // empty: local
     uint64_t remote_id = 0;     // the id on the origin replica
     uint64_t generation = 0;
@@ -154,6 +167,10 @@ class SessionRegistry final : public scaler::MetricSource {
   void elect(const std::string& publisher, std::vector<Touched>& touched);
   Rank rank(uint64_t id, const Connection& connection) const;
   void notify_local(uint64_t id) const;
+  // Why one more series for this local connection would be refused, or Ok.
+  Status check_series_limits(const Connection& connection) const;
+  // Keeps local_series_ and local_series_by_token_ in step with a local connection's series.
+  void count_local_series(const Connection& connection, int64_t change);
 
   scaler::MetricHub& hub_;
   Gauge& connections_gauge_;
@@ -168,6 +185,8 @@ class SessionRegistry final : public scaler::MetricSource {
   std::function<void(uint64_t)> local_listener_;
   int64_t last_stamp_ = 0;
   std::unordered_map<uint64_t, Connection> connections_;
+  size_t local_series_ = 0;                                  // series of local connections
+  std::unordered_map<size_t, size_t> local_series_by_token_;  // token → series; no zeros
   std::map<std::string, std::set<uint64_t>> by_publisher_;               // non-empty ids only
   std::map<std::pair<std::string, uint64_t>, uint64_t> remote_index_;    // (origin, remote id) → id
   std::map<std::string, Watch> watches_;  // by source key; map nodes keep Watch* stable

@@ -1,8 +1,6 @@
 #include "sources/sessions/session_server.h"
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -19,6 +17,7 @@
 
 #include "core/file.h"
 #include "core/log.h"
+#include "net/connection_set.h"
 #include "net/io_pool.h"
 #include "net/listener.h"
 #include "sources/sessions/frame.h"
@@ -49,6 +48,11 @@ constexpr size_t kMaxQueuedFrames = 16;
 
 enum class Verdict { kUpgrade, kPeer, kNotFound, kUnauthorized, kBadPublisher };
 
+struct UpgradeCheck {
+  Verdict verdict;
+  size_t token = 0;  // kUpgrade: index of the accepted token presented (0 when insecure)
+};
+
 // Compares in time that depends only on the presented token's length, never on where the
 // first differing byte is. `expected` is never empty (start() checks).
 bool same_token(std::string_view presented, std::string_view expected) {
@@ -71,11 +75,14 @@ std::string_view bearer_token(std::string_view authorization) {
   return authorization.substr(first, last - first + 1);
 }
 
-bool accepts(std::string_view authorization, const std::vector<std::string>& tokens) {
+// The index of the accepted token presented, if any.
+std::optional<size_t> accepted_token(std::string_view authorization, const std::vector<std::string>& tokens) {
   const std::string_view presented = bearer_token(authorization);
-  bool accepted = false;
+  std::optional<size_t> accepted;
   // No early exit: every configured token is compared.
-  for (const auto& token : tokens) accepted |= !presented.empty() && same_token(presented, token);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (!presented.empty() && same_token(presented, tokens[i])) accepted = i;
+  }
   return accepted;
 }
 
@@ -85,15 +92,21 @@ bool valid_publisher_id(std::string_view id) {
 }
 
 // The upgrade decision, apart from the session that carries it.
-Verdict check_upgrade(std::string_view target, std::string_view authorization, std::string_view publisher,
-                      const SessionServerOptions& options) {
+UpgradeCheck check_upgrade(std::string_view target, std::string_view authorization, std::string_view publisher,
+                           const SessionServerOptions& options) {
   const std::string_view path = target.substr(0, target.find('?'));
   if (path == kPeersPath && options.on_peer) {
-    return options.insecure || accepts(authorization, options.peer_tokens) ? Verdict::kPeer : Verdict::kUnauthorized;
+    const bool accepted = options.insecure || accepted_token(authorization, options.peer_tokens).has_value();
+    return {accepted ? Verdict::kPeer : Verdict::kUnauthorized};
   }
-  if (path != kSessionsPath) return Verdict::kNotFound;
-  if (!options.insecure && !accepts(authorization, options.tokens)) return Verdict::kUnauthorized;
-  return valid_publisher_id(publisher) ? Verdict::kUpgrade : Verdict::kBadPublisher;
+  if (path != kSessionsPath) return {Verdict::kNotFound};
+  size_t token = 0;
+  if (!options.insecure) {
+    const auto accepted = accepted_token(authorization, options.tokens);
+    if (!accepted) return {Verdict::kUnauthorized};
+    token = *accepted;
+  }
+  return {valid_publisher_id(publisher) ? Verdict::kUpgrade : Verdict::kBadPublisher, token};
 }
 
 class Session;
@@ -111,25 +124,41 @@ struct ServerState {
         rejected_not_found(metrics.counter("ballast_sessions_rejected_upgrades_total",
                                            "Publisher upgrade requests refused before the WebSocket handshake.",
                                            {{"reason", "not_found"}})),
+        rejected_token_full(metrics.counter("ballast_sessions_rejected_upgrades_total",
+                                            "Publisher upgrade requests refused before the WebSocket handshake.",
+                                            {{"reason", "token_connection_limit"}})),
         refresh_timer(asio::make_strand(context)) {}
 
   const SessionServerOptions options;
   SessionRegistry& registry;
   Counter& rejected_unauthorized;
   Counter& rejected_not_found;
+  Counter& rejected_token_full;
   Logger log{"sessions"};
   asio::steady_timer refresh_timer;  // runs on its own strand
-  std::atomic<bool> stopping{false};
+  net::ConnectionSet<Session> sessions;
 
-  std::mutex mutex;  // guards `live`
-  std::condition_variable drained;
-  std::unordered_map<const Session*, std::weak_ptr<Session>> live;
+  std::mutex token_mutex;  // guards `connections_by_token`
+  std::unordered_map<size_t, size_t> connections_by_token;  // open upgraded publishers; no zeros
+
+  // Takes a place for one more connection of the token; false at the cap.
+  bool take_token_place(size_t token) {
+    std::lock_guard lock(token_mutex);
+    size_t& open = connections_by_token[token];
+    if (open >= options.max_connections_per_token) return false;
+    ++open;
+    return true;
+  }
+  void release_token_place(size_t token) {
+    std::lock_guard lock(token_mutex);
+    if (--connections_by_token[token] == 0) connections_by_token.erase(token);
+  }
 };
 
 void schedule_refresh(const std::shared_ptr<ServerState>& state) {
   state->refresh_timer.expires_after(kRefreshPeriod);
   state->refresh_timer.async_wait([state](beast::error_code ec) {
-    if (ec || state->stopping) return;
+    if (ec || state->sessions.closing()) return;
     state->registry.refresh();
     schedule_refresh(state);
   });
@@ -144,20 +173,14 @@ class Session : public std::enable_shared_from_this<Session> {
       : state_(std::move(state)), ws_(std::move(socket)), timer_(ws_.get_executor()), slot_(std::move(slot)) {}
 
   ~Session() {
-    std::lock_guard lock(state_->mutex);
-    state_->live.erase(this);
-    if (state_->live.empty()) state_->drained.notify_all();
+    if (token_) state_->release_token_place(*token_);
+    state_->sessions.leave(this);
   }
 
   asio::any_io_executor executor() { return ws_.get_executor(); }
 
   void start() {
-    {
-      std::lock_guard lock(state_->mutex);
-      // stop() flips the flag before it collects `live`, so no session slips past it.
-      if (state_->stopping) return end({});
-      state_->live.emplace(this, weak_from_this());
-    }
+    if (!state_->sessions.join(shared_from_this())) return end({});
     parser_.emplace();
     parser_->header_limit(kMaxUpgradeHeaderBytes);
     parser_->body_limit(kMaxUpgradeBodyBytes);
@@ -184,7 +207,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec || phase_ != Phase::kUpgrade) return end(ec);
     const auto& request = parser_->get();
     const std::string_view publisher = request[kPublisherHeader];
-    switch (check_upgrade(request.target(), request[http::field::authorization], publisher, state_->options)) {
+    const UpgradeCheck check =
+        check_upgrade(request.target(), request[http::field::authorization], publisher, state_->options);
+    switch (check.verdict) {
       case Verdict::kPeer:
         return hand_to_peers();
       case Verdict::kBadPublisher:
@@ -200,6 +225,13 @@ class Session : public std::enable_shared_from_this<Session> {
       case Verdict::kUpgrade:
         break;
     }
+    if (!state_->take_token_place(check.token)) {
+      state_->rejected_token_full.increment();
+      return reject(http::status::too_many_requests,
+                    "this token already has " + std::to_string(state_->options.max_connections_per_token) +
+                        " open connections, the most allowed (--sessions-max-connections-per-token)");
+    }
+    token_ = check.token;
     publisher_ = publisher;
     // From here on the WebSocket layer keeps time, and an idle_timeout of its own would
     // not count pings (Beast 1.74 restarts its idle timer only when a new read begins),
@@ -244,7 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::kOpen;
     parser_.reset();
     buffer_.consume(buffer_.size());
-    connection_ = state_->registry.open_connection(publisher_);
+    connection_ = state_->registry.open_connection(publisher_, *token_);
     ws_.text(true);
     last_heard_ = std::chrono::steady_clock::now();
     state_->log.debug("publisher connected", {{"connection", connection_}});
@@ -366,6 +398,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (phase_ == Phase::kDone) return;
     phase_ = Phase::kDone;
     release_connection();
+    if (token_) state_->release_token_place(*token_);
+    token_.reset();
     timer_.cancel();
     // After a clean close Beast has already torn the connection down.
     if (ec != websocket::error::closed) beast::get_lowest_layer(ws_).close();
@@ -378,6 +412,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Phase phase_ = Phase::kUpgrade;
   uint64_t connection_ = 0;  // registry id while it holds series, else 0
+  std::optional<size_t> token_;  // the token place this publisher holds, from upgrade to end
   net::ConnectionSlot slot_;  // freed with the session
   std::string publisher_;    // X-Ballast-Publisher, empty when not named
   size_t invalid_in_a_row_ = 0;
@@ -410,6 +445,9 @@ Result<std::unique_ptr<SessionServer>> SessionServer::start(net::IoPool& pool, S
     if (token.empty()) return invalid_argument("sessions bearer tokens must not be empty");
   }
   if (options.max_frame_bytes == 0) return invalid_argument("sessions max frame size must be positive");
+  if (options.max_connections_per_token == 0) {
+    return invalid_argument("sessions-max-connections-per-token must be positive");
+  }
   if (options.idle_timeout <= std::chrono::milliseconds::zero()) {
     return invalid_argument("sessions idle timeout must be positive");
   }
@@ -435,26 +473,10 @@ uint16_t SessionServer::port() const { return impl_->listener->port(); }
 
 void SessionServer::stop() {
   const auto& state = impl_->state;
-  if (state->stopping.exchange(true)) return;
+  if (!state->sessions.begin_closing()) return;
   impl_->listener->stop();
   asio::dispatch(state->refresh_timer.get_executor(), [state] { state->refresh_timer.cancel(); });
-
-  std::vector<std::shared_ptr<Session>> open;
-  {
-    std::lock_guard lock(state->mutex);
-    for (const auto& [raw, weak] : state->live) {
-      if (auto session = weak.lock()) open.push_back(std::move(session));
-    }
-  }
-  for (auto& session : open) {
-    asio::dispatch(session->executor(), [session] { session->shut_down(); });
-  }
-  open.clear();  // our references would keep `live` from draining
-
-  // Waiting on a pool thread would block the very handlers that finish the sessions.
-  if (impl_->context.stopped() || impl_->context.get_executor().running_in_this_thread()) return;
-  std::unique_lock lock(state->mutex);
-  state->drained.wait_for(lock, kDrainTimeout, [&state] { return state->live.empty(); });
+  state->sessions.close_all(impl_->context, kDrainTimeout);
 }
 
 Result<std::vector<std::string>> load_tokens(const std::string& path) {

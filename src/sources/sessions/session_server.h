@@ -35,6 +35,10 @@ struct SessionServerOptions {
   // Open connections at most; more are accepted and closed at once. Above the 5,000
   // publishers of the soak test; many publishers need a memory limit above the chart's.
   size_t max_connections = 8192;
+  // Open publisher connections per bearer token at most; the next upgrade gets 429. Above
+  // the soak test's 5,000 publishers, below max_connections so one token holder cannot take
+  // every place. Series caps are the registry's (RegistryOptions).
+  size_t max_connections_per_token = 5'120;
   // Set: upgrades on kPeersPath that present one of `peer_tokens` (any, when insecure) are
   // handed to it, on the connection's strand. Unset: kPeersPath is not found.
   std::function<void(PeerUpgrade&&)> on_peer;

@@ -72,6 +72,7 @@ users: [{name: u, user: {token: abc, tokenFile: token}}]
 
 TEST_CASE("broken kubeconfigs are errors that say what is wrong") {
   TempDir dir;
+  const std::string deep = "current-context: c\nextensions: " + std::string(140, '[') + std::string(140, ']') + "\n";
   struct Case {
     const char* text;
     const char* says;
@@ -89,6 +90,9 @@ TEST_CASE("broken kubeconfigs are errors that say what is wrong") {
        "clusters: [{name: k, cluster: {server: 'https://a', certificate-authority-data: '@@@'}}]\n",
        "not base64"},
       {"{{{", "kubeconfig"},
+      // A hostile or broken file is refused before any walk: too deep, or a key twice.
+      {deep.c_str(), "deeper than 128"},
+      {"current-context: a\ncurrent-context: b\n", "current-context"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -97,6 +101,14 @@ TEST_CASE("broken kubeconfigs are errors that say what is wrong") {
     CHECK(config.error().code == ErrorCode::kInvalidArgument);
     CHECK_THAT(config.error().message, Catch::Contains(c.says));
   }
+}
+
+TEST_CASE("a kubeconfig larger than 1 MiB is refused before it is parsed") {
+  TempDir dir;
+  const auto path = dir.write("config", std::string(kInlineKubeconfig) + "# " + std::string(1 << 20, 'x') + "\n");
+  auto config = load_kubeconfig(path, dir.path + "/inline");
+  REQUIRE_FALSE(config.ok());
+  CHECK_THAT(config.error().message, Catch::Contains("kubeconfig"));
 }
 
 TEST_CASE("in-cluster config reads the mounted service account and the service environment") {

@@ -178,7 +178,7 @@ TEST_CASE("a connection may hold 256 series and the 257th is refused without eff
 
   const auto refused = f.registry.apply(conn, value_frame("c", {{"i", "256"}}, 1));
   REQUIRE_FALSE(refused.ok());
-  CHECK(refused.error().code == ErrorCode::kInvalidArgument);
+  CHECK(refused.error().code == ErrorCode::kTooManyRequests);
   CHECK_THAT(refused.error().message, Catch::Matchers::Contains("256 series"));
   CHECK(f.value("k") == 256);
 
@@ -187,6 +187,72 @@ TEST_CASE("a connection may hold 256 series and the 257th is refused without eff
   const auto other = f.registry.open_connection();
   f.apply_ok(other, value_frame("c", {{"i", "256"}}, 1));
   CHECK(f.value("k") == 261);
+}
+
+TEST_CASE("series caps per token and per replica refuse the next new series, naming the flag",
+          "[sessions][registry]") {
+  struct Case {
+    const char* name;
+    size_t max_series;
+    size_t max_series_per_token;
+    std::vector<size_t> tokens;     // one connection per entry, in order
+    std::vector<size_t> accepted;   // new series each connection got before its first refusal
+    const char* last_refusal_flag;  // named by the last connection's refusal
+  };
+  const Case cases[] = {
+      {"one token's connections share its cap", 100, 6, {0, 0}, {6, 0}, "(--sessions-max-series-per-token)"},
+      {"another token has a cap of its own", 100, 6, {0, 1}, {6, 6}, "(--sessions-max-series-per-token)"},
+      {"the replica's cap binds across tokens", 8, 6, {0, 1}, {6, 2}, "(--sessions-max-series)"},
+  };
+  for (const auto& c : cases) {
+    SECTION(c.name) {
+      testing::FakeClock clock;
+      scaler::MetricHub hub{clock};
+      MetricsRegistry metrics;
+      RegistryOptions options;
+      options.max_series = c.max_series;
+      options.max_series_per_token = c.max_series_per_token;
+      SessionRegistry registry{hub, metrics, options};
+      std::vector<size_t> accepted;
+      std::string refusal;
+      int next_series = 0;
+      for (const size_t token : c.tokens) {
+        const auto conn = registry.open_connection("", token);
+        accepted.push_back(0);
+        for (int attempt = 0; attempt < 20; ++attempt) {
+          const auto status = registry.apply(conn, value_frame("c", {{"i", std::to_string(next_series++)}}, 1));
+          if (!status.ok()) {
+            CHECK(status.error().code == ErrorCode::kTooManyRequests);
+            refusal = status.error().message;
+            break;
+          }
+          ++accepted.back();
+        }
+      }
+      CHECK(accepted == c.accepted);
+      CHECK_THAT(refusal, Catch::Matchers::Contains(c.last_refusal_flag));
+    }
+  }
+}
+
+TEST_CASE("a closed connection gives its series back to its token and to the replica", "[sessions][registry]") {
+  testing::FakeClock clock;
+  scaler::MetricHub hub{clock};
+  MetricsRegistry metrics;
+  RegistryOptions options;
+  options.max_series = 4;
+  options.max_series_per_token = 2;
+  SessionRegistry registry{hub, metrics, options};
+  const auto first = registry.open_connection("", 3);
+  REQUIRE(registry.apply(first, value_frame("c", {{"i", "0"}}, 1)).ok());
+  REQUIRE(registry.apply(first, value_frame("c", {{"i", "1"}}, 1)).ok());
+  const auto second = registry.open_connection("", 3);
+  CHECK_FALSE(registry.apply(second, value_frame("c", {{"i", "2"}}, 1)).ok());
+  // An existing series stays writable at the cap.
+  CHECK(registry.apply(first, value_frame("c", {{"i", "0"}}, 9)).ok());
+  registry.close_connection(first);
+  CHECK(registry.apply(second, value_frame("c", {{"i", "2"}}, 1)).ok());
+  CHECK(registry.apply(second, value_frame("c", {{"i", "3"}}, 1)).ok());
 }
 
 TEST_CASE("a delta that would overflow is refused without effect", "[sessions][registry]") {
