@@ -32,6 +32,7 @@
 #include "nodepool/plan_report.h"
 #include "policy/tier_policy.h"
 #include "scaler/activation.h"
+#include "scaler/trigger_spec.h"
 #include "scaler/client/keda_client.h"
 #include "scaler/scaled_object_file.h"
 
@@ -230,27 +231,27 @@ std::string table_row(const DemoTrigger& trigger, externalscaler::ExternalScaler
                       const PushWatcher* watcher) {
   const auto& example = trigger.example;
   const std::string object = example.namespace_name + "/" + example.name;
-  // Prometheus rows ask only for the spec, which depends on metadata alone: the demo has no
-  // Prometheus to ask for a value, and says so rather than showing a made-up one.
-  const auto poll = trigger.has_backend ? scaler::keda_poll(stub, trigger.ref) : scaler::keda_metric_spec(stub, trigger.ref);
   char line[320];
+  // Thresholds come from the trigger's own parser, as the scaler reads them.
+  const auto spec = scaler::parse_trigger(example.metadata);
+  if (!spec) {
+    std::snprintf(line, sizeof(line), "%-30s %-10s %s\n", object.c_str(), trigger.source.c_str(),
+                  spec.error().message.substr(0, 100).c_str());
+    return line;
+  }
+  const std::string activation = "> " + format_number(spec->activation_threshold);
+  // Prometheus rows never reach the scaler: asking it would start a source that polls a
+  // Prometheus the demo does not run. The row says so rather than showing a made-up value.
+  if (!trigger.has_backend) {
+    std::snprintf(line, sizeof(line), "%-30s %-10s %7s %7s %-10s %-6s %-12s %s\n", object.c_str(),
+                  trigger.source.c_str(), "-", format_number(spec->threshold).c_str(), activation.c_str(), "-", "-",
+                  "no backend configured");
+    return line;
+  }
+  const auto poll = scaler::keda_poll(stub, trigger.ref);
   if (!poll.spec_status.ok()) {
     std::snprintf(line, sizeof(line), "%-30s %-10s %s\n", object.c_str(), trigger.source.c_str(),
                   poll.spec_status.error_message().substr(0, 100).c_str());
-    return line;
-  }
-  const std::string activation =
-      "> " + format_number(trigger.source == "kafka"
-                               ? std::stod(example.metadata.count("activationLagThreshold")
-                                               ? example.metadata.at("activationLagThreshold")
-                                               : "0")
-                               : std::stod(example.metadata.count("activationThreshold")
-                                               ? example.metadata.at("activationThreshold")
-                                               : "0"));
-  if (!trigger.has_backend) {
-    std::snprintf(line, sizeof(line), "%-30s %-10s %7s %7s %-10s %-6s %-12s %s\n", object.c_str(),
-                  trigger.source.c_str(), "-", format_number(poll.target).c_str(), activation.c_str(), "-", "-",
-                  "no backend configured");
     return line;
   }
   if (!poll.metrics_status.ok() || !poll.active_status.ok()) {
