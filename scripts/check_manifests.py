@@ -55,6 +55,9 @@ RBAC = {
     ("guard", "cluster", "", "namespaces"): {"list", "watch"},
     ("guard", "cluster", "scheduling.k8s.io", "priorityclasses"): {"list", "watch", "create"},
     ("guard", "cluster", "keda.sh", "scaledobjects"): {"list", "watch"},
+    # The tier policy's VPAs (only once the CRD is served), and the HPAs that rule them out.
+    ("guard", "cluster", "autoscaling.k8s.io", "verticalpodautoscalers"): {"list", "watch", "create", "update", "delete"},
+    ("guard", "cluster", "autoscaling", "horizontalpodautoscalers"): {"list", "watch"},
     # src/nodepool/nodepool_reconciler.cc: informers (list+watch); drain = merge-patch the Node
     # (taint, unschedulable, annotation), evict its pods, delete the Node; status merge patch.
     ("nodepool", "cluster", "", "nodes"): {"list", "watch", "patch", "delete"},

@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "guard/owned_object.h"
 #include "kube/model/json_lookup.h"
 #include "kube/model/label_selector.h"
 #include "kube/model/object_meta.h"
@@ -23,25 +24,6 @@ using kube::string_at;
 
 // Kubernetes' limit for object names (DNS subdomain).
 constexpr size_t kMaxNameLength = 253;
-
-// An annotation of an object's or a pod template's metadata.
-std::string annotation(const json* metadata, const char* key) {
-  return metadata != nullptr ? string_at(*metadata, {"annotations", key}) : std::string();
-}
-
-bool lists_pdb(const std::string& skip_list) {
-  size_t start = 0;
-  while (start <= skip_list.size()) {
-    size_t end = skip_list.find(',', start);
-    if (end == std::string::npos) end = skip_list.size();
-    std::string item = skip_list.substr(start, end - start);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (item == "pdb") return true;
-    start = end + 1;
-  }
-  return false;
-}
 
 // The selector as ballast writes and compares it: only non-empty parts, so `{}` parts the
 // apiserver may drop or keep never cause an update.
@@ -77,19 +59,6 @@ struct Pdb {
   bool selector_ok = false;
 };
 
-// Ours only with both marks (as pdb-controller finds its own): a copied manifest with the
-// label alone, or a user PDB that happens to carry the name, is never touched.
-bool is_owned(const json& pdb) {
-  if (kube::label(pdb, kManagedByLabel) != kManagedByValue) return false;
-  for (const auto& owner : kube::owner_references(pdb)) {
-    if (owner.controller && owner.api_version.starts_with("apps/") &&
-        (owner.kind == "Deployment" || owner.kind == "StatefulSet")) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // The pdbTargets entry a PDB was made for, or "" (both marks, and no controller: the guard
 // never takes over a PDB another controller owns).
 std::string target_of(const json& pdb) {
@@ -98,10 +67,6 @@ std::string target_of(const json& pdb) {
     if (owner.controller) return "";
   }
   return kube::label(pdb, kPdbTargetLabel);
-}
-
-bool is_terminating(const json& object) {
-  return kube::is_being_deleted(object) || string_at(object, {"status", "phase"}) == "Terminating";
 }
 
 int replicas_of(const json& workload) {
@@ -161,10 +126,6 @@ json int_or_percent_json(const IntOrPercent& value) {
 
 PdbBudget max_unavailable_one(std::string why) { return PdbBudget{"maxUnavailable", 1, std::move(why)}; }
 
-json owner_reference(const Workload& workload) {
-  return kube::OwnerReference{"apps/v1", workload.kind_name, workload.name, workload.uid, true, false}.to_json();
-}
-
 json desired_pdb(const Workload& workload, const std::string& pdb_name, const std::string& tier,
                  const PdbBudget& budget) {
   json spec = {{"selector", normalized_selector(path(*workload.object, {"spec", "selector"}))},
@@ -176,19 +137,8 @@ json desired_pdb(const Workload& workload, const std::string& pdb_name, const st
            {{"name", pdb_name},
             {"namespace", workload.ns},
             {"labels", {{kManagedByLabel, kManagedByValue}, {policy::kTierLabel, tier}}},
-            {"ownerReferences", json::array({owner_reference(workload)})}}},
+            {"ownerReferences", json::array({workload_owner_reference(workload.kind_name, workload.name, workload.uid)})}}},
           {"spec", std::move(spec)}};
-}
-
-constexpr const char* kOwnerKeys[] = {"apiVersion", "kind", "name", "uid"};
-
-bool same_owner(const json& have, const json& want) {
-  const json* block = child(have, "blockOwnerDeletion");
-  const bool have_block = block != nullptr && block->is_boolean() && block->get<bool>();
-  const json* controller = child(have, "controller");
-  return controller != nullptr && controller->is_boolean() && controller->get<bool>() && !have_block &&
-         std::all_of(std::begin(kOwnerKeys), std::end(kOwnerKeys),
-                     [&](const char* key) { return string_at(have, {key}) == string_at(want, {key}); });
 }
 
 // Compares only what ballast owns: its labels, its owner reference (PDBs of pdbTargets
@@ -198,12 +148,7 @@ bool owned_fields_match(const json& existing, const json& desired) {
     if (kube::label(existing, key.c_str()) != value.get<std::string>()) return false;
   }
   if (desired["metadata"].contains("ownerReferences")) {
-    const json& want_owner = desired["metadata"]["ownerReferences"][0];
-    const json* owners = path(existing, {"metadata", "ownerReferences"});
-    if (owners == nullptr || !owners->is_array() ||
-        std::none_of(owners->begin(), owners->end(), [&](const json& have) { return same_owner(have, want_owner); })) {
-      return false;
-    }
+    if (!has_controller_owner(existing, desired["metadata"]["ownerReferences"][0])) return false;
   }
   const json* spec = child(existing, "spec");
   if (spec == nullptr || !spec->is_object()) return false;
@@ -228,17 +173,7 @@ json updated_pdb(const json& existing, const json& desired) {
   for (const auto& [key, value] : desired["metadata"]["labels"].items()) metadata["labels"][key] = value;
   out["spec"] = desired["spec"];
   if (!desired["metadata"].contains("ownerReferences")) return out;
-  const json& want_owner = desired["metadata"]["ownerReferences"][0];
-  json owners = json::array();
-  if (const json* have = child(metadata, "ownerReferences"); have != nullptr && have->is_array()) {
-    for (const auto& owner : *have) {
-      const json* controller = child(owner, "controller");
-      const bool is_controller = controller != nullptr && controller->is_boolean() && controller->get<bool>();
-      if (!is_controller && string_at(owner, {"uid"}) != string_at(want_owner, {"uid"})) owners.push_back(owner);
-    }
-  }
-  owners.push_back(want_owner);
-  metadata["ownerReferences"] = std::move(owners);
+  metadata["ownerReferences"] = with_controller_owner(metadata, desired["metadata"]["ownerReferences"][0]);
   return out;
 }
 
@@ -324,7 +259,7 @@ class Planner {
 
   void index_pdbs() {
     for (const auto& object : input_.pdbs) {
-      Pdb pdb{&object, kube::namespace_of(object), kube::name(object), is_owned(object), target_of(object), {}, false};
+      Pdb pdb{&object, kube::namespace_of(object), kube::name(object), is_owned_by_workload(object), target_of(object), {}, false};
       if (pdb.ns.empty() || pdb.name.empty()) continue;
       const json* selector = path(object, {"spec", "selector"});
       if (auto parsed = LabelSelector::parse(selector != nullptr ? *selector : json()); parsed) {
@@ -412,15 +347,8 @@ class Planner {
       claimed_.insert(key);
       return;
     }
-    const json* metadata = child(*workload.object, "metadata");
-    const json* template_metadata = path(*workload.object, {"spec", "template", "metadata"});
-    for (const json* meta : {metadata, template_metadata}) {
-      if (policy::defaults_off(annotation(meta, policy::kDefaultsAnnotation))) {
-        return note(workload, PdbNote::Reason::kOptedOut, "ballast: no PDB: ballast.dev/defaults is off");
-      }
-      if (lists_pdb(annotation(meta, policy::kSkipAnnotation))) {
-        return note(workload, PdbNote::Reason::kOptedOut, "ballast: no PDB: ballast.dev/skip lists pdb");
-      }
+    if (const std::string why = opt_out_reason(*workload.object, "pdb"); !why.empty()) {
+      return note(workload, PdbNote::Reason::kOptedOut, "ballast: no PDB: " + why);
     }
     if (workload.uid.empty()) {
       return note(workload, PdbNote::Reason::kInvalidObject, "ballast: no PDB: the workload has no uid to own it");

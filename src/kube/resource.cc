@@ -15,6 +15,12 @@ Resource pod_disruption_budgets() { return {"policy", "v1", "poddisruptionbudget
 Resource leases() { return {"coordination.k8s.io", "v1", "leases", "Lease", true}; }
 Resource priority_classes() { return {"scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", false}; }
 Resource scaled_objects() { return {"keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", true}; }
+Resource vertical_pod_autoscalers() {
+  return {"autoscaling.k8s.io", "v1", "verticalpodautoscalers", "VerticalPodAutoscaler", true};
+}
+Resource horizontal_pod_autoscalers() {
+  return {"autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true};
+}
 Resource node_groups() { return {"ballast.dev", "v1alpha1", "nodegroups", "NodeGroup", false}; }
 Resource persistent_volumes() { return {"", "v1", "persistentvolumes", "PersistentVolume", false}; }
 Resource persistent_volume_claims() { return {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true}; }

@@ -30,6 +30,8 @@ Resource pod_disruption_budgets();
 Resource leases();
 Resource priority_classes();
 Resource scaled_objects();
+Resource vertical_pod_autoscalers();     // autoscaling.k8s.io/v1: a CRD, may be absent
+Resource horizontal_pod_autoscalers();   // autoscaling/v2
 Resource node_groups();
 Resource persistent_volumes();
 Resource persistent_volume_claims();

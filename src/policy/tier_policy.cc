@@ -21,7 +21,7 @@ Tier make_tier(std::string name, std::string priority_class, std::vector<SpreadR
   std::vector<AntiAffinityRule> anti;
   if (anti_affinity) anti.push_back(AntiAffinityRule{});
   return Tier{std::move(name), std::move(priority_class), std::move(spread), std::move(anti), std::move(pdb),
-              std::move(requests), {}};
+              std::move(requests), {}, std::nullopt};
 }
 
 std::vector<SpreadRule> soft_spread() { return {SpreadRule{1, "ScheduleAnyway", false, kHostnameTopologyKey}}; }
@@ -361,8 +361,84 @@ Status check_limits(const Tier& tier, const std::string& where) {
   return Ok{};
 }
 
+Result<std::set<std::string>> string_set(const Node& node, const std::string& where);
+
+// The VPA enum (autoscaling.k8s.io/v1 updatePolicy.updateMode).
+constexpr std::array<std::string_view, 6> kVpaUpdateModes = {"Off", "Initial", "Recreate", "InPlaceOrRecreate",
+                                                             "InPlace", "Auto"};
+
+Status parse_vpa(const Node& node, const std::string& where, Tier& tier) {
+  if (node.IsScalar() && node.as<std::string>() == "none") {
+    tier.vpa.reset();
+    return Ok{};
+  }
+  if (auto keys = check_keys(node, where, {"updateMode", "minAllowed", "maxAllowed", "controlledResources"}); !keys) {
+    return keys;
+  }
+  VpaRule rule = tier.vpa.value_or(VpaRule{});
+  if (node["updateMode"]) {
+    auto mode = scalar(node["updateMode"], where + ".updateMode");
+    if (!mode) return mode.error();
+    if (std::find(kVpaUpdateModes.begin(), kVpaUpdateModes.end(), *mode) == kVpaUpdateModes.end()) {
+      return invalid_argument(where + ".updateMode: expected Off, Initial, Recreate, InPlaceOrRecreate, InPlace or "
+                                      "Auto, got \"" + *mode + "\"");
+    }
+    rule.update_mode = *mode;
+  }
+  for (auto [key, field] : {std::pair{"minAllowed", &VpaRule::min_allowed}, std::pair{"maxAllowed", &VpaRule::max_allowed}}) {
+    if (!node[key]) continue;
+    if (auto ok = parse_resources(node[key], where + "." + key, rule.*field); !ok) return ok;
+  }
+  if (const Node resources = node["controlledResources"]) {
+    auto names = string_set(resources, where + ".controlledResources");
+    if (!names) return names.error();
+    if (names->empty()) return invalid_argument(where + ".controlledResources: expected cpu, memory or both");
+    for (const auto& name : *names) {
+      if (name != "cpu" && name != "memory") {
+        return invalid_argument(where + ".controlledResources: expected cpu or memory, got \"" + name + "\"");
+      }
+    }
+    rule.controlled_resources.assign(names->begin(), names->end());
+  }
+  tier.vpa = std::move(rule);
+  return Ok{};
+}
+
+// minAllowed ≤ maxAllowed, and the tier's starting requests inside the bounds: the webhook's
+// requests and VPA's bounds come from the same tier, so a pod never starts outside them.
+Status check_vpa_bounds(const Tier& tier, const std::string& where) {
+  if (!tier.vpa) return Ok{};
+  const VpaRule& vpa = *tier.vpa;
+  for (auto [key, field, parse] : {std::tuple{"cpu", &ResourceRequests::cpu, &kube::parse_milli},
+                                   std::tuple{"memory", &ResourceRequests::memory, &kube::parse_units}}) {
+    const std::string& min = vpa.min_allowed.*field;
+    const std::string& max = vpa.max_allowed.*field;
+    const std::string& request = tier.requests.*field;
+    const auto value = [&](const std::string& text) -> std::optional<int64_t> {
+      if (text.empty()) return std::nullopt;
+      auto parsed = parse(text);
+      return parsed ? std::optional<int64_t>(*parsed) : std::nullopt;
+    };
+    const auto min_value = value(min);
+    const auto max_value = value(max);
+    const auto request_value = value(request);
+    if (min_value && max_value && *max_value < *min_value) {
+      return invalid_argument(where + ".vpa.maxAllowed." + key + ": " + max + " is below minAllowed " + min);
+    }
+    if (request_value && min_value && *request_value < *min_value) {
+      return invalid_argument(where + ".vpa.minAllowed." + key + ": " + min + " is above the tier's request " +
+                              request);
+    }
+    if (request_value && max_value && *max_value < *request_value) {
+      return invalid_argument(where + ".vpa.maxAllowed." + key + ": " + max + " is below the tier's request " +
+                              request);
+    }
+  }
+  return Ok{};
+}
+
 Status parse_tier(const Node& node, const std::string& where, Tier& tier) {
-  if (auto keys = check_keys(node, where, {"priorityClassName", "spread", "antiAffinity", "pdb", "requests", "limits"}); !keys) {
+  if (auto keys = check_keys(node, where, {"priorityClassName", "spread", "antiAffinity", "pdb", "requests", "limits", "vpa"}); !keys) {
     return keys;
   }
   if (node["priorityClassName"]) {
@@ -390,7 +466,11 @@ Status parse_tier(const Node& node, const std::string& where, Tier& tier) {
     if (!node[name]) continue;
     if (auto ok = parse_resources(node[name], where + "." + name, tier.*field); !ok) return ok;
   }
-  return check_limits(tier, where);
+  if (node["vpa"]) {
+    if (auto ok = parse_vpa(node["vpa"], where + ".vpa", tier); !ok) return ok;
+  }
+  if (auto ok = check_limits(tier, where); !ok) return ok;
+  return check_vpa_bounds(tier, where);
 }
 
 bool is_label_value(std::string_view value) {
@@ -471,7 +551,7 @@ Result<TierPolicy> parse_root(const Node& root) {
       const auto name = entry.first.as<std::string>();
       if (!is_dns_label_text(name)) return invalid_argument("tiers: \"" + name + "\" is not a valid tier name");
       // A tier named like a built-in one starts from it, so a file may change one field.
-      Tier& tier = policy.tiers.try_emplace(name, Tier{name, "", {}, {}, {}, {}, {}}).first->second;
+      Tier& tier = policy.tiers.try_emplace(name, Tier{name, "", {}, {}, {}, {}, {}, std::nullopt}).first->second;
       if (auto parsed = parse_tier(entry.second, "tiers." + name, tier); !parsed) return parsed.error();
     }
   }
@@ -632,6 +712,20 @@ Result<TierPolicy> load_policy(const std::string& path) {
   auto policy = parse_policy(*text);
   if (!policy) return Error{policy.error().code, path + ": " + policy.error().message};
   return policy;
+}
+
+bool skip_lists(std::string_view skip_value, std::string_view item) {
+  size_t start = 0;
+  while (start <= skip_value.size()) {
+    size_t end = skip_value.find(',', start);
+    if (end == std::string_view::npos) end = skip_value.size();
+    std::string_view entry = skip_value.substr(start, end - start);
+    const size_t first = entry.find_first_not_of(" \t");
+    entry = first == std::string_view::npos ? std::string_view() : entry.substr(first, entry.find_last_not_of(" \t") - first + 1);
+    if (entry == item) return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 bool defaults_off(std::string_view value) {

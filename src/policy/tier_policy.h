@@ -19,6 +19,9 @@ inline constexpr const char* kSkipAnnotation = "ballast.dev/skip";
 // True when a ballast.dev/defaults annotation value turns defaulting off: "off" in any
 // case ("OFF", "Off"), surrounding spaces ignored. Shared by the webhook and the guard.
 bool defaults_off(std::string_view annotation_value);
+// True when a ballast.dev/skip value (a comma-separated list, spaces ignored) lists `item`
+// ("pdb", "vpa").
+bool skip_lists(std::string_view skip_value, std::string_view item);
 inline constexpr const char* kAppliedTierAnnotation = "ballast.dev/applied-tier";
 inline constexpr const char* kHostnameTopologyKey = "kubernetes.io/hostname";
 
@@ -80,6 +83,15 @@ struct PriorityClassSpec {
 // Kubernetes' highest value for a user-defined PriorityClass (HighestUserDefinablePriority).
 inline constexpr int kMaxUserPriority = 1000000000;
 
+// The VerticalPodAutoscaler the guard makes for a tier's workloads (autoscaling.k8s.io/v1).
+// Bounds are quantities as written; empty = no bound for that resource.
+struct VpaRule {
+  std::string update_mode = "Off";  // Off | Initial | Recreate | InPlaceOrRecreate | InPlace | Auto
+  ResourceRequests min_allowed;
+  ResourceRequests max_allowed;
+  std::vector<std::string> controlled_resources{"cpu", "memory"};
+};
+
 struct Tier {
   std::string name;
   std::string priority_class;       // empty = no priorityClassName default
@@ -90,6 +102,8 @@ struct Tier {
   // Starting limits, set with the requests on containers that set no resources at all (a
   // platform that sizes requests and limits together); never below the tier's requests.
   ResourceRequests limits;
+  // Absent = the guard makes no VerticalPodAutoscaler for this tier.
+  std::optional<VpaRule> vpa;
 };
 
 // Pods that no Deployment or StatefulSet owns (an operator's: a CNPG cluster's, selected by

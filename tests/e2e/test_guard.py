@@ -1,6 +1,10 @@
 """The PDB guard against the real disruption controller, Eviction API and garbage collector."""
 
 import json
+import pathlib
+import subprocess
+
+import pytest
 
 from conftest import wait_until
 from test_webhook import deployment, scaled_object
@@ -129,3 +133,92 @@ def test_deleting_the_workload_garbage_collects_its_pdb(cluster, ballast, nodes,
     wait_until("gone's PDB", lambda: pdb(cluster, namespace, "gone"))
     cluster.admin.run("delete", "deployment", "gone", "-n", namespace)
     wait_until("the garbage collector removes the PDB", lambda: pdb(cluster, namespace, "gone") is None, timeout=60)
+
+
+# VerticalPodAutoscalers: the VPA CRD from the VPA Go module (tests/e2e/vpa, pinned with a
+# go.sum) installed into the real apiserver; VPA itself does not run. examples/policy.yaml's
+# ai-inference tier has a vpa block; the guard finds the CRD on its next pass.
+
+@pytest.fixture(scope="module")
+def vpa_crd(cluster):
+    crd = subprocess.run([str(pathlib.Path(__file__).parent / "vpa" / "crds.sh")], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    cluster.admin.run("apply", "--server-side", "-f", crd)
+    cluster.admin.run("wait", "--for=condition=Established", "crd/verticalpodautoscalers.autoscaling.k8s.io",
+                      "--timeout=60s")
+
+
+def vpa(cluster, namespace, name):
+    return cluster.admin.get("verticalpodautoscaler", name, namespace, check=False)
+
+
+def event_messages(cluster, namespace, reason):
+    events = cluster.admin.get("events", None, namespace, check=False) or {"items": []}
+    return [e["message"] for e in events["items"] if e.get("reason") == reason]
+
+
+def test_a_tier_workload_gets_a_vpa_with_the_tiers_bounds_owned_by_it(cluster, ballast, vpa_crd, namespace):
+    cluster.admin.create(deployment("infer", "ai-inference", replicas=1), "-n", namespace)
+    found = wait_until("infer's VPA", lambda: vpa(cluster, namespace, "infer-ballast"), timeout=90)
+    spec = found["spec"]
+    assert spec["targetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "infer"}
+    assert spec["updatePolicy"] == {"updateMode": "Initial"}
+    assert spec["resourcePolicy"]["containerPolicies"] == [{
+        "containerName": "*", "controlledResources": ["cpu", "memory"],
+        "minAllowed": {"cpu": "100m", "memory": "256Mi"}, "maxAllowed": {"cpu": "2", "memory": "4Gi"}}]
+    assert found["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "ballast"
+    owner = found["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner.get("controller")) == ("Deployment", "infer", True)
+    # A tier without a vpa block gets none.
+    cluster.admin.create(deployment("plain", "standard", replicas=1), "-n", namespace)
+    wait_until("plain's PDB", lambda: pdb(cluster, namespace, "plain"))
+    assert vpa(cluster, namespace, "plain-ballast") is None
+
+
+def test_skip_vpa_opts_out_and_removes_ballasts_vpa(cluster, ballast, vpa_crd, namespace):
+    cluster.admin.create(deployment("infer", "ai-inference", replicas=1), "-n", namespace)
+    wait_until("infer's VPA", lambda: vpa(cluster, namespace, "infer-ballast"), timeout=90)
+    cluster.admin.run("annotate", "deployment", "infer", "-n", namespace, "ballast.dev/skip=vpa")
+    wait_until("the VPA deleted", lambda: vpa(cluster, namespace, "infer-ballast") is None, timeout=60)
+    assert pdb(cluster, namespace, "infer")  # skip lists vpa only: the PDB stays
+
+
+def test_no_vpa_for_a_workload_keda_scales_on_cpu(cluster, ballast, vpa_crd, namespace):
+    cluster.admin.create(deployment("infer", "ai-inference", replicas=1), "-n", namespace)
+    wait_until("infer's VPA", lambda: vpa(cluster, namespace, "infer-ballast"), timeout=90)
+    so = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "infer"},
+          "spec": {"scaleTargetRef": {"name": "infer"}, "minReplicaCount": 1,
+                   "triggers": [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "60"}}]}}
+    cluster.admin.create(so, "-n", namespace)
+    wait_until("the VPA deleted under a cpu trigger", lambda: vpa(cluster, namespace, "infer-ballast") is None,
+               timeout=60)
+    # A new workload scaled on cpu from the start never gets one.
+    cluster.admin.create(deployment("fresh", "ai-inference", replicas=1), "-n", namespace)
+    so["metadata"]["name"] = so["spec"]["scaleTargetRef"]["name"] = "fresh"
+    cluster.admin.create(so, "-n", namespace)
+    wait_until("the guard's note on fresh", lambda: any(
+        "ScaledObject fresh scales it on cpu" in m for m in event_messages(cluster, namespace, "VpaResourceScaled")))
+    cluster.admin.run("delete", "scaledobject", "infer", "-n", namespace)
+    wait_until("infer's VPA back once nothing scales it on cpu", lambda: vpa(cluster, namespace, "infer-ballast"),
+               timeout=90)
+    assert vpa(cluster, namespace, "fresh-ballast") is None
+
+
+def test_a_foreign_vpa_targeting_the_workload_is_respected(cluster, ballast, vpa_crd, namespace):
+    mine = {"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler", "metadata": {"name": "mine"},
+            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "infer"},
+                     "updatePolicy": {"updateMode": "Off"}}}
+    cluster.admin.create(mine, "-n", namespace)
+    cluster.admin.create(deployment("infer", "ai-inference", replicas=1), "-n", namespace)
+    messages = wait_until("the guard yields", lambda: event_messages(cluster, namespace, "VpaForeign"), timeout=90)
+    assert "VerticalPodAutoscaler mine already targets it" in messages[0], messages
+    assert vpa(cluster, namespace, "infer-ballast") is None
+    assert vpa(cluster, namespace, "mine")["spec"]["updatePolicy"] == {"updateMode": "Off"}
+
+
+def test_deleting_the_workload_garbage_collects_its_vpa(cluster, ballast, vpa_crd, namespace):
+    cluster.admin.create(deployment("gone", "ai-inference", replicas=1), "-n", namespace)
+    wait_until("gone's VPA", lambda: vpa(cluster, namespace, "gone-ballast"), timeout=90)
+    cluster.admin.run("delete", "deployment", "gone", "-n", namespace)
+    wait_until("the garbage collector removes the VPA", lambda: vpa(cluster, namespace, "gone-ballast") is None,
+               timeout=60)

@@ -1,9 +1,12 @@
 #include "guard/reconciler/guard_reconciler.h"
 
+#include <algorithm>
+#include <type_traits>
 #include <variant>
 
 #include "guard/pdb_planner.h"
 #include "guard/priority_class_planner.h"
+#include "guard/vpa_planner.h"
 #include "kube/model/object_meta.h"
 
 namespace ballast::guard {
@@ -11,16 +14,16 @@ namespace {
 
 using nlohmann::json;
 
-// The object an Event about a PDB action is attached to: the owning workload when the
-// PDB names one (that is where users look), else the PDB itself.
-json event_subject(const json& pdb, const std::string& ns, const std::string& name) {
-  if (const auto owners = kube::owner_references(pdb); !owners.empty()) {
+// The object an Event about a PDB or VPA action is attached to: the owning workload when
+// the object names one (that is where users look), else the object itself.
+json event_subject(const kube::Resource& resource, const json& object, const std::string& ns, const std::string& name) {
+  if (const auto owners = kube::owner_references(object); !owners.empty()) {
     const kube::OwnerReference& owner = owners.front();
     return {{"apiVersion", owner.api_version.empty() ? "apps/v1" : owner.api_version},
             {"kind", owner.kind},
             {"metadata", {{"name", owner.name}, {"namespace", ns}, {"uid", owner.uid}}}};
   }
-  return {{"apiVersion", "policy/v1"}, {"kind", "PodDisruptionBudget"}, {"metadata", {{"name", name}, {"namespace", ns}}}};
+  return {{"apiVersion", resource.api_version()}, {"kind", resource.kind}, {"metadata", {{"name", name}, {"namespace", ns}}}};
 }
 
 const char* note_reason(PdbNote::Reason reason) {
@@ -42,6 +45,33 @@ bool note_is_warning(PdbNote::Reason reason) {
   return reason != PdbNote::Reason::kOptedOut && reason != PdbNote::Reason::kTierHasNoPdb;
 }
 
+const char* note_reason(VpaNote::Reason reason) {
+  switch (reason) {
+    case VpaNote::Reason::kOptedOut: return "VpaOptedOut";
+    case VpaNote::Reason::kResourceScaled: return "VpaResourceScaled";
+    case VpaNote::Reason::kForeignVpa: return "VpaForeign";
+    case VpaNote::Reason::kNameTaken: return "VpaNameTaken";
+    case VpaNote::Reason::kInvalidObject: return "VpaInvalidObject";
+  }
+  return "VpaNote";
+}
+
+// The body and naming of each planner action, so one writer serves both planners.
+const json& body_of(const CreatePdb& step) { return step.pdb; }
+const json& body_of(const UpdatePdb& step) { return step.pdb; }
+const json& body_of(const CreateVpa& step) { return step.vpa; }
+const json& body_of(const UpdateVpa& step) { return step.vpa; }
+json body_of(const DeletePdb&) { return json::object(); }
+json body_of(const DeleteVpa&) { return json::object(); }
+
+template <typename Step>
+constexpr bool kIsCreate = std::is_same_v<Step, CreatePdb> || std::is_same_v<Step, CreateVpa>;
+template <typename Step>
+constexpr bool kIsUpdate = std::is_same_v<Step, UpdatePdb> || std::is_same_v<Step, UpdateVpa>;
+template <typename Step>
+constexpr bool kIsVpa =
+    std::is_same_v<Step, CreateVpa> || std::is_same_v<Step, UpdateVpa> || std::is_same_v<Step, DeleteVpa>;
+
 }  // namespace
 
 GuardReconciler::GuardReconciler(kube::KubeApi& api, kube::EventRecorder& events,
@@ -58,8 +88,8 @@ GuardReconciler::GuardReconciler(kube::KubeApi& api, kube::EventRecorder& events
 GuardReconciler::~GuardReconciler() { stop(); }
 
 void GuardReconciler::start() {
-  kube::Informer::Options informer_options;
-  informer_options.resync = options_.informer_resync;
+  informer_options_.resync = options_.informer_resync;
+  const kube::Informer::Options& informer_options = informer_options_;
   auto add = [&](kube::Resource resource, kube::Informer::Options options) {
     informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), options, [this] { loop_.poke(); }));
     return informers_.back().get();
@@ -85,6 +115,7 @@ void GuardReconciler::start() {
     target_pods_.emplace_back(target.ns + "/" + target.name, add(kube::pods(), options));
   }
   for (auto& informer : informers_) informer->start();
+  watch_vpas();
   loop_.start();
 }
 
@@ -111,8 +142,34 @@ bool GuardReconciler::reconcile_once() {
   const auto started = std::chrono::steady_clock::now();
   act_on_priority_classes();
   act_on_pdbs();
+  if (watch_vpas() && vpas_->synced() && hpas_->synced()) act_on_vpas();
   metrics_.gauge("ballast_guard_last_pass_seconds", "Duration of the PDB guard's last plan-and-act pass")
       .set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return true;
+}
+
+bool GuardReconciler::watch_vpas() {
+  if (vpas_ != nullptr) return true;
+  const bool any_vpa = std::any_of(policy_->tiers.begin(), policy_->tiers.end(),
+                                   [](const auto& entry) { return entry.second.vpa.has_value(); });
+  if (!any_vpa) return false;
+  auto served = api_.serves(kube::vertical_pod_autoscalers());
+  if (!served || !*served) {
+    if (!vpa_absence_logged_) {
+      log_.info("VerticalPodAutoscalers are not served: no VPAs from the tier policy until the CRD is installed",
+                {{"detail", served ? std::string("autoscaling.k8s.io/v1 verticalpodautoscalers not found")
+                                   : served.error().message}});
+      vpa_absence_logged_ = true;
+    }
+    return false;
+  }
+  for (auto resource : {kube::vertical_pod_autoscalers(), kube::horizontal_pod_autoscalers()}) {
+    informers_.push_back(std::make_unique<kube::Informer>(api_, resource, informer_options_, [this] { loop_.poke(); }));
+    informers_.back()->start();
+  }
+  vpas_ = informers_[informers_.size() - 2].get();
+  hpas_ = informers_.back().get();
+  log_.info("VerticalPodAutoscalers are served: the guard maintains them from the tier policy");
   return true;
 }
 
@@ -179,71 +236,87 @@ void GuardReconciler::act_on_pdbs() {
 
   for (const auto& action : plan.actions) {
     if (!options_.dry_run && !may_write()) return;  // leadership lost mid-pass: stop writing at once
-    std::visit(
-        [this](const auto& step) {
-          using Step = std::decay_t<decltype(step)>;
-          const char* verb = std::is_same_v<Step, CreatePdb> ? "create_pdb"
-                             : std::is_same_v<Step, UpdatePdb> ? "update_pdb"
-                                                               : "delete_pdb";
-          std::string ns;
-          std::string name;
-          json subject;
-          if constexpr (std::is_same_v<Step, CreatePdb>) {
-            ns = kube::namespace_of(step.pdb);
-            name = kube::name(step.pdb);
-            subject = event_subject(step.pdb, ns, name);
-          } else if constexpr (std::is_same_v<Step, UpdatePdb>) {
-            ns = step.ns;
-            name = step.name;
-            subject = event_subject(step.pdb, ns, name);
-          } else {
-            ns = step.ns;
-            name = step.name;
-            subject = event_subject(json::object(), ns, name);
-          }
-          if (options_.dry_run) {
-            log_.info(std::string("dry-run: would ") + verb, {{"pdb", ns + "/" + name}, {"reason", step.reason}});
-            reported_.report(std::string("dry|") + verb + "|" + ns + "/" + name + "|" + step.reason, subject, false,
-                             "DryRunPdb", std::string("ballast would ") + verb + " " + name + ": " + step.reason);
-            count_action(verb, "dry_run");
-            return;
-          }
-          Status written = Ok{};
-          if constexpr (std::is_same_v<Step, CreatePdb>) {
-            auto created = api_.create(kube::pod_disruption_budgets(), ns, step.pdb);
-            if (!created) written = created.error();
-          } else if constexpr (std::is_same_v<Step, UpdatePdb>) {
-            json body = step.pdb;
-            body["metadata"]["resourceVersion"] = step.resource_version;
-            auto updated = api_.update(kube::pod_disruption_budgets(), ns, body);
-            if (!updated) written = updated.error();
-          } else {
-            kube::DeleteOptions preconditions;
-            preconditions.uid = step.uid;
-            preconditions.resource_version = step.resource_version;
-            written = api_.remove(kube::pod_disruption_budgets(), ns, name, preconditions);
-          }
-          if (!written) {
-            const auto code = written.error().code;
-            // A stale cache: the watch brings the newer object and the next pass re-plans.
-            const bool stale = code == ErrorCode::kConflict || code == ErrorCode::kAlreadyExists ||
-                               code == ErrorCode::kNotFound;
-            (stale ? log_.debug("PDB write raced a change; re-planning", {{"pdb", ns + "/" + name}})
-                   : log_.warn("PDB write failed", {{"pdb", ns + "/" + name}, {"action", verb},
-                                                     {"error", written.error().message}}));
-            count_action(verb, stale ? "conflict" : "error");
-            poke();
-            return;
-          }
-          count_action(verb, "ok");
-          log_.info(std::string("PDB ") + verb, {{"pdb", ns + "/" + name}, {"reason", step.reason}});
-          const char* reason = std::is_same_v<Step, CreatePdb>   ? "PdbCreated"
-                               : std::is_same_v<Step, UpdatePdb> ? "PdbUpdated"
-                                                                 : "PdbDeleted";
-          events_.normal(subject, reason, name + ": " + step.reason);
-        },
-        action);
+    std::visit([this](const auto& step) { write(kube::pod_disruption_budgets(), step); }, action);
   }
+}
+
+void GuardReconciler::act_on_vpas() {
+  VpaPlannerInput input;
+  input.deployments = deployments_->objects();
+  input.stateful_sets = stateful_sets_->objects();
+  input.vpas = vpas_->objects();
+  input.hpas = hpas_->objects();
+  if (scaled_objects_ != nullptr) input.scaled_objects = scaled_objects_->objects();
+  const VpaPlan plan = plan_vpas(*policy_, input);
+  for (const auto& note : plan.notes) {
+    const json workload = {{"apiVersion", "apps/v1"},
+                           {"kind", note.kind},
+                           {"metadata", {{"name", note.name}, {"namespace", note.ns}}}};
+    // Informational: opting out, yielding to another VPA or to a resource autoscaler is by design.
+    reported_.report("vpa-note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
+                     note.reason == VpaNote::Reason::kNameTaken || note.reason == VpaNote::Reason::kInvalidObject,
+                     note_reason(note.reason), note.message);
+  }
+  for (const auto& action : plan.actions) {
+    if (!options_.dry_run && !may_write()) return;
+    std::visit([this](const auto& step) { write(kube::vertical_pod_autoscalers(), step); }, action);
+  }
+}
+
+template <typename Step>
+void GuardReconciler::write(const kube::Resource& resource, const Step& step) {
+  const char* noun = kIsVpa<Step> ? "vpa" : "pdb";
+  const std::string verb = std::string(kIsCreate<Step> ? "create_" : kIsUpdate<Step> ? "update_" : "delete_") + noun;
+  std::string ns;
+  std::string name;
+  if constexpr (kIsCreate<Step>) {
+    ns = kube::namespace_of(body_of(step));
+    name = kube::name(body_of(step));
+  } else {
+    ns = step.ns;
+    name = step.name;
+  }
+  const json subject = event_subject(resource, body_of(step), ns, name);
+  const std::string object = ns + "/" + name;
+  if (options_.dry_run) {
+    log_.info("dry-run: would " + verb, {{noun, object}, {"reason", step.reason}});
+    reported_.report("dry|" + verb + "|" + object + "|" + step.reason, subject, false,
+                     kIsVpa<Step> ? "DryRunVpa" : "DryRunPdb", "ballast would " + verb + " " + name + ": " + step.reason);
+    count_action(verb.c_str(), "dry_run");
+    return;
+  }
+  Status written = Ok{};
+  if constexpr (kIsCreate<Step>) {
+    auto created = api_.create(resource, ns, body_of(step));
+    if (!created) written = created.error();
+  } else if constexpr (kIsUpdate<Step>) {
+    json body = body_of(step);
+    body["metadata"]["resourceVersion"] = step.resource_version;
+    auto updated = api_.update(resource, ns, body);
+    if (!updated) written = updated.error();
+  } else {
+    kube::DeleteOptions preconditions;
+    preconditions.uid = step.uid;
+    preconditions.resource_version = step.resource_version;
+    written = api_.remove(resource, ns, name, preconditions);
+  }
+  if (!written) {
+    const auto code = written.error().code;
+    // A stale cache: the watch brings the newer object and the next pass re-plans.
+    const bool stale =
+        code == ErrorCode::kConflict || code == ErrorCode::kAlreadyExists || code == ErrorCode::kNotFound;
+    (stale ? log_.debug(resource.kind + " write raced a change; re-planning", {{noun, object}})
+           : log_.warn(resource.kind + " write failed",
+                       {{noun, object}, {"action", verb}, {"error", written.error().message}}));
+    count_action(verb.c_str(), stale ? "conflict" : "error");
+    poke();
+    return;
+  }
+  count_action(verb.c_str(), "ok");
+  log_.info(resource.kind + " " + verb, {{noun, object}, {"reason", step.reason}});
+  const std::string kind_word = kIsVpa<Step> ? "Vpa" : "Pdb";
+  const char* done = kIsCreate<Step> ? "Created" : kIsUpdate<Step> ? "Updated" : "Deleted";
+  events_.normal(subject, kind_word + done, name + ": " + step.reason);
 }
 
 }  // namespace ballast::guard

@@ -29,8 +29,8 @@ struct GuardOptions {
 };
 
 // The PDB guard: watches Deployments, StatefulSets, PodDisruptionBudgets, Namespaces,
-// PriorityClasses, (when the CRD is served) KEDA ScaledObjects and the pods each policy
-// `pdbTargets` entry selects, plans with the pure
+// PriorityClasses, (when the CRDs are served) KEDA ScaledObjects, VerticalPodAutoscalers and
+// HPAs, and the pods each policy `pdbTargets` entry selects, plans with the pure
 // planners and, while `is_leader()` holds, writes what they ask for. Caches run on every
 // replica so a new leader acts at once; only the leader writes, and it checks leadership
 // before each write so a lost lease stops writes immediately.
@@ -58,6 +58,13 @@ class GuardReconciler {
 
  private:
   void act_on_pdbs();
+  void act_on_vpas();
+  // Starts the VPA and HPA watches once autoscaling.k8s.io/v1 verticalpodautoscalers is
+  // served (checked at start and on every pass until then). True when they run.
+  bool watch_vpas();
+  // Writes one planned PDB or VPA action (Create/Update/Delete of either planner).
+  template <typename Step>
+  void write(const kube::Resource& resource, const Step& step);
   void act_on_priority_classes();
   bool may_write() const;
   void count_action(const char* action, const char* result);
@@ -77,6 +84,10 @@ class GuardReconciler {
   kube::Informer* namespaces_ = nullptr;
   kube::Informer* priority_classes_ = nullptr;
   kube::Informer* scaled_objects_ = nullptr;  // null when keda.sh is not served
+  kube::Informer* vpas_ = nullptr;            // null until the VPA CRD is served
+  kube::Informer* hpas_ = nullptr;            // started with vpas_: only the VPA planner reads them
+  kube::Informer::Options informer_options_;
+  bool vpa_absence_logged_ = false;
   // One pod watch per policy pdbTargets entry ("<ns>/<name>"), in its namespace, by its labels.
   std::vector<std::pair<std::string, kube::Informer*>> target_pods_;
 

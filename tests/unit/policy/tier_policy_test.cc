@@ -460,3 +460,58 @@ TEST_CASE("a bad priorityClasses section names what is wrong", "[policy]") {
     CHECK_THAT(policy.error().message, Catch::Contains(row.expected));
   }
 }
+
+TEST_CASE("a tier's vpa block: update mode, bounds and controlled resources", "[policy]") {
+  CHECK_FALSE(default_policy().find_tier("standard")->vpa.has_value());  // absent = no VPA
+  auto policy = parse_policy(R"yaml(
+tiers:
+  standard:
+    vpa: {updateMode: InPlaceOrRecreate, minAllowed: {cpu: 25m, memory: 32Mi}, maxAllowed: {cpu: "2", memory: 2Gi},
+          controlledResources: [memory]}
+  critical:
+    vpa: {}
+)yaml");
+  REQUIRE(policy.ok());
+  const VpaRule& standard = *policy->find_tier("standard")->vpa;
+  CHECK(standard.update_mode == "InPlaceOrRecreate");
+  CHECK(standard.min_allowed.cpu == "25m");
+  CHECK(standard.max_allowed.memory == "2Gi");
+  CHECK(standard.controlled_resources == std::vector<std::string>{"memory"});
+  const VpaRule& critical = *policy->find_tier("critical")->vpa;  // defaults: recommendations only
+  CHECK(critical.update_mode == "Off");
+  CHECK(critical.controlled_resources == std::vector<std::string>{"cpu", "memory"});
+}
+
+TEST_CASE("a bad vpa block is refused with the key named", "[policy]") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"tiers: {standard: {vpa: {updateMode: Sometimes}}}", "tiers.standard.vpa.updateMode"},
+      {"tiers: {standard: {vpa: {mode: Auto}}}", "tiers.standard.vpa: unknown key \"mode\""},
+      {"tiers: {standard: {vpa: {controlledResources: [gpu]}}}", "tiers.standard.vpa.controlledResources"},
+      {"tiers: {standard: {vpa: {controlledResources: []}}}", "tiers.standard.vpa.controlledResources"},
+      {"tiers: {standard: {vpa: {minAllowed: {cpu: lots}}}}", "tiers.standard.vpa.minAllowed.cpu"},
+      {"tiers: {standard: {vpa: {minAllowed: {cpu: 10m}, maxAllowed: {cpu: 5m}}}}",
+       "tiers.standard.vpa.maxAllowed.cpu: 5m is below minAllowed 10m"},
+      // The tier's starting requests (50m, 64Mi) must lie within the bounds.
+      {"tiers: {standard: {vpa: {minAllowed: {memory: 128Mi}}}}",
+       "tiers.standard.vpa.minAllowed.memory: 128Mi is above the tier's request 64Mi"},
+      {"tiers: {standard: {vpa: {maxAllowed: {cpu: 10m}}}}",
+       "tiers.standard.vpa.maxAllowed.cpu: 10m is below the tier's request 50m"},
+      {"tiers: {standard: {requests: {cpu: 1}, vpa: {maxAllowed: {cpu: 500m}}}}",
+       "tiers.standard.vpa.maxAllowed.cpu: 500m is below the tier's request 1"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    INFO(yaml);
+    auto policy = parse_policy(yaml);
+    REQUIRE_FALSE(policy.ok());
+    CHECK_THAT(policy.error().message, Catch::Matchers::Contains(expected));
+  }
+}
+
+TEST_CASE("ballast.dev/skip lists are comma-separated, spaces ignored", "[policy]") {
+  CHECK(skip_lists("vpa", "vpa"));
+  CHECK(skip_lists(" pdb , vpa ", "vpa"));
+  CHECK(skip_lists("pdb,vpa", "pdb"));
+  CHECK_FALSE(skip_lists("pdb", "vpa"));
+  CHECK_FALSE(skip_lists("vpas", "vpa"));
+  CHECK_FALSE(skip_lists("", "vpa"));
+}
