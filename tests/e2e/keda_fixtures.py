@@ -15,12 +15,10 @@ scenarios: a WebSocket publisher of session counters (a raw client: the machine'
 no WebSocket module) and Debian's real Prometheus scraping an exporter served from here.
 """
 
-import base64
 import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -130,36 +128,6 @@ def _start_operator(kube, tmp_path_factory):
 @pytest.fixture(scope="session")
 def keda_operator(kube, tmp_path_factory):
     yield from shared("keda_operator", lambda: _start_operator(kube, tmp_path_factory), KedaOperator.stop)
-
-
-class SessionPublisher:
-    """One publisher connection to ballast's /v1/sessions: an RFC 6455 client just big enough
-    to send text frames. Its counters vanish from ballast when it disconnects."""
-
-    def __init__(self, port, publisher_id):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                           f"X-Ballast-Publisher: {publisher_id}\r\n\r\n").encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
-        if not answer.startswith(b"HTTP/1.1 101"):
-            raise RuntimeError(f"sessions upgrade refused: {answer[:200]!r}")
-
-    def send(self, frame):
-        payload = json.dumps(frame).encode()
-        assert len(payload) < 126
-        mask = os.urandom(4)
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-        self.sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
-
-    def close(self):
-        self.sock.close()
 
 
 class _Exporter(http.server.BaseHTTPRequestHandler):

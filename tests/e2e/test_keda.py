@@ -10,7 +10,7 @@ import time
 from kafka_fixtures import *  # noqa: F401,F403  (kafka_broker)
 from kafka_fixtures import percentiles, unique, wait_for
 from keda_fixtures import *  # noqa: F401,F403  (kube, keda_operator, prometheus)
-from keda_fixtures import SessionPublisher
+from conftest import SessionPublisher
 
 COOLDOWN_SECONDS = 5
 TRIALS = int(os.environ.get("BALLAST_KEDA_TRIALS", "1"))
@@ -120,7 +120,7 @@ def test_a_session_publisher_wakes_the_deployment_and_its_disconnect_puts_it_bac
     def connect():
         nonlocal publisher
         publisher = SessionPublisher(ballast.sessions_port, unique("publisher"))
-        publisher.send({"counter": counter, "labels": {"service": "interview"}, "value": 1})
+        publisher.send(counter, 1, {"service": "interview"})
 
     try:
         wake_and_sleep(kube, namespace, name, connect, lambda: publisher.close(), "sessions (external-push)")
