@@ -19,6 +19,7 @@
 
 #include "core/file.h"
 #include "core/log.h"
+#include "net/bearer_auth.h"
 #include "net/io_pool.h"
 #include "net/listener.h"
 #include "sources/sessions/frame.h"
@@ -49,36 +50,6 @@ constexpr size_t kMaxQueuedFrames = 16;
 
 enum class Verdict { kUpgrade, kPeer, kNotFound, kUnauthorized, kBadPublisher };
 
-// Compares in time that depends only on the presented token's length, never on where the
-// first differing byte is. `expected` is never empty (start() checks).
-bool same_token(std::string_view presented, std::string_view expected) {
-  unsigned char diff = presented.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < presented.size(); ++i) {
-    diff |= static_cast<unsigned char>(presented[i] ^ expected[i % expected.size()]);
-  }
-  return diff == 0;
-}
-
-std::string_view bearer_token(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size() || !beast::iequals(authorization.substr(0, kScheme.size()), kScheme)) {
-    return {};
-  }
-  authorization.remove_prefix(kScheme.size());
-  const auto first = authorization.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = authorization.find_last_not_of(" \t");
-  return authorization.substr(first, last - first + 1);
-}
-
-bool accepts(std::string_view authorization, const std::vector<std::string>& tokens) {
-  const std::string_view presented = bearer_token(authorization);
-  bool accepted = false;
-  // No early exit: every configured token is compared.
-  for (const auto& token : tokens) accepted |= !presented.empty() && same_token(presented, token);
-  return accepted;
-}
-
 bool valid_publisher_id(std::string_view id) {
   if (id.size() > kMaxPublisherIdBytes) return false;
   return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 127; });
@@ -89,10 +60,10 @@ Verdict check_upgrade(std::string_view target, std::string_view authorization, s
                       const SessionServerOptions& options) {
   const std::string_view path = target.substr(0, target.find('?'));
   if (path == kPeersPath && options.on_peer) {
-    return options.insecure || accepts(authorization, options.peer_tokens) ? Verdict::kPeer : Verdict::kUnauthorized;
+    return options.insecure || net::bearer_accepted(authorization, options.peer_tokens) ? Verdict::kPeer : Verdict::kUnauthorized;
   }
   if (path != kSessionsPath) return Verdict::kNotFound;
-  if (!options.insecure && !accepts(authorization, options.tokens)) return Verdict::kUnauthorized;
+  if (!options.insecure && !net::bearer_accepted(authorization, options.tokens)) return Verdict::kUnauthorized;
   return valid_publisher_id(publisher) ? Verdict::kUpgrade : Verdict::kBadPublisher;
 }
 
