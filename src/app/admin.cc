@@ -35,7 +35,11 @@ net::HttpResponse handle_alerts(const net::HttpRequest& request, const AlertsRou
 net::HttpResponse handle_admin(const net::HttpRequest& request, const MetricsRegistry& metrics, bool ready,
                                const std::string& detail, const AlertsRoute* alerts) {
   const std::string path = request.path();
-  if (path == kAlertsPath && alerts != nullptr) return handle_alerts(request, *alerts);
+  if (path == kAlertsPath) {
+    return alerts != nullptr ? handle_alerts(request, *alerts)
+                             : net::HttpResponse{404, "text/plain; charset=utf-8",
+                                                 "not found: /v1/alerts is off (set --alerts-token-file)\n"};
+  }
   if (request.method != "GET" && request.method != "HEAD") return {405, "text/plain; charset=utf-8", "use GET\n"};
   if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()};
   if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
