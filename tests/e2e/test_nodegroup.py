@@ -226,3 +226,19 @@ def test_the_charts_prometheus_rule_is_valid_for_prometheus(tmp_path):
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_the_alert_rules_example_is_valid_for_prometheus_and_carries_the_ballast_labels(tmp_path):
+    rule = yaml.safe_load((ROOT / "examples" / "alerts" / "prometheusrule.yaml").read_text())
+    rules = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    high = rules["ClusterCapacityHigh"]
+    assert high["for"] == "10m" and "0.80" in high["expr"], high
+    assert high["labels"]["ballast_nodegroup"] == "general" and high["labels"]["ballast_action"] == "scale_up"
+    assert all(r["labels"]["ballast_action"] in ("scale_up", "scale_down") for r in rules.values())
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    receiver = yaml.safe_load((ROOT / "examples" / "alerts" / "alertmanager-receiver.yaml").read_text())
+    (hook,) = [r for r in receiver["receivers"] if r["name"] == "ballast"][0]["webhook_configs"]
+    assert hook["url"].endswith(":9102/v1/alerts") and hook["http_config"]["authorization"]["type"] == "Bearer"
