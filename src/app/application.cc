@@ -251,6 +251,10 @@ Status Application::start_reconcilers() {
     nodepool::NodePoolOptions nodepool_options;
     nodepool_options.dry_run = config_.dry_run;
     nodepool_options.secrets_namespace = config_.namespace_name;
+    if (!config_.admin.alerts_token_file.empty()) {
+      alert_requests_ = std::make_shared<nodepool::AlertRequestQueue>();
+      nodepool_options.alert_requests = alert_requests_;
+    }
     nodepool_ = std::make_unique<nodepool::NodePoolReconciler>(
         *kube_client_, *event_recorder_, provider_factory(*kube_client_, config_.namespace_name, std::move(context)),
         is_leader, metrics_, nodepool_options);
@@ -275,8 +279,19 @@ Status Application::start_reconcilers() {
 Status Application::start_admin() {
   net::HttpServerOptions options;
   options.address = config_.admin.address;
-  auto server = net::HttpServer::start(*io_pool_, options, [this](const net::HttpRequest& request) {
-    return handle_admin(request, metrics_, ready(), readiness_detail());
+  std::shared_ptr<const AlertsRoute> alerts;
+  if (!config_.admin.alerts_token_file.empty()) {
+    if (!alert_requests_) return invalid_argument("alerts-token-file needs the nodepool component");
+    auto tokens = sessions::load_tokens(config_.admin.alerts_token_file);
+    if (!tokens) return Error{tokens.error().code, "alerts-token-file: " + tokens.error().message};
+    alerts = std::make_shared<const AlertsRoute>(AlertsRoute{*tokens, alert_requests_.get(), [this] {
+      const bool leader = leader_elector_ && leader_elector_->is_leader();
+      if (leader && nodepool_) nodepool_->poke();  // act on the request now, not at the next interval
+      return leader;
+    }});
+  }
+  auto server = net::HttpServer::start(*io_pool_, options, [this, alerts](const net::HttpRequest& request) {
+    return handle_admin(request, metrics_, ready(), readiness_detail(), alerts.get());
   });
   if (!server) return Error{server.error().code, "admin-address: " + server.error().message};
   admin_server_ = std::move(*server);

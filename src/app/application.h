@@ -47,6 +47,7 @@ class GuardReconciler;
 }  // namespace ballast::guard
 namespace ballast::nodepool {
 class NodePoolReconciler;
+class AlertRequestQueue;
 }  // namespace ballast::nodepool
 namespace ballast::net {
 class HttpClient;
@@ -106,6 +107,7 @@ class Application {
   std::unique_ptr<guard::GuardReconciler> guard_;
   std::unique_ptr<net::HttpClient> provider_http_;
   std::unique_ptr<nodepool::NodePoolReconciler> nodepool_;
+  std::shared_ptr<nodepool::AlertRequestQueue> alert_requests_;  // set with --alerts-token-file
   std::unique_ptr<net::HttpServer> admin_server_;
 };
 

@@ -114,6 +114,8 @@ const std::vector<Setting>& settings_table() {
        nested_string(&Config::webhook, &WebhookConfig::tls_key_file)},
       {"admin-address", "/metrics, /healthz, /readyz listen address", false,
        nested_string(&Config::admin, &AdminConfig::address)},
+      {"alerts-token-file", "bearer tokens (one per line) accepted on the admin port's POST /v1/alerts", false,
+       nested_string(&Config::admin, &AdminConfig::alerts_token_file)},
       {"policy", "tier policy YAML file", false, string_field(&Config::policy_file)},
       {"namespace", "namespace for ballast's Lease and Events", false, string_field(&Config::namespace_name)},
       {"kubeconfig", "kubeconfig file for Kubernetes API access", false, string_field(&Config::kubeconfig)},
@@ -369,7 +371,7 @@ Status validate_config(const Config& config) {
   const std::pair<const char*, const std::string*> files[] = {
       {"grpc-tls-cert-file", &config.scaler.tls_cert_file}, {"grpc-tls-key-file", &config.scaler.tls_key_file},
       {"grpc-client-ca-file", &config.scaler.client_ca_file}, {"sessions-token-file", &config.sessions.token_file},
-      {"peers-token-file", &config.sessions.peers_token_file},
+      {"peers-token-file", &config.sessions.peers_token_file}, {"alerts-token-file", &config.admin.alerts_token_file},
       {"tls-cert-file", &config.webhook.tls_cert_file},       {"tls-key-file", &config.webhook.tls_key_file},
       {"policy", &config.policy_file},                        {"kubeconfig", &config.kubeconfig}};
   for (const auto& [name, file] : files) {
@@ -419,6 +421,7 @@ std::string render_config(const Config& config) {
   out << YAML::Key << "tls-cert-file" << YAML::Value << config.webhook.tls_cert_file;
   out << YAML::Key << "tls-key-file" << YAML::Value << config.webhook.tls_key_file;
   out << YAML::Key << "admin-address" << YAML::Value << config.admin.address;
+  out << YAML::Key << "alerts-token-file" << YAML::Value << config.admin.alerts_token_file;
   out << YAML::Key << "policy" << YAML::Value << config.policy_file;
   out << YAML::Key << "namespace" << YAML::Value << config.namespace_name;
   out << YAML::Key << "kubeconfig" << YAML::Value << config.kubeconfig;

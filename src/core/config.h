@@ -46,6 +46,9 @@ struct SessionsConfig {
 
 struct AdminConfig {
   std::string address = "0.0.0.0:9102";
+  // Bearer tokens (one per line) Alertmanager presents on POST /v1/alerts; empty = the
+  // route answers 404 (no unauthenticated way to order a VM).
+  std::string alerts_token_file;
 };
 
 struct WebhookConfig {

@@ -40,6 +40,7 @@ struct GroupPass {
   std::set<std::string> draining;  // group nodes under ballast.dev/to-be-deleted
   std::optional<TimePoint> failed_at;  // the last scale-up failure, this pass's timeouts included
   bool scaled_up = false;
+  int64_t requested_up = 0;  // nodes ordered this pass for a request or sustained pressure
   int64_t removing = 0;
   std::map<std::string, std::pair<std::string, std::string>> joined;  // node → (providerId, offering) of its request
 };
@@ -183,6 +184,17 @@ std::string scale_up_reason(const OfferingScaleUp& add) {
   return reason;
 }
 
+void order_nodes(const std::string& group, const std::string& offering, int64_t count, const std::string& reason,
+                 const ActuationOptions& options, std::vector<Action>& actions) {
+  if (options.dry_run) {
+    actions.push_back(report("dry-up|" + group + "|" + std::to_string(count) + "|" + offering + "|" + reason,
+                             group_subject(group), false, "DryRunScaleUp",
+                             "ballast would add " + std::to_string(count) + " " + offering + " node(s): " + reason));
+    return;
+  }
+  actions.push_back(action::ScaleUp{group, offering, count, 0, reason});
+}
+
 void plan_scale_ups(const ScaleUpPlan& up, std::map<std::string, GroupPass>& passes, TimePoint now,
                     const ActuationOptions& options, std::vector<Action>& actions) {
   for (const auto& pod : up.unplaced) {
@@ -207,17 +219,13 @@ void plan_scale_ups(const ScaleUpPlan& up, std::map<std::string, GroupPass>& pas
       continue;
     }
     pass.scaled_up = true;
-    auto order = [&](const std::string& offering, int64_t count, const std::string& reason) {
-      if (options.dry_run) {
-        actions.push_back(report("dry-up|" + group.group + "|" + std::to_string(count) + "|" + offering + "|" + reason,
-                                 group_subject(group.group), false, "DryRunScaleUp",
-                                 "ballast would add " + std::to_string(count) + " " + offering + " node(s): " + reason));
-        return;
-      }
-      actions.push_back(action::ScaleUp{group.group, offering, count, 0, reason});
-    };
-    for (const auto& add : group.add) order(add.offering, static_cast<int64_t>(add.nodes.size()), scale_up_reason(add));
-    if (group.min_nodes_add > 0) order(group.min_nodes_offering, group.min_nodes_add, "below minNodes");
+    for (const auto& add : group.add) {
+      order_nodes(group.group, add.offering, static_cast<int64_t>(add.nodes.size()), scale_up_reason(add), options,
+                  actions);
+    }
+    if (group.min_nodes_add > 0) {
+      order_nodes(group.group, group.min_nodes_offering, group.min_nodes_add, "below minNodes", options, actions);
+    }
   }
 }
 
@@ -271,6 +279,135 @@ void plan_scale_downs(const ClusterSnapshot& cluster, const ScaleDownPlan& down,
   }
 }
 
+std::string percent(double fraction) { return std::to_string(static_cast<int>(fraction * 100 + 0.5)) + "%"; }
+
+bool backing_off(const NodeGroup& group, const GroupPass& pass, TimePoint now) {
+  return pass.failed_at && now - *pass.failed_at < std::chrono::seconds(group.scale_up.backoff_seconds);
+}
+
+// Why one node more may not be ordered for a request or for pressure now; empty: it may.
+std::string extra_node_gate(const NodeGroup& group, const GroupPass& pass, TimePoint now) {
+  if (pass.scaled_up) return "nodes are already being added for pending pods or minNodes";
+  if (!group.status.in_flight.empty()) {
+    return std::to_string(group.status.in_flight.size()) + " node(s) still in flight";
+  }
+  if (static_cast<int64_t>(pass.nodes.size()) >= group.max_nodes) {
+    return "the group is at maxNodes " + std::to_string(group.max_nodes);
+  }
+  if (group.offerings.empty()) return "the group has no offering";
+  if (backing_off(group, pass, now)) {
+    return "the last scale-up failed at " + format_time(*pass.failed_at) + " (backoffSeconds " +
+           std::to_string(group.scale_up.backoff_seconds) + ")";
+  }
+  const auto& last = group.status.last_scale_up;
+  if (last && now - *last < std::chrono::seconds(group.scale_up.cooldown_seconds)) {
+    return "the last scale-up was at " + format_time(*last) + " (cooldownSeconds " +
+           std::to_string(group.scale_up.cooldown_seconds) + ")";
+  }
+  return {};
+}
+
+// Scale-up requests (alerts) and sustained pressure: one node more, through the same gates.
+// Records each group's pressure clock in `pressure_since`.
+void plan_requested_nodes(const ClusterSnapshot& cluster, std::map<std::string, GroupPass>& passes, TimePoint now,
+                          const ActuationOptions& options, std::vector<Action>& actions,
+                          std::map<std::string, std::optional<TimePoint>>& pressure_since) {
+  for (const auto& group : cluster.node_groups) {
+    GroupPass& pass = passes[group.name];
+    const std::string pressure = group_pressure(group, cluster.nodes, cluster.pods);
+    std::optional<TimePoint> since;
+    if (!pressure.empty()) since = group.status.pressure_since.value_or(now);
+    pressure_since[group.name] = since;
+    const bool sustained =
+        since && now - *since >= std::chrono::seconds(group.scale_up.sustained_seconds);
+    std::vector<const ScaleRequest*> ups;
+    for (const auto& request : group.requests) {
+      if (request.direction == ScaleDirection::kUp) ups.push_back(&request);
+    }
+    if (ups.empty() && !sustained) continue;
+    const std::string gate = extra_node_gate(group, pass, now);
+    std::string reason = sustained ? pressure + " since " + format_time(*since) : "asked by " + ups.front()->source;
+    if (gate.empty()) {
+      pass.scaled_up = true;
+      pass.requested_up = 1;
+      order_nodes(group.name, group.offerings.front().id, 1, reason, options, actions);
+    } else if (sustained) {
+      actions.push_back(report("pressure-wait|" + group.name + "|" + gate, group_subject(group.name), false,
+                               "PressureScaleUpWaiting", "no node added for " + reason + ": " + gate));
+    }
+    for (const ScaleRequest* request : ups) {
+      actions.push_back(report("", group_subject(group.name), false,
+                               gate.empty() ? "ScaleUpRequested" : "ScaleUpRequestRefused",
+                               gate.empty() ? "adding one node, " + reason
+                                            : "no node added for " + request->source + ": " + gate));
+    }
+  }
+}
+
+// Node-level blockers a request may override: it asks for the removal now, not after
+// unneededSeconds, and it is the only removal it adds.
+bool request_overrides(BlockReason reason) {
+  return reason == BlockReason::kUnneededTooShort || reason == BlockReason::kNonEmptyLimit ||
+         reason == BlockReason::kEmptyBulkLimit;
+}
+
+// Why one node fewer may not be removed for a request now, or the node to drain: the
+// emptiest one scale-down found safe to drain (its pods fit elsewhere, no PDB, opt-out,
+// minNodes or group gate forbids it).
+std::pair<std::string, const NodeScaleDown*> removal_for_request(const NodeGroup& group, const GroupPass& pass,
+                                                                 const GroupScaleDown* down) {
+  if (!pass.draining.empty() || pass.removing > 0) return {"a node of the group is already being removed", nullptr};
+  if (pass.scaled_up || !group.status.in_flight.empty()) return {"the group is scaling up", nullptr};
+  if (down == nullptr) return {"the group has no node", nullptr};
+  const NodeScaleDown* best = nullptr;
+  std::string refusal;
+  for (const auto& node : down->nodes) {
+    if (node.state != NodeState::kUnneeded || node.not_ready_since) continue;
+    const auto binding = std::find_if(node.blockers.begin(), node.blockers.end(),
+                                      [](const Blocker& blocker) { return !request_overrides(blocker.reason); });
+    if (binding != node.blockers.end()) {
+      if (refusal.empty()) refusal = node.node + ": " + binding->message;
+      continue;
+    }
+    if (best == nullptr || (node.empty && !best->empty) ||
+        (node.empty == best->empty && node.utilization < best->utilization)) {
+      best = &node;
+    }
+  }
+  if (best != nullptr) return {{}, best};
+  if (refusal.empty()) {
+    refusal = "no node can be drained safely (each is above scaleDown.utilizationThreshold or blocked)";
+  }
+  return {refusal, nullptr};
+}
+
+void plan_requested_removals(const ClusterSnapshot& cluster, const ScaleDownPlan& down,
+                             std::map<std::string, GroupPass>& passes, const ActuationOptions& options,
+                             std::vector<Action>& actions) {
+  for (const auto& group : cluster.node_groups) {
+    GroupPass& pass = passes[group.name];
+    for (const auto& request : group.requests) {
+      if (request.direction != ScaleDirection::kDown) continue;
+      const auto [refusal, node] = removal_for_request(group, pass, down.find(group.name));
+      if (node == nullptr) {
+        actions.push_back(report("", group_subject(group.name), false, "ScaleDownRequestRefused",
+                                 "no node removed for " + request.source + ": " + refusal));
+        continue;
+      }
+      ++pass.removing;
+      actions.push_back(report("", group_subject(group.name), false, "ScaleDownRequested",
+                               "draining " + node->node + " (utilization " + percent(node->utilization) +
+                                   "), asked by " + request.source));
+      if (options.dry_run) {
+        actions.push_back(report("dry-down|" + node->node, node_subject(node->node), false, "DryRunScaleDown",
+                                 "ballast would drain and remove " + node->node));
+        continue;
+      }
+      actions.push_back(action::StartDrain{group.name, node->node});
+    }
+  }
+}
+
 std::vector<GroupCondition> conditions(const NodeGroup& group, const GroupPass& pass, int64_t in_flight, TimePoint now) {
   std::vector<GroupCondition> out;
   const bool ready = pass.ready >= group.min_nodes;
@@ -278,7 +415,7 @@ std::vector<GroupCondition> conditions(const NodeGroup& group, const GroupPass& 
                  std::to_string(pass.ready) + " of " + std::to_string(pass.nodes.size()) +
                      " nodes take pods (minNodes " + std::to_string(group.min_nodes) + ")"});
   if (pass.scaled_up) {
-    out.push_back({"ScalingUp", true, "NodesOrdered", "new nodes ordered for pending pods or minNodes"});
+    out.push_back({"ScalingUp", true, "NodesOrdered", "new nodes ordered for pending pods, minNodes, a request or pressure"});
   } else if (in_flight > 0) {
     out.push_back({"ScalingUp", true, "NodesInFlight", std::to_string(in_flight) + " node(s) ordered, not taking pods yet"});
   } else {
@@ -287,10 +424,9 @@ std::vector<GroupCondition> conditions(const NodeGroup& group, const GroupPass& 
   const int64_t down = static_cast<int64_t>(pass.draining.size()) + pass.removing;
   out.push_back({"ScalingDown", down > 0, down > 0 ? "RemovingNodes" : "NoScaleDown",
                  down > 0 ? std::to_string(down) + " node(s) draining or being removed" : "no node is being removed"});
-  const bool backing_off =
-      pass.failed_at && now - *pass.failed_at < std::chrono::seconds(group.scale_up.backoff_seconds);
-  out.push_back({"Backoff", backing_off, backing_off ? "ScaleUpFailed" : "NoRecentFailure",
-                 backing_off ? "the last scale-up failed at " + format_time(*pass.failed_at) + "; no new node for " +
+  const bool backoff = backing_off(group, pass, now);
+  out.push_back({"Backoff", backoff, backoff ? "ScaleUpFailed" : "NoRecentFailure",
+                 backoff ? "the last scale-up failed at " + format_time(*pass.failed_at) + "; no new node for " +
                                    seconds(group.scale_up.backoff_seconds)
                              : "scale-up is allowed"});
   return out;
@@ -329,6 +465,33 @@ nlohmann::json node_rows(const GroupScaleDown* down, const GroupPass& pass, cons
 
 bool takes_pods(const Node& node) {
   return node.ready && !node.starting;
+}
+
+std::string group_pressure(const NodeGroup& group, const std::vector<Node>& nodes, const std::vector<Pod>& pods) {
+  Resources allocatable;
+  Resources requested;
+  std::set<std::string> ready;
+  for (const auto& node : nodes) {
+    if (node.group() != group.name) continue;
+    if (!node.pressure.empty()) return node.name + " reports " + node.pressure.front();
+    if (!takes_pods(node)) continue;
+    ready.insert(node.name);
+    allocatable += node.allocatable;
+  }
+  if (!group.scale_up.utilization_threshold || ready.empty()) return {};
+  for (const auto& pod : pods) {
+    if (!pod.terminal() && ready.count(pod.node_name)) requested += pod.spec.requests;
+  }
+  const double threshold = *group.scale_up.utilization_threshold;
+  auto above = [&](const char* resource, int64_t used, int64_t total) -> std::string {
+    if (total <= 0) return {};
+    const double fraction = static_cast<double>(used) / static_cast<double>(total);
+    if (fraction <= threshold) return {};
+    return std::string("requested ") + resource + " at " + percent(fraction) + " of allocatable (utilizationThreshold " +
+           percent(threshold) + ")";
+  };
+  const std::string cpu = above("cpu", requested.cpu_milli, allocatable.cpu_milli);
+  return cpu.empty() ? above("memory", requested.memory_bytes, allocatable.memory_bytes) : cpu;
 }
 
 ActuationPlan plan_actuation(ClusterSnapshot cluster, TimePoint now, const ActuationOptions& options) {
@@ -375,14 +538,20 @@ ActuationPlan plan_actuation(ClusterSnapshot cluster, TimePoint now, const Actua
   plan.up = plan_scale_up(cluster, now);
   for (Node* node : upcoming) node->ready = false;
   plan_scale_ups(plan.up, passes, now, options, plan.actions);
+  std::map<std::string, std::optional<TimePoint>> pressure_since;
+  plan_requested_nodes(cluster, passes, now, options, plan.actions, pressure_since);
 
   ScaleDownOptions down_options;
   for (const auto& group : plan.up.groups) {
     if (group.nodes_to_add() > 0) down_options.groups_scaling_up.insert(group.group);
   }
+  for (const auto& [name, pass] : passes) {
+    if (pass.requested_up > 0) down_options.groups_scaling_up.insert(name);
+  }
   down_options.pending_placements = plan.up.fits_existing;
   plan.down = plan_scale_down(cluster, now, down_options);
   plan_scale_downs(cluster, plan.down, passes, sizes, options, plan.actions);
+  plan_requested_removals(cluster, plan.down, passes, options, plan.actions);
 
   std::map<std::string, int64_t> unschedulable;
   for (const auto& pod : plan.up.unplaced) {
@@ -398,7 +567,7 @@ ActuationPlan plan_actuation(ClusterSnapshot cluster, TimePoint now, const Actua
     status.current_nodes = static_cast<int64_t>(pass.nodes.size());
     status.ready_nodes = pass.ready;
     status.in_flight = up != nullptr ? up->in_flight : 0;
-    const int64_t adding = pass.scaled_up && up != nullptr ? up->nodes_to_add() : 0;
+    const int64_t adding = (pass.scaled_up && up != nullptr ? up->nodes_to_add() : 0) + pass.requested_up;
     if (up != nullptr) {
       for (const auto& add : up->add) {
         for (const auto& node : add.nodes) status.unschedulable_pods += static_cast<int64_t>(node.pods.size());
@@ -409,6 +578,7 @@ ActuationPlan plan_actuation(ClusterSnapshot cluster, TimePoint now, const Actua
                            static_cast<int64_t>(pass.draining.size()) - pass.removing;
     status.conditions = conditions(group, pass, status.in_flight, now);
     status.nodes = node_rows(plan.down.find(group.name), pass, group);
+    status.pressure_since = pressure_since[group.name];
     plan.statuses.push_back(std::move(status));
   }
   // A scale-up orders towards the size this pass plans for the group.
@@ -429,6 +599,11 @@ void apply_status(const GroupStatusPlan& plan, TimePoint now, nlohmann::json& st
   status["desiredNodes"] = plan.desired_nodes;
   status["pendingPods"] = plan.unschedulable_pods;
   status["nodes"] = plan.nodes;
+  if (plan.pressure_since) {
+    status["pressureSince"] = format_time(*plan.pressure_since);
+  } else {
+    status.erase("pressureSince");
+  }
   const json previous = status.value("conditions", json::array());
   json conditions = json::array();
   for (const auto& condition : plan.conditions) {

@@ -120,6 +120,9 @@ struct GroupStatusPlan {
   int64_t unschedulable_pods = 0;  // pending pods only this group could take, or that it rejected
   std::vector<GroupCondition> conditions;
   nlohmann::json nodes = nlohmann::json::array();  // status.nodes[]
+  // Since when the group has been above scaleUp.utilizationThreshold or had a node under
+  // pressure; unset when it is not (status.pressureSince, so a new leader keeps the clock).
+  std::optional<TimePoint> pressure_since;
 };
 
 struct ActuationOptions {
@@ -140,9 +143,16 @@ struct ActuationPlan {
 // order a second VM for the same pods (seen on the real control plane).
 bool takes_pods(const Node& node);
 
+// Why a group is under pressure (requested cpu or memory above scaleUp.utilizationThreshold
+// over its Ready nodes, or a node with MemoryPressure, DiskPressure or PIDPressure), or
+// empty when it is not. Pure.
+std::string group_pressure(const NodeGroup& group, const std::vector<Node>& nodes, const std::vector<Pod>& pods);
+
 // The whole pass: in-flight requests (adopt, end, time out), drains under way (evict,
 // undo after maxGracefulTerminationSeconds, delete once empty), scale-up (or its backoff),
-// scale-down (start drains, delete unready nodes), Events and each group's status.
+// scale-down (start drains, delete unready nodes), the groups' requests (alerts) and
+// sustained pressure (one node more or fewer, through the same limits), Events and each
+// group's status.
 // `cluster` is taken by value: adopted and timed-out requests are applied to it before
 // the planners run, so they see the group as it is after this pass. Pure.
 ActuationPlan plan_actuation(ClusterSnapshot cluster, TimePoint now, const ActuationOptions& options);

@@ -283,7 +283,12 @@ Result<Node> parse_node(const nlohmann::json& object) {
     const json& conditions = array_at(member(status, "conditions", "status"), "status.conditions");
     for (size_t i = 0; i < conditions.size(); ++i) {
       const std::string p = index("status.conditions", i);
-      if (string_at(member(&conditions[i], "type", p), p + ".type") == "Ready") {
+      const std::string type = string_at(member(&conditions[i], "type", p), p + ".type");
+      if ((type == "MemoryPressure" || type == "DiskPressure" || type == "PIDPressure") &&
+          string_at(member(&conditions[i], "status", p), p + ".status") == "True") {
+        n.pressure.push_back(type);
+      }
+      if (type == "Ready") {
         n.ready = string_at(member(&conditions[i], "status", p), p + ".status") == "True";
         n.not_ready_since.reset();
         if (!n.ready) {

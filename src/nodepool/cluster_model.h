@@ -115,6 +115,7 @@ struct Node {
   std::optional<TimePoint> not_ready_since;
   std::optional<TimePoint> created;
   bool starting = false;  // carried a startup taint (dropped from `taints`: planned as gone)
+  std::vector<std::string> pressure;  // MemoryPressure, DiskPressure, PIDPressure conditions that are True
 
   // The NodeGroup this node belongs to (label ballast.dev/nodegroup), or empty.
   std::string group() const;

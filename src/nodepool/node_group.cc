@@ -70,6 +70,18 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
     g.scale_up.backoff_seconds = int_at(member(up, "backoffSeconds", "spec.scaleUp"), "spec.scaleUp.backoffSeconds",
                                         g.scale_up.backoff_seconds);
     if (g.scale_up.backoff_seconds < 0) fail("spec.scaleUp.backoffSeconds", "must be ≥ 0");
+    if (const json* threshold = member(up, "utilizationThreshold", "spec.scaleUp")) {
+      g.scale_up.utilization_threshold = number_at(threshold, "spec.scaleUp.utilizationThreshold", 0);
+      if (*g.scale_up.utilization_threshold < 0 || *g.scale_up.utilization_threshold > 1) {
+        fail("spec.scaleUp.utilizationThreshold", "must be within [0, 1]");
+      }
+    }
+    g.scale_up.sustained_seconds = int_at(member(up, "sustainedSeconds", "spec.scaleUp"),
+                                          "spec.scaleUp.sustainedSeconds", g.scale_up.sustained_seconds);
+    g.scale_up.cooldown_seconds = int_at(member(up, "cooldownSeconds", "spec.scaleUp"),
+                                         "spec.scaleUp.cooldownSeconds", g.scale_up.cooldown_seconds);
+    if (g.scale_up.sustained_seconds < 0) fail("spec.scaleUp.sustainedSeconds", "must be ≥ 0");
+    if (g.scale_up.cooldown_seconds < 0) fail("spec.scaleUp.cooldownSeconds", "must be ≥ 0");
   }
   if (const json* down = member(spec, "scaleDown", "spec")) {
     const std::string p = "spec.scaleDown";
@@ -127,6 +139,7 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
     s.last_scale_up_failure =
         time_at(member(member(status, "lastScaleUpFailure", "status"), "time", "status.lastScaleUpFailure"),
                 "status.lastScaleUpFailure.time");
+    s.pressure_since = time_at(member(status, "pressureSince", "status"), "status.pressureSince");
     const json& nodes = array_at(member(status, "nodes", "status"), "status.nodes");
     for (size_t i = 0; i < nodes.size(); ++i) {
       const std::string p = index("status.nodes", i);

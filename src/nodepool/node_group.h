@@ -30,6 +30,21 @@ struct Offering {
 struct ScaleUpSpec {
   int64_t pod_age_seconds = 5;
   int64_t backoff_seconds = 180;  // after a failed scale-up the group orders nothing this long
+  // Set: when the group's requested cpu or memory (over its Ready nodes) stays above this
+  // fraction of allocatable, or a node reports pressure, for sustainedSeconds, one node is
+  // added ahead of pending pods.
+  std::optional<double> utilization_threshold;
+  int64_t sustained_seconds = 300;
+  // An alert- or pressure-driven node is not ordered within this long of the last scale-up.
+  int64_t cooldown_seconds = 300;
+};
+
+// An outside request for one node more or one fewer (an Alertmanager alert), handled by
+// the next pass through the group's limits.
+enum class ScaleDirection { kUp, kDown };
+struct ScaleRequest {
+  ScaleDirection direction = ScaleDirection::kUp;
+  std::string source;  // who asked, for the Event: `alert ClusterCapacityHigh (fingerprint 3f2a...)`
 };
 
 struct ScaleDownSpec {
@@ -67,6 +82,7 @@ struct NodeGroupStatus {
   std::optional<TimePoint> last_scale_down_failure;  // status.lastScaleDownFailure.time
   std::vector<NodeStatusEntry> nodes;
   std::optional<TimePoint> last_scale_up_failure;  // status.lastScaleUpFailure.time
+  std::optional<TimePoint> pressure_since;  // status.pressureSince: above the threshold or under pressure since
 };
 
 // A NodeGroup (ballast.dev/v1alpha1): only what the planners read. Provider settings are
@@ -85,6 +101,7 @@ struct NodeGroup {
   NodeGroupStatus status;
   std::optional<int64_t> provision_timeout_seconds;  // spec.provisionTimeoutSeconds; unset = the reconciler's default
   std::string preferred_offering;  // spec.preferredOffering: used first whenever it fits
+  std::vector<ScaleRequest> requests;  // not part of the object: what the reconciler received since its last pass
 
   const Offering* find_offering(const std::string& id) const;
 };

@@ -126,6 +126,10 @@ def keda_crds():
     return pathlib.Path(json.loads(out.stdout)["Dir"]) / "config" / "crd" / "bases"
 
 
+# What Alertmanager presents on the shared ballast's POST /v1/alerts.
+ALERTS_TOKEN = "e2e-alerts-token"
+
+
 class Ballast:
     """ballast serve as a host process, with the token of the chart's ServiceAccount."""
 
@@ -225,8 +229,10 @@ def installed(cluster, tmp_path_factory):
 def ballast(cluster, installed):
     """The one ballast every scenario shares: webhook on the port the chart points at, and
     both reconcilers (they share one Lease, so one process runs both)."""
+    (installed["work"] / "alerts-token").write_text(ALERTS_TOKEN + "\n")
     process = Ballast(cluster, installed["work"], "ballast-0", "scaler,sessions,admission,guard,nodepool",
-                      webhook_port=installed["webhook_port"])
+                      webhook_port=installed["webhook_port"],
+                      extra_args=("--alerts-token-file", str(installed["work"] / "alerts-token")))
     yield process
     process.stop()
     # Every ballast of the suite (the shared one and the leader-election pair) wrote here.

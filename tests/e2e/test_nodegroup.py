@@ -10,11 +10,14 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 import yaml
 
-from conftest import NAMESPACE, ROOT, TOOLS, free_port, wait_until
+from conftest import ALERTS_TOKEN, NAMESPACE, ROOT, TOOLS, free_port, wait_until
 
 
 class DispatchPipeline(http.server.BaseHTTPRequestHandler):
@@ -211,6 +214,53 @@ def test_a_pipeline_that_names_its_own_nodes_scales_the_group_up_and_down(cluste
         server.shutdown()
 
 
+def post_alert(ballast, token, body):
+    request = urllib.request.Request(f"http://127.0.0.1:{ballast.admin_port}/v1/alerts", data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_an_alertmanager_alert_adds_one_node_through_the_pipeline(cluster, ballast, nodes, namespace):
+    group = f"alert-{namespace[-6:]}"
+    NamingPipeline.cluster, NamingPipeline.group, NamingPipeline.events, NamingPipeline.names = cluster, group, [], []
+    NamingPipeline.labels = {"ballast.dev/nodegroup": group, "workload-type": group}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), NamingPipeline)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    apply_dispatch_group(cluster, group, group, "e2e-alert", "e2e-alert-pipeline",
+                         {"url": f"http://127.0.0.1:{server.server_address[1]}/dispatches", "eventType": "scale_up"},
+                         maxNodes=2, provisionTimeoutSeconds=60, scaleDown={"enabled": False})
+    firing = {"version": "4", "status": "firing", "receiver": "ballast", "groupKey": "{}", "alerts": [
+        {"status": "firing", "labels": {"alertname": "ClusterCapacityHigh", "ballast_nodegroup": group,
+                                        "ballast_action": "scale_up"},
+         "annotations": {}, "startsAt": "2026-12-07T01:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+         "fingerprint": f"fp-{group}"}]}
+    try:
+        assert post_alert(ballast, "wrong", firing)[0] == 401
+        wait_until("ballast leads", lambda: ballast.metric("ballast_leader") == 1, timeout=60)
+        status, answer = post_alert(ballast, ALERTS_TOKEN, firing)
+        assert status == 202 and answer == {"requests": 1, "recorded": 1, "leader": True}, answer
+        wait_until("the pipeline's node Ready in the group", lambda: cluster.admin.get("nodegroup", group).get(
+            "status", {}).get("readyNodes") == 1 and not cluster.admin.get("nodegroup", group)["status"].get("inFlight"),
+            timeout=90)
+        assert NamingPipeline.names == ["talent-mesh-node-1"], NamingPipeline.names
+        assert NamingPipeline.events[0]["client_payload"]["desired"] == 1, NamingPipeline.events
+        # Alertmanager's repeat_interval re-send: the same firing, no second node.
+        assert post_alert(ballast, ALERTS_TOKEN, firing)[1]["recorded"] == 0
+        time.sleep(3)
+        assert len(NamingPipeline.events) == 1, NamingPipeline.events
+        events = cluster.admin.get("events", namespace="default")["items"]
+        assert any(e["involvedObject"]["name"] == group and e["reason"] == "ScaleUpRequested" for e in events)
+    finally:
+        cluster.admin.run("delete", "nodegroup", group, check=False)
+        for name in NamingPipeline.names:
+            cluster.admin.run("delete", "node", name, "--wait=false", check=False)
+        server.shutdown()
+
+
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
 def test_the_charts_prometheus_rule_is_valid_for_prometheus(tmp_path):
     chart = ROOT / "manifests" / "helm" / "ballast"
@@ -226,3 +276,19 @@ def test_the_charts_prometheus_rule_is_valid_for_prometheus(tmp_path):
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed")
+def test_the_alert_rules_example_is_valid_for_prometheus_and_carries_the_ballast_labels(tmp_path):
+    rule = yaml.safe_load((ROOT / "examples" / "alerts" / "prometheusrule.yaml").read_text())
+    rules = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    high = rules["ClusterCapacityHigh"]
+    assert high["for"] == "10m" and "0.80" in high["expr"], high
+    assert high["labels"]["ballast_nodegroup"] == "general" and high["labels"]["ballast_action"] == "scale_up"
+    assert all(r["labels"]["ballast_action"] in ("scale_up", "scale_down") for r in rules.values())
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    receiver = yaml.safe_load((ROOT / "examples" / "alerts" / "alertmanager-receiver.yaml").read_text())
+    (hook,) = [r for r in receiver["receivers"] if r["name"] == "ballast"][0]["webhook_configs"]
+    assert hook["url"].endswith(":9102/v1/alerts") and hook["http_config"]["authorization"]["type"] == "Bearer"

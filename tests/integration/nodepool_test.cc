@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/admin.h"
 #include "app/node_providers.h"
 #include "core/metrics.h"
 #include "core/timestamp.h"
@@ -13,6 +14,7 @@
 #include "kube/event_recorder.h"
 #include "kube/kube_client.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "net/io_pool.h"
 #include "nodepool/reconciler/nodepool_reconciler.h"
 
@@ -88,9 +90,11 @@ struct World {
     pool.stop();
   }
 
-  std::unique_ptr<ballast::nodepool::NodePoolReconciler> reconciler(bool dry_run = false) {
+  std::unique_ptr<ballast::nodepool::NodePoolReconciler> reconciler(
+      bool dry_run = false, std::shared_ptr<ballast::nodepool::AlertRequestQueue> alert_requests = nullptr) {
     ballast::nodepool::NodePoolOptions options;
     options.dry_run = dry_run;
+    options.alert_requests = std::move(alert_requests);
     options.debounce = 20ms;
     options.interval = 200ms;
     // The production factory: provider settings from the NodeGroup, the token from its Secret.
@@ -396,4 +400,67 @@ TEST_CASE("a pipeline that names its own node: the node is adopted, ends the req
   CHECK(status["nodes"][0]["providerId"] == request["providerId"]);
   CHECK(status["nodes"][0]["offering"] == "V92");
   CHECK(payloads(world.pipeline)[0]["client_payload"]["direction"] == "up");
+}
+
+TEST_CASE("an Alertmanager alert POSTed to the admin port adds one node through the dispatch pipeline", "[nodepool]") {
+  World world;
+  world.server.put(group_node("general-a"));
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 1, 3));
+  auto queue = std::make_shared<ballast::nodepool::AlertRequestQueue>();
+  auto reconciler = world.reconciler(false, queue);
+  bool leader = false;
+  ballast::app::AlertsRoute route{{"alert-token"}, queue.get(), [&] { return leader; }};
+  ballast::MetricsRegistry admin_metrics;
+  auto admin = ballast::net::HttpServer::start(world.pool, {"127.0.0.1:0"}, [&](const ballast::net::HttpRequest& r) {
+    return ballast::app::handle_admin(r, admin_metrics, true, "", &route);
+  });
+  REQUIRE(admin);
+  const std::string url = "http://127.0.0.1:" + std::to_string((*admin)->port()) + "/v1/alerts";
+  const json firing = {{"version", "4"},
+                       {"status", "firing"},
+                       {"receiver", "ballast"},
+                       {"alerts", json::array({{{"status", "firing"},
+                                                {"labels", {{"alertname", "ClusterCapacityHigh"},
+                                                            {"ballast_nodegroup", "general"},
+                                                            {"ballast_action", "scale_up"}}},
+                                                {"startsAt", "2026-12-07T01:00:00Z"},
+                                                {"fingerprint", "3f2a"}}})}};
+  auto post = [&](const std::string& token, const std::string& body) {
+    ballast::net::HttpClientRequest request;
+    request.method = "POST";
+    request.url = url;
+    if (!token.empty()) request.headers.push_back({"Authorization", "Bearer " + token});
+    request.headers.push_back({"Content-Type", "application/json"});
+    request.body = body;
+    auto response = world.http.request_sync(request);
+    REQUIRE(response);
+    return *response;
+  };
+
+  ballast::net::HttpRequest without_flag{"POST", "/v1/alerts", {}, firing.dump()};
+  CHECK(ballast::app::handle_admin(without_flag, admin_metrics, true).status == 404);  // no --alerts-token-file
+  CHECK(post("", firing.dump()).status == 401);
+  CHECK(post("wrong-token", firing.dump()).status == 401);
+  const auto bad = post("alert-token", R"({"version":"4","alerts":[{"status":"firing","labels":{"ballast_nodegroup":"general","ballast_action":"up"}}]})");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("alerts[0].labels.ballast_action") != std::string::npos);
+  // A replica that does not lead accepts and drops: no node.
+  const auto follower = post("alert-token", firing.dump());
+  CHECK(follower.status == 202);
+  CHECK(json::parse(follower.body)["recorded"] == 0);
+
+  leader = true;
+  const auto accepted = post("alert-token", firing.dump());
+  CHECK(accepted.status == 202);
+  CHECK(json::parse(accepted.body)["recorded"] == 1);
+  REQUIRE(FakeApiServer::wait_for([&] { return !payloads(world.pipeline).empty(); }, kWait));
+  CHECK(payloads(world.pipeline).back()["client_payload"]["desired"] == 2);
+  REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 1; }, kWait));
+
+  // Alertmanager's repeat_interval re-send is the same firing: recorded once, no second node.
+  CHECK(json::parse(post("alert-token", firing.dump()).body)["recorded"] == 0);
+  const auto passes = reconciler->passes();
+  REQUIRE(FakeApiServer::wait_for([&] { return reconciler->passes() >= passes + 3; }, kWait));
+  CHECK(payloads(world.pipeline).size() == 1);
+  (*admin)->stop();
 }

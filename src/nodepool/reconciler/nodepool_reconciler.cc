@@ -390,7 +390,10 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   for (const auto& informer : informers_) {
     if (!informer->synced()) return false;
   }
-  if (!is_leader_()) return false;
+  if (!is_leader_()) {
+    if (options_.alert_requests) options_.alert_requests->take();  // only the leader acts on them
+    return false;
+  }
   const auto pass_started = std::chrono::steady_clock::now();
 
   const auto node_objects = nodes_->objects();
@@ -405,6 +408,18 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   if (!snapshot) {
     log_.warn("cannot read the cluster; no action this pass", {{"error", snapshot.error().message}});
     return true;
+  }
+  if (options_.alert_requests) {
+    auto requests = options_.alert_requests->take();
+    for (auto& group : snapshot->node_groups) {
+      if (auto it = requests.find(group.name); it != requests.end()) {
+        group.requests = std::move(it->second);
+        requests.erase(it);
+      }
+    }
+    for (const auto& [group, unknown] : requests) {
+      log_.warn("alert names no NodeGroup; request dropped", {{"group", group}, {"source", unknown.front().source}});
+    }
   }
   ActuationOptions plan_options;
   plan_options.dry_run = options_.dry_run;

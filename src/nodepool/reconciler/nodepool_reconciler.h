@@ -19,6 +19,7 @@
 #include "kube/reconcile_loop.h"
 #include "kube/report_once.h"
 #include "nodepool/actuation_plan.h"
+#include "nodepool/alert_requests.h"
 #include "nodepool/node_provider.h"
 
 namespace ballast::nodepool {
@@ -30,6 +31,9 @@ struct NodePoolOptions {
   std::chrono::milliseconds informer_resync{5 * 60'000};
   int64_t provision_timeout_seconds = 900;  // when the NodeGroup does not say
   std::string secrets_namespace = "ballast-system";  // Secrets without a namespace (ballast's own)
+  // Requests the admin port's POST /v1/alerts recorded; each pass takes them (a replica
+  // that does not lead drops them).
+  std::shared_ptr<AlertRequestQueue> alert_requests;
 };
 
 // Builds the provider a NodeGroup names (spec.provider + its credentials Secret). Called

@@ -17,6 +17,7 @@
 
 #include "core/file.h"
 #include "core/log.h"
+#include "net/bearer_auth.h"
 #include "net/connection_set.h"
 #include "net/io_pool.h"
 #include "net/listener.h"
@@ -53,39 +54,6 @@ struct UpgradeCheck {
   size_t token = 0;  // kUpgrade: index of the accepted token presented (0 when insecure)
 };
 
-// Compares in time that depends only on the presented token's length, never on where the
-// first differing byte is. `expected` is never empty (start() checks).
-bool same_token(std::string_view presented, std::string_view expected) {
-  unsigned char diff = presented.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < presented.size(); ++i) {
-    diff |= static_cast<unsigned char>(presented[i] ^ expected[i % expected.size()]);
-  }
-  return diff == 0;
-}
-
-std::string_view bearer_token(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size() || !beast::iequals(authorization.substr(0, kScheme.size()), kScheme)) {
-    return {};
-  }
-  authorization.remove_prefix(kScheme.size());
-  const auto first = authorization.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = authorization.find_last_not_of(" \t");
-  return authorization.substr(first, last - first + 1);
-}
-
-// The index of the accepted token presented, if any.
-std::optional<size_t> accepted_token(std::string_view authorization, const std::vector<std::string>& tokens) {
-  const std::string_view presented = bearer_token(authorization);
-  std::optional<size_t> accepted;
-  // No early exit: every configured token is compared.
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (!presented.empty() && same_token(presented, tokens[i])) accepted = i;
-  }
-  return accepted;
-}
-
 bool valid_publisher_id(std::string_view id) {
   if (id.size() > kMaxPublisherIdBytes) return false;
   return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 127; });
@@ -96,13 +64,13 @@ UpgradeCheck check_upgrade(std::string_view target, std::string_view authorizati
                            const SessionServerOptions& options) {
   const std::string_view path = target.substr(0, target.find('?'));
   if (path == kPeersPath && options.on_peer) {
-    const bool accepted = options.insecure || accepted_token(authorization, options.peer_tokens).has_value();
+    const bool accepted = options.insecure || net::accepted_bearer_token(authorization, options.peer_tokens).has_value();
     return {accepted ? Verdict::kPeer : Verdict::kUnauthorized};
   }
   if (path != kSessionsPath) return {Verdict::kNotFound};
   size_t token = 0;
   if (!options.insecure) {
-    const auto accepted = accepted_token(authorization, options.tokens);
+    const auto accepted = net::accepted_bearer_token(authorization, options.tokens);
     if (!accepted) return {Verdict::kUnauthorized};
     token = *accepted;
   }
