@@ -16,12 +16,13 @@ import sys
 
 import yaml
 
-# CONTRACT.md's `serve` flags (fixed names). `--config` is the config file itself.
+# CONTRACT.md's `serve` flags (fixed names), and the ones this wave adds (`peers-service`,
+# `alerts-token-file`: named in the session notes for CONTRACT). `--config` is the config file itself.
 CONTRACT_FLAGS = {
     "config", "grpc-address", "grpc-tls-cert-file", "grpc-tls-key-file", "grpc-client-ca-file",
     "sessions-address", "sessions-token-file", "sessions-insecure", "peers", "peers-dns", "peers-service", "peers-token-file",
     "webhook-address", "tls-cert-file", "tls-key-file", "admin-address", "policy", "namespace",
-    "kubeconfig", "components", "dry-run", "log-level",
+    "kubeconfig", "components", "dry-run", "log-level", "alerts-token-file",
 }
 COMPONENTS = {"scaler", "sessions", "admission", "guard", "nodepool"}
 # What a Deployment runs when the checker is given no --components (the chart's and the

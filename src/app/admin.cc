@@ -22,9 +22,11 @@ net::HttpResponse handle_alerts(const net::HttpRequest& request, const AlertsRou
   auto requests = nodepool::parse_alert_payload(request.body);
   if (!requests) return json_response(400, {{"error", requests.error().message}});
   if (!alerts.is_leader()) {
-    // Only the leader acts; Alertmanager re-sends a firing alert every repeat_interval,
-    // and a re-send through the Service may reach the leader.
-    return json_response(202, {{"requests", requests->size()}, {"recorded", 0}, {"leader", false}});
+    // Only the leader acts. Alertmanager retries a 5xx with back-off; the connection is
+    // closed so that the retry goes through the Service again and may reach the leader.
+    auto refused = json_response(503, {{"error", "this replica does not lead the node pool; retry"}, {"leader", false}});
+    refused.close_connection = true;
+    return refused;
   }
   const size_t recorded = alerts.queue->add(*requests);
   return json_response(202, {{"requests", requests->size()}, {"recorded", recorded}, {"leader", true}});

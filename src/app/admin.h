@@ -14,7 +14,7 @@ namespace ballast::app {
 struct AlertsRoute {
   std::vector<std::string> tokens;  // accepted bearer tokens, never empty
   nodepool::AlertRequestQueue* queue = nullptr;
-  std::function<bool()> is_leader;  // a replica that does not lead answers 202 and drops the requests
+  std::function<bool()> is_leader;  // a replica that does not lead answers 503 (retry) and records nothing
 };
 
 // The admin endpoints as a free function: /metrics (Prometheus text), /healthz (the

@@ -75,7 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         static_cast<http::status>(plain.status), request.version());
     response->set(http::field::content_type, plain.content_type);
     response->body() = std::move(plain.body);
-    response->keep_alive(request.keep_alive() && !state_->connections.closing());
+    response->keep_alive(request.keep_alive() && !plain.close_connection && !state_->connections.closing());
     response->prepare_payload();
     write(response);
   }

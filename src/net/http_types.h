@@ -20,6 +20,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  bool close_connection = false;  // a client told to retry should reconnect (through a Service, maybe elsewhere)
 };
 
 }  // namespace ballast::net

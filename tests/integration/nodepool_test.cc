@@ -444,10 +444,12 @@ TEST_CASE("an Alertmanager alert POSTed to the admin port adds one node through 
   const auto bad = post("alert-token", R"({"version":"4","alerts":[{"status":"firing","labels":{"ballast_nodegroup":"general","ballast_action":"up"}}]})");
   CHECK(bad.status == 400);
   CHECK(bad.body.find("alerts[0].labels.ballast_action") != std::string::npos);
-  // A replica that does not lead accepts and drops: no node.
+  // A replica that does not lead answers 503 (Alertmanager retries) and records nothing.
   const auto follower = post("alert-token", firing.dump());
-  CHECK(follower.status == 202);
-  CHECK(json::parse(follower.body)["recorded"] == 0);
+  CHECK(follower.status == 503);
+  const auto connection = follower.headers.find("connection");
+  CHECK((connection != follower.headers.end() && connection->second == "close"));
+  CHECK(json::parse(follower.body)["leader"] == false);
 
   leader = true;
   const auto accepted = post("alert-token", firing.dump());
