@@ -51,10 +51,13 @@ struct GroupPass {
 // ones are gone.
 void plan_in_flight(NodeGroup& group, GroupPass& pass, TimePoint now, const ActuationOptions& options,
                     std::vector<Action>& actions) {
-  std::set<std::string> claimed;  // nodes a request already names
+  // Nodes a request names, and nodes the last pass already counted as the group's (one that
+  // ended its own request there is no longer named by any).
+  std::set<std::string> claimed;
   for (const auto& entry : group.status.in_flight) claimed.insert(entry.node.empty() ? entry.name : entry.node);
-  // A newcomer is a group node no request names; it may only be adopted by a request older
-  // than itself (below), so a node that was there before the request never is.
+  for (const auto& known : group.status.nodes) claimed.insert(known.name);
+  // A newcomer is a group node not claimed; it may only be adopted by a request older than
+  // itself (below), so a node that was there before the request never is.
   std::vector<const Node*> newcomers;
   for (const Node* node : pass.nodes) {
     if (!claimed.count(node->name) && !pass.draining.count(node->name)) newcomers.push_back(node);
