@@ -14,6 +14,8 @@
 # (KAFKA_SASL_BOOTSTRAP; one user and password for both: written into the storage at
 # format time with StorageTool --add-scram, and into the PLAIN login module's JAAS line). State (config, data, log, PID) lives in $BALLAST_E2E_DIR/kafka,
 # or /tmp/ballast-e2e-kafka when BALLAST_E2E_DIR is unset.
+# Opt-in: BALLAST_KAFKA_JMX_PORT=<port> exposes the broker's JMX (its request metrics are
+# JMX-only) on 127.0.0.1:<port>, without authentication or TLS; unset, no JMX (the default).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${BALLAST_CACHE_DIR:-$HOME/.cache/ballast}"
@@ -47,6 +49,14 @@ resolve_lib() {
 }
 
 java_opts=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
+broker_opts=()
+if [ -n "${BALLAST_KAFKA_JMX_PORT:-}" ]; then
+  [[ "$BALLAST_KAFKA_JMX_PORT" =~ ^[0-9]+$ ]] || die "BALLAST_KAFKA_JMX_PORT must be a port number, got '$BALLAST_KAFKA_JMX_PORT'"
+  broker_opts=(-Dcom.sun.management.jmxremote -Dcom.sun.management.jmxremote.port="$BALLAST_KAFKA_JMX_PORT"
+               -Dcom.sun.management.jmxremote.rmi.port="$BALLAST_KAFKA_JMX_PORT" -Dcom.sun.management.jmxremote.host=127.0.0.1
+               -Djava.rmi.server.hostname=127.0.0.1 -Dcom.sun.management.jmxremote.authenticate=false
+               -Dcom.sun.management.jmxremote.ssl=false -Dcom.sun.management.jmxremote.local.only=true)
+fi
 
 # kafka_java CLASS ARGS...: one of the jars' main classes with the test logging config.
 kafka_java() {
@@ -58,7 +68,7 @@ running() { [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; }
 start_broker() {
   running && return 0
   # The log4j2 config sends everything to log/server.log; stdout only gets start-up failures.
-  (cd "$state" && exec setsid java "${java_opts[@]}" -Dlog4j2.configurationFile="$state/log4j2.properties" \
+  (cd "$state" && exec setsid java "${java_opts[@]}" ${broker_opts[@]+"${broker_opts[@]}"} -Dlog4j2.configurationFile="$state/log4j2.properties" \
      -Dkafka.logs.dir="$state/log" -cp "$(cat "$state/lib")/*" kafka.Kafka "$state/server.properties" \
      >>"$state/log/broker.out" 2>&1 </dev/null) &
   echo $! >"$state/pid"

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "core/metrics.h"
@@ -347,4 +349,56 @@ TEST_CASE("wakeOnProduce: a message produced to an idle topic wakes a StreamIsAc
   CHECK(watchers.value() == 0);
   context.TryCancel();
   reader->Finish();
+}
+
+namespace {
+
+// A ProduceWatcher on its own, recording the keys it wakes.
+struct WatcherHarness {
+  explicit WatcherHarness(const kafka::MockCluster& cluster)
+      : watcher("mock", {{"bootstrap.servers", cluster.bootstrap_servers()}},
+                [this](const std::vector<std::string>& keys) {
+                  {
+                    std::lock_guard lock(mutex);
+                    woken.insert(keys.begin(), keys.end());
+                  }
+                  woken_cv.notify_all();
+                },
+                kafka::ProduceWatcher::Metrics{metrics.gauge("ballast_kafka_watchers", ""),
+                                               metrics.gauge("ballast_kafka_watched_partitions", ""),
+                                               metrics.counter("ballast_kafka_wakes_total", "")}) {}
+
+  std::set<std::string> woken_within(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex);
+    woken_cv.wait_for(lock, wait, [this] { return !woken.empty(); });
+    return woken;
+  }
+
+  MetricsRegistry metrics;
+  std::mutex mutex;
+  std::condition_variable woken_cv;
+  std::set<std::string> woken;
+  kafka::ProduceWatcher watcher;  // last: stopped before what its callback touches goes
+};
+
+}  // namespace
+
+TEST_CASE("wakeOnProduce: a message produced after the poller's read but before the assignment wakes at once",
+          "[kafka][integration][wake]") {
+  auto cluster = Harness::start_cluster();
+  REQUIRE(cluster->create_topic("uploads", 1).ok());
+  REQUIRE(cluster->produce("uploads", 0, 3).ok());  // the poll that found the topic idle read high watermark 3
+  REQUIRE(cluster->produce("uploads", 0, 1).ok());  // lands before the watcher's assignment takes effect
+  const kafka::WakeSet wake = {{"uploads", {{"transcoders", {}}}}};
+
+  SECTION("started at the read high watermark, the watcher fetches it") {
+    WatcherHarness harness(*cluster);
+    harness.watcher.set_wanted(wake, {{{"uploads", 0}, 3}});
+    CHECK(harness.woken_within(kBrokerWait) == std::set<std::string>{"transcoders"});
+  }
+  SECTION("a partition the poller never read starts at the log end: the message waits for the next poll") {
+    WatcherHarness harness(*cluster);
+    harness.watcher.set_wanted(wake, {});
+    CHECK(harness.woken_within(3 * kafka::ProduceWatcher::kFetchWaitMax).empty());
+  }
 }

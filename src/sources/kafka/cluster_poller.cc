@@ -251,6 +251,9 @@ class ClusterPoller::Round {
         std::chrono::milliseconds timeout)
       : handle_(handle), topic_handles_(topic_handles), coordinators_(coordinators), timeout_(timeout) {}
 
+  // The high watermarks this round read (none if it failed before reading them).
+  const Offsets& high_watermarks() const { return high_watermarks_.offsets; }
+
   // Metric and activation value of each key, in order.
   std::vector<Result<std::pair<int64_t, int64_t>>> run(std::vector<Watched*>& keys) {
     std::set<std::string> topics;
@@ -569,12 +572,12 @@ void ClusterPoller::update_wake() {
             deps_.metrics.gauge("ballast_kafka_watchers",
                                 "wakeOnProduce watchers with partitions assigned (one per Kafka cluster at most)"),
             deps_.metrics.gauge("ballast_kafka_watched_partitions",
-                                "Partitions wakeOnProduce watchers are assigned to (at their log end)"),
+                                "Partitions wakeOnProduce watchers are assigned to"),
             deps_.metrics.counter("ballast_kafka_wakes_total",
                                   "Times a produced message made wakeOnProduce poll some triggers at once")});
   }
   wake_set_ = wanted;
-  watcher_->set_wanted(std::move(wanted));
+  watcher_->set_wanted(std::move(wanted), read_high_watermarks_);
 }
 
 void ClusterPoller::wake(const std::vector<std::string>& keys) {
@@ -639,6 +642,7 @@ Clock::time_point ClusterPoller::poll_once(Clock::time_point now) {
       Round round(handle_, topic_handles_, coordinators_, timeout);
       auto outcomes = round.run(due);
       for (size_t i = 0; i < due.size(); ++i) report(*due[i], outcomes[i]);
+      for (const auto& [partition, offset] : round.high_watermarks()) read_high_watermarks_[partition] = offset;
     }
     poll_duration_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }

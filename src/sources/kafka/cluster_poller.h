@@ -113,6 +113,7 @@ class ClusterPoller {
   std::string handle_failure_;
   Clock::time_point next_wake_round_{};
   WakeSet wake_set_;
+  ReadHighWatermarks read_high_watermarks_;  // where the watcher starts newly assigned partitions
   std::unique_ptr<ProduceWatcher> watcher_;  // also reset by stop() once the thread is joined
 
   std::atomic<bool> handle_ready_{false};

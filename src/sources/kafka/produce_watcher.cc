@@ -65,10 +65,11 @@ ProduceWatcher::ProduceWatcher(std::string cluster_name, ClientSettings settings
 
 ProduceWatcher::~ProduceWatcher() { stop(); }
 
-void ProduceWatcher::set_wanted(WakeSet wake) {
+void ProduceWatcher::set_wanted(WakeSet wake, ReadHighWatermarks read) {
   {
     std::lock_guard lock(mutex_);
     next_wake_ = std::move(wake);
+    next_read_ = std::move(read);
     changed_ = true;
   }
   changed_cv_.notify_one();
@@ -89,6 +90,8 @@ void ProduceWatcher::run() {
     if (changed_) {
       wake_ = std::move(next_wake_);
       next_wake_.clear();
+      read_ = std::move(next_read_);
+      next_read_.clear();
       changed_ = false;
       // A topic never described yet is described now; known ones wait for the next round.
       for (const auto& [topic, keys] : wake_) {
@@ -205,8 +208,10 @@ void ProduceWatcher::refresh_assignment(bool metadata_due) {
     assigned.erase({topic, partition});
   }
   for (const auto& [topic, partition] : diff.start) {
-    // At the log end: only what is produced from now on can wake anyone.
-    if (rd_kafka_consume_start_queue(topic_handle(topic), partition, RD_KAFKA_OFFSET_END, queue_) == -1) {
+    // An offset out of range (retention deleted it, the topic was recreated) falls back
+    // to the log end through auto.offset.reset=latest.
+    const int64_t offset = start_offset(read_, {topic, partition}).value_or(RD_KAFKA_OFFSET_END);
+    if (rd_kafka_consume_start_queue(topic_handle(topic), partition, offset, queue_) == -1) {
       logger_.warn("kafka produce watcher cannot assign a partition",
                    {{"cluster", cluster_name_}, {"topic", topic}, {"partition", std::to_string(partition)},
                     {"error", rd_kafka_err2str(rd_kafka_last_error())}});

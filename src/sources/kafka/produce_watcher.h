@@ -25,7 +25,7 @@ namespace ballast::kafka {
 // wakeOnProduce for one cluster: a librdkafka consumer ASSIGNED (partition consumer,
 // rd_kafka_consume_start_queue; never subscribed, no group.id configured, nothing
 // committed or stored) to the partitions of the keys in the current WakeSet, starting at
-// their log end. Fetches wait long on the broker (kFetchWaitMax) for tiny sizes, so a
+// the high watermark the poller last read (start_offset(); the log end if never read). Fetches wait long on the broker (kFetchWaitMax) for tiny sizes, so a
 // produced message is answered at once; each message is dropped unread and the keys it
 // may wake go to `on_produce` (the poller then polls them now). librdkafka keeps at most
 // one Fetch in flight per broker for this handle.
@@ -50,8 +50,9 @@ class ProduceWatcher {
   ProduceWatcher(const ProduceWatcher&) = delete;
   ProduceWatcher& operator=(const ProduceWatcher&) = delete;
 
-  // Replaces what to watch; returns at once.
-  void set_wanted(WakeSet wake);
+  // Replaces what to watch; `read` is the poller's last read high watermarks, where
+  // partitions assigned from now on start. Returns at once.
+  void set_wanted(WakeSet wake, ReadHighWatermarks read);
   void stop();
 
   // librdkafka settings of the watcher's handle: the cluster's connection and auth
@@ -73,14 +74,16 @@ class ProduceWatcher {
   Metrics metrics_;
   Logger logger_{"kafka"};
 
-  std::mutex mutex_;  // guards next_wake_, changed_, stopping_
+  std::mutex mutex_;  // guards next_wake_, next_read_, changed_, stopping_
   std::condition_variable changed_cv_;
   WakeSet next_wake_;
+  ReadHighWatermarks next_read_;
   bool changed_ = false;
   bool stopping_ = false;
 
   // Watcher thread only.
   WakeSet wake_;
+  ReadHighWatermarks read_;
   rd_kafka_s* handle_ = nullptr;
   rd_kafka_queue_s* queue_ = nullptr;
   std::map<std::string, rd_kafka_topic_s*> topics_;

@@ -50,6 +50,12 @@ AssignmentDiff diff_assignment(const std::set<TopicPartition>& current, const st
   return diff;
 }
 
+std::optional<int64_t> start_offset(const ReadHighWatermarks& read, const TopicPartition& partition) {
+  const auto it = read.find(partition);
+  if (it == read.end()) return std::nullopt;
+  return it->second;
+}
+
 std::vector<std::string> keys_woken_by(const WakeSet& wake, const TopicPartition& partition) {
   std::vector<std::string> keys;
   const auto it = wake.find(partition.first);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -50,11 +51,19 @@ std::set<TopicPartition> wanted_partitions(const WakeSet& wake,
                                            const std::map<std::string, std::vector<int32_t>>& partitions_by_topic);
 
 struct AssignmentDiff {
-  std::vector<TopicPartition> start;  // not assigned yet: start at the log end
+  std::vector<TopicPartition> start;  // not assigned yet: start where start_offset() says
   std::vector<TopicPartition> stop;   // assigned, no longer wanted
   bool empty() const { return start.empty() && stop.empty(); }
 };
 AssignmentDiff diff_assignment(const std::set<TopicPartition>& current, const std::set<TopicPartition>& wanted);
+
+// The high watermark the poller last read for each partition.
+using ReadHighWatermarks = std::map<TopicPartition, int64_t>;
+// Where a newly assigned partition starts: at the high watermark the poller last read, so a
+// message produced after the poll that found the topic idle, but before the assignment took
+// effect, is fetched at once instead of waiting for the next poll. nullopt (the log end)
+// for a partition the poller never read.
+std::optional<int64_t> start_offset(const ReadHighWatermarks& read, const TopicPartition& partition);
 
 // The keys whose lag a message on `partition` may have changed.
 std::vector<std::string> keys_woken_by(const WakeSet& wake, const TopicPartition& partition);

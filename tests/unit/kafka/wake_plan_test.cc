@@ -71,6 +71,23 @@ TEST_CASE("the assignment diff starts what is new and stops what is no longer wa
   CHECK(diff_assignment(wanted, wanted).empty());
 }
 
+TEST_CASE("a new partition starts at the high watermark the poller last read, else at the log end", "[wake]") {
+  const ReadHighWatermarks read = {{{"orders", 0}, 42}, {{"orders", 1}, 0}};
+  const struct {
+    TopicPartition partition;
+    std::optional<int64_t> start;
+  } cases[] = {
+      {{"orders", 0}, 42},
+      {{"orders", 1}, 0},               // an empty partition starts at its first message
+      {{"orders", 2}, std::nullopt},    // never read: the log end
+      {{"refunds", 0}, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    INFO(c.partition.first << "[" << c.partition.second << "]");
+    CHECK(start_offset(read, c.partition) == c.start);
+  }
+}
+
 TEST_CASE("a message wakes exactly the keys that read its partition", "[wake]") {
   const auto wake = plan_wake({waiting("a", "orders", {{0, 0}}), waiting("b", "orders"), waiting("c", "refunds")});
   CHECK(keys_woken_by(wake, {"orders", 0}) == std::vector<std::string>{"a", "b"});
