@@ -207,7 +207,36 @@ def kafka_broker(tmp_path_factory):
     yield from shared("kafka_broker", lambda: _start_broker(tmp_path_factory), KafkaBroker.down)
 
 
-class BallastProcess:
+class ScalerProbe:
+    """`ballast probe` against one scaler: KEDA's calls in KEDA's order, JSON output."""
+
+    def __init__(self, grpc_address):
+        self.binary = self.binary_path()
+        self.grpc_address = grpc_address
+
+    @staticmethod
+    def binary_path():
+        return Path(os.environ.get("BALLAST_BIN", BUILD / "src" / "app" / "ballast"))
+
+    def probe_args(self, name, metadata, namespace="e2e", watch=False):
+        """`ballast probe` with JSON output for one trigger of this scaler."""
+        args = [str(self.binary), "probe", "--output", "json", "--scaler", self.grpc_address,
+                "--namespace", namespace, "--name", name] + (["--watch"] if watch else [])
+        for key, value in metadata.items():
+            args += ["--metadata", f"{key}={value}"]
+        return args
+
+    def probe(self, name, metadata, namespace="e2e"):
+        """One KEDA poll: {'spec': {...}, 'metrics': {'code', 'value'?}, 'active': {'code', 'result'?}}.
+        Exit 1 only says a call answered an error, which the output carries."""
+        args = self.probe_args(name, metadata, namespace)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        if done.returncode not in (0, 1):
+            raise RuntimeError(f"ballast probe exited {done.returncode}: {shlex.join(args)}\n{done.stderr}")
+        return json.loads(done.stdout)
+
+
+class BallastProcess(ScalerProbe):
     """`ballast serve` with only the scaler, on free loopback ports; stopped with SIGTERM."""
 
     def __init__(self, workdir, config_text=""):
@@ -226,10 +255,6 @@ class BallastProcess:
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for("ballast /readyz", self._ready, timeout=30)
 
-    @staticmethod
-    def binary_path():
-        return Path(os.environ.get("BALLAST_BIN", BUILD / "src" / "app" / "ballast"))
-
     def _ready(self):
         if self.process.poll() is not None:
             pytest.fail(f"ballast exited with {self.process.returncode}; log:\n{self.log_path.read_text()[-4000:]}")
@@ -238,23 +263,6 @@ class BallastProcess:
                 return answer.status == 200
         except OSError:
             return False
-
-    def probe_args(self, name, metadata, namespace="e2e", watch=False):
-        """`ballast probe` with JSON output for one trigger of this scaler."""
-        args = [str(self.binary), "probe", "--output", "json", "--scaler", self.grpc_address,
-                "--namespace", namespace, "--name", name] + (["--watch"] if watch else [])
-        for key, value in metadata.items():
-            args += ["--metadata", f"{key}={value}"]
-        return args
-
-    def probe(self, name, metadata, namespace="e2e"):
-        """One KEDA poll: {'spec': {...}, 'metrics': {'code', 'value'?}, 'active': {'code', 'result'?}}.
-        Exit 1 only says a call answered an error, which the output carries."""
-        args = self.probe_args(name, metadata, namespace)
-        done = subprocess.run(args, capture_output=True, text=True, timeout=30)
-        if done.returncode not in (0, 1):
-            raise RuntimeError(f"ballast probe exited {done.returncode}: {shlex.join(args)}\n{done.stderr}")
-        return json.loads(done.stdout)
 
     def metric(self, name, metadata):
         """The GetMetrics value, or None when the call failed."""

@@ -18,18 +18,16 @@ import json
 import signal
 import subprocess
 import time
-import types
 
 import pytest
 
 from conftest import NAMESPACE, Ballast, SessionPublisher, wait_until
-from kafka_fixtures import BUILD
+from kafka_fixtures import ScalerProbe
 from keda_fixtures import *  # noqa: F401,F403  (kube, keda_operator)
 from test_keda import apply_workload, ready_condition, replicas_become
 from test_wake import Stream
 
 SERVICE = "peers-e2e"
-PROBE = BUILD / "tests" / "scaler_probe"
 BOUND_SECONDS = 3.0  # ballast's expiry bound: 3 missed heartbeats of 1 s (src/peers/peer_hub.h)
 
 
@@ -57,11 +55,9 @@ def metadata(counter):
 
 
 def total(replica, counter):
-    """KEDA's GetMetrics on one replica, through scaler_probe (KEDA's calls, its order and
+    """KEDA's GetMetrics on one replica, through `ballast probe` (KEDA's calls, its order and
     deadlines); fails the test when the call fails: a replica must never answer an error."""
-    args = [str(PROBE), f"127.0.0.1:{replica.grpc_port}", "e2e", "peers"] + \
-        [f"{k}={v}" for k, v in metadata(counter).items()]
-    polled = json.loads(subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout)
+    polled = ScalerProbe(f"127.0.0.1:{replica.grpc_port}").probe("peers", metadata(counter))
     assert polled["metrics"]["code"] == "OK", f"{replica.name}: {polled}"
     return polled["metrics"]["value"]
 
@@ -129,7 +125,7 @@ def test_two_replicas_answer_one_total_and_follow_the_endpoint_slices(cluster, r
 
     # StreamIsActive on B (as KEDA holds one per external-push trigger) wakes when a
     # publisher connects to A.
-    stream = Stream(types.SimpleNamespace(probe_binary=PROBE, grpc_address=f"127.0.0.1:{b.grpc_port}"),
+    stream = Stream(ScalerProbe(f"127.0.0.1:{b.grpc_port}"),
                     "wake", metadata("wake"))
     try:
         assert stream.next(timeout=10)["result"] is False
