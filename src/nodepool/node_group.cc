@@ -64,24 +64,21 @@ NodeGroup read_node_group(const json& object, const std::string& name) {
     fail("spec.preferredOffering", "names no offering of spec.offerings (\"" + g.preferred_offering + "\")");
   }
   if (const json* up = member(spec, "scaleUp", "spec")) {
-    g.scale_up.pod_age_seconds =
-        int_at(member(up, "podAgeSeconds", "spec.scaleUp"), "spec.scaleUp.podAgeSeconds", 5);
-    if (g.scale_up.pod_age_seconds < 0) fail("spec.scaleUp.podAgeSeconds", "must be ≥ 0");
-    g.scale_up.backoff_seconds = int_at(member(up, "backoffSeconds", "spec.scaleUp"), "spec.scaleUp.backoffSeconds",
-                                        g.scale_up.backoff_seconds);
-    if (g.scale_up.backoff_seconds < 0) fail("spec.scaleUp.backoffSeconds", "must be ≥ 0");
-    if (const json* threshold = member(up, "utilizationThreshold", "spec.scaleUp")) {
-      g.scale_up.utilization_threshold = number_at(threshold, "spec.scaleUp.utilizationThreshold", 0);
-      if (*g.scale_up.utilization_threshold < 0 || *g.scale_up.utilization_threshold > 1) {
-        fail("spec.scaleUp.utilizationThreshold", "must be within [0, 1]");
+    const std::string p = "spec.scaleUp";
+    auto& u = g.scale_up;
+    for (const auto& [key, seconds] : {std::pair{"podAgeSeconds", &u.pod_age_seconds},
+                                       {"backoffSeconds", &u.backoff_seconds},
+                                       {"sustainedSeconds", &u.sustained_seconds},
+                                       {"cooldownSeconds", &u.cooldown_seconds}}) {
+      *seconds = int_at(member(up, key, p), p + "." + key, *seconds);
+      if (*seconds < 0) fail(p + "." + key, "must be ≥ 0");
+    }
+    if (const json* threshold = member(up, "utilizationThreshold", p)) {
+      u.utilization_threshold = number_at(threshold, p + ".utilizationThreshold", 0);
+      if (*u.utilization_threshold < 0 || *u.utilization_threshold > 1) {
+        fail(p + ".utilizationThreshold", "must be within [0, 1]");
       }
     }
-    g.scale_up.sustained_seconds = int_at(member(up, "sustainedSeconds", "spec.scaleUp"),
-                                          "spec.scaleUp.sustainedSeconds", g.scale_up.sustained_seconds);
-    g.scale_up.cooldown_seconds = int_at(member(up, "cooldownSeconds", "spec.scaleUp"),
-                                         "spec.scaleUp.cooldownSeconds", g.scale_up.cooldown_seconds);
-    if (g.scale_up.sustained_seconds < 0) fail("spec.scaleUp.sustainedSeconds", "must be ≥ 0");
-    if (g.scale_up.cooldown_seconds < 0) fail("spec.scaleUp.cooldownSeconds", "must be ≥ 0");
   }
   if (const json* down = member(spec, "scaleDown", "spec")) {
     const std::string p = "spec.scaleDown";
