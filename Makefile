@@ -50,6 +50,7 @@ test-unit-asan: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
 bench: build
+	scripts/install-deps.sh bench
 	cmake --build $(BUILD) --target benchmarks -j $(JOBS)
 
 # Every parser of untrusted input under libFuzzer (clang, ASan + UBSan), FUZZ_SECONDS each,

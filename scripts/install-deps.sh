@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian bookworm packages that building and testing ballast need; with the
-# argument `fuzz`, also the libFuzzer toolchain that `make fuzz` needs (kept apart: most
-# builds never need clang).
+# argument `fuzz`, also the libFuzzer toolchain that `make fuzz` needs, with `bench` the load
+# generators `make bench`'s drivers call (kept apart: most builds need neither).
 # Idempotent: installs only what is missing, runs `apt-get update` at most once.
 set -euo pipefail
 
@@ -13,9 +13,13 @@ packages=(
   nlohmann-json3-dev catch2 libyaml-cpp-dev librdkafka-dev
   openjdk-17-jre-headless maven curl
 )
-if [ "${1:-}" = fuzz ]; then
-  packages+=(clang libclang-rt-14-dev)
-fi
+for extra in "$@"; do
+  case "$extra" in
+    fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    bench) packages+=(wrk nghttp2-client) ;;
+    *) echo "install-deps: unknown extra '$extra' (known: fuzz, bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for package in "${packages[@]}"; do
