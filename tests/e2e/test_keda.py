@@ -4,6 +4,7 @@ answers KEDA). Timings are printed ([timing] lines), not asserted: the 2-core ma
 shared with builds.
 """
 
+import json
 import os
 import random
 import time
@@ -18,10 +19,14 @@ TRIALS = int(os.environ.get("BALLAST_KEDA_TRIALS", "1"))
 SLOWEST_POLLING_SECONDS = 15  # the side-by-side runs' slowest KEDA trigger
 
 
-def apply_workload(kube, namespace, name, trigger_type, metadata, polling_interval=15, fallback=False):
-    """A Deployment at 0 and its ScaledObject (min 0) with one trigger of `trigger_type`."""
+def apply_workload(kube, namespace, name, trigger_type, metadata, polling_interval=15, fallback=False,
+                   max_replicas=3, hpa_behavior=None):
+    """A Deployment at 0 and its ScaledObject (min 0) with one trigger of `trigger_type`;
+    `hpa_behavior` goes to the HPA KEDA creates (advanced.horizontalPodAutoscalerConfig)."""
     trigger = "\n".join(f'        {key}: "{value}"' for key, value in metadata.items())
-    fallback_spec = "  fallback: {failureThreshold: 3, replicas: 2}\n" if fallback else ""
+    optional_spec = "  fallback: {failureThreshold: 3, replicas: 2}\n" if fallback else ""
+    if hpa_behavior:
+        optional_spec += f"  advanced: {json.dumps({'horizontalPodAutoscalerConfig': {'behavior': hpa_behavior}})}\n"
     kube.apply(f"""
 apiVersion: apps/v1
 kind: Deployment
@@ -40,10 +45,10 @@ metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   scaleTargetRef: {{name: {name}}}
   minReplicaCount: 0
-  maxReplicaCount: 3
+  maxReplicaCount: {max_replicas}
   pollingInterval: {polling_interval}
   cooldownPeriod: {COOLDOWN_SECONDS}
-{fallback_spec}  triggers:
+{optional_spec}  triggers:
     - type: {trigger_type}
       metadata:
 {trigger}

@@ -14,49 +14,12 @@ import urllib.parse
 from kafka_fixtures import unique, wait_for
 from keda_fixtures import *  # noqa: F401,F403  (kube, keda_operator, keda_metrics_adapter)
 from conftest import SessionPublisher
+from test_keda import COOLDOWN_SECONDS, apply_workload, ready_condition, replicas_become
 
 TARGET = 2  # the trigger's threshold: the value each replica should carry (AverageValue)
 MAX_REPLICAS = 4
-COOLDOWN_SECONDS = 5
 POLLING_SECONDS = 15  # KEDA deactivates on the first poll after cooldownPeriod (default 30 s)
 SCALE_DOWN_WINDOW_SECONDS = 5  # the HPA's scale-down stabilization (default 300 s)
-
-
-def apply_sessions_workload(kube, namespace, name, scaler_address, counter):
-    kube.apply(f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  replicas: 0
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers: [{{name: worker, image: registry.invalid/worker:1}}]
----
-apiVersion: keda.sh/v1alpha1
-kind: ScaledObject
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  scaleTargetRef: {{name: {name}}}
-  minReplicaCount: 0
-  maxReplicaCount: {MAX_REPLICAS}
-  pollingInterval: {POLLING_SECONDS}
-  cooldownPeriod: {COOLDOWN_SECONDS}
-  advanced:
-    horizontalPodAutoscalerConfig:
-      behavior:
-        scaleDown: {{stabilizationWindowSeconds: {SCALE_DOWN_WINDOW_SECONDS}}}
-  triggers:
-    - type: external-push
-      metadata:
-        scalerAddress: "{scaler_address}"
-        source: sessions
-        counter: "{counter}"
-        selector: service=interview
-        threshold: "{TARGET}"
-""")
 
 
 def quantity(text):
@@ -77,17 +40,18 @@ def external_metric(kube, namespace, hpa):
 def test_the_hpa_controller_scales_one_to_n_on_a_ballast_value_through_kedas_metrics_adapter(
         kube, keda_operator, keda_metrics_adapter, ballast, namespace):
     name, counter = "interviewer", unique("active_interviews").replace("-", "_")
-    apply_sessions_workload(kube, namespace, name, f"127.0.0.1:{ballast.grpc_port}", counter)
-    wait_for("the ScaledObject to be Ready", lambda: kube(
-        "get", "scaledobject", name, "-n", namespace, "-o",
-        "jsonpath={.status.conditions[?(@.type=='Ready')].status}").strip() == "True", 60)
+    apply_workload(kube, namespace, name, "external-push",
+                   {"scalerAddress": f"127.0.0.1:{ballast.grpc_port}", "source": "sessions", "counter": counter,
+                    "selector": "service=interview", "threshold": TARGET},
+                   polling_interval=POLLING_SECONDS, max_replicas=MAX_REPLICAS,
+                   hpa_behavior={"scaleDown": {"stabilizationWindowSeconds": SCALE_DOWN_WINDOW_SECONDS}})
+    wait_for("the ScaledObject to be Ready", lambda: ready_condition(kube, namespace, name) == "True", 60)
     hpa = json.loads(wait_for(f"KEDA's HPA keda-hpa-{name}", lambda: kube(
         "get", "hpa", f"keda-hpa-{name}", "-n", namespace, "-o", "json", check=False), 60))
     assert kube.replicas(namespace, name) == 0
 
-    def replicas_reach(want, since, timeout=90):
-        wait_for(f"{namespace}/{name} spec.replicas = {want}", lambda: kube.replicas(namespace, name) == want,
-                 timeout, interval=0.2)
+    def replicas_reach(want, since):
+        replicas_become(kube, namespace, name, want, timeout=90)
         return time.monotonic() - since
 
     busy, quiet = 3 * TARGET, TARGET
