@@ -254,7 +254,10 @@ class _Exporter(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # Prometheus gave up on this scrape (its timeout is the 1 s interval)
 
     def log_message(self, *args):
         pass
