@@ -50,5 +50,8 @@ for component in kube-apiserver kube-controller-manager kube-scheduler; do
 done
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok
 keda_release="$(awk '$1 == "github.com/kedacore/keda/v2" {print $2; exit}' "$root/tests/e2e/keda/go.mod")"
-build keda keda-operator github.com/kedacore/keda/v2/cmd/operator "-X github.com/kedacore/keda/v2/version.Version=${keda_release#v}"
+for component in operator adapter; do
+  build keda "keda-$component" "github.com/kedacore/keda/v2/cmd/$component" \
+    "-X github.com/kedacore/keda/v2/version.Version=${keda_release#v}"
+done
 echo "$bin"

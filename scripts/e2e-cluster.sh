@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback for the e2e suite, the way envtest runs one:
 # etcd, kube-apiserver (RBAC, the default admission plugins), kube-controller-manager
-# (disruption, garbage collector, Deployment/ReplicaSet controllers), kube-scheduler and kwok
+# (disruption, garbage collector, Deployment/ReplicaSet and HPA controllers), kube-scheduler and kwok
 # (simulated kubelets: Nodes annotated kwok.x-k8s.io/node=fake become Ready and their pods
 # Running). The binaries come from scripts/e2e-bins.sh (built once, cached).
 #
@@ -85,20 +85,34 @@ make_certs() {
   (
     cd "$pki"
     umask 077
-    openssl req -x509 -new -nodes -newkey rsa:2048 -keyout ca.key -out ca.crt -days 2 \
-      -subj "/CN=ballast-e2e-ca" 2>/dev/null
-    # signed NAME SUBJECT EXTENSIONS: a certificate signed by the cluster CA.
-    signed() {
-      openssl req -new -nodes -newkey rsa:2048 -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
-      printf '%s\n' "$3" >"$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
+    # authority NAME SUBJECT: a self-signed CA.
+    authority() {
+      openssl req -x509 -new -nodes -newkey rsa:2048 -keyout "$1.key" -out "$1.crt" -days 2 -subj "$2" 2>/dev/null
     }
-    signed apiserver "/CN=kube-apiserver" \
+    # signed CA NAME SUBJECT EXTENSIONS: a certificate signed by CA.
+    signed() {
+      openssl req -new -nodes -newkey rsa:2048 -keyout "$2.key" -out "$2.csr" -subj "$3" 2>/dev/null
+      printf '%s\n' "$4" >"$2.ext"
+      openssl x509 -req -in "$2.csr" -CA "$1.crt" -CAkey "$1.key" -CAcreateserial -days 2 \
+        -extfile "$2.ext" -out "$2.crt" 2>/dev/null
+      rm -f "$2.csr" "$2.ext"
+    }
+    authority ca "/CN=ballast-e2e-ca"
+    signed ca apiserver "/CN=kube-apiserver" \
       "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
 extendedKeyUsage=serverAuth"
-    signed admin "/O=system:masters/CN=e2e-admin" "extendedKeyUsage=clientAuth"
+    signed ca admin "/O=system:masters/CN=e2e-admin" "extendedKeyUsage=clientAuth"
+    # The aggregation layer: the apiserver proxies aggregated APIs (KEDA's metrics adapter)
+    # with a client certificate of its own front-proxy CA, as kubeadm sets it up; the adapter
+    # trusts that CA through kube-system/extension-apiserver-authentication.
+    authority front-proxy-ca "/CN=ballast-e2e-front-proxy-ca"
+    signed front-proxy-ca front-proxy-client "/CN=front-proxy-client" "extendedKeyUsage=clientAuth"
+    # KEDA's metrics adapter (tests/e2e/keda_fixtures.py) behind the Service
+    # keda/keda-metrics-apiserver: the aggregator checks that name against the APIService's
+    # caBundle (the cluster CA).
+    signed ca keda-adapter "/CN=keda-metrics-apiserver.keda.svc" \
+      "subjectAltName=DNS:keda-metrics-apiserver.keda.svc
+extendedKeyUsage=serverAuth"
     openssl genrsa -out sa.key 2048 2>/dev/null
   )
 }
@@ -165,7 +179,11 @@ up() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$state/pki/sa.key" --service-account-signing-key-file "$state/pki/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC --allow-privileged=true \
-    --endpoint-reconciler-type none --profiling=false
+    --endpoint-reconciler-type none --profiling=false \
+    --requestheader-client-ca-file "$state/pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- --proxy-client-cert-file "$state/pki/front-proxy-client.crt" \
+    --proxy-client-key-file "$state/pki/front-proxy-client.key" --enable-aggregator-routing=true
   kubeconfig "$state/admin.kubeconfig" "$state/pki/admin.crt" "$state/pki/admin.key"
   wait_for kube-apiserver 120 curl -sf --cacert "$state/pki/ca.crt" --cert "$state/pki/admin.crt" \
     --key "$state/pki/admin.key" "https://127.0.0.1:$api_port/readyz"

@@ -4,7 +4,9 @@ answers KEDA). Timings are printed ([timing] lines), not asserted: the 2-core ma
 shared with builds.
 """
 
+import json
 import os
+import random
 import time
 
 from kafka_fixtures import *  # noqa: F401,F403  (kafka_broker)
@@ -14,12 +16,17 @@ from conftest import SessionPublisher
 
 COOLDOWN_SECONDS = 5
 TRIALS = int(os.environ.get("BALLAST_KEDA_TRIALS", "1"))
+SLOWEST_POLLING_SECONDS = 15  # the side-by-side runs' slowest KEDA trigger
 
 
-def apply_workload(kube, namespace, name, trigger_type, metadata, polling_interval=15, fallback=False):
-    """A Deployment at 0 and its ScaledObject (min 0) with one trigger of `trigger_type`."""
+def apply_workload(kube, namespace, name, trigger_type, metadata, polling_interval=15, fallback=False,
+                   max_replicas=3, hpa_behavior=None):
+    """A Deployment at 0 and its ScaledObject (min 0) with one trigger of `trigger_type`;
+    `hpa_behavior` goes to the HPA KEDA creates (advanced.horizontalPodAutoscalerConfig)."""
     trigger = "\n".join(f'        {key}: "{value}"' for key, value in metadata.items())
-    fallback_spec = "  fallback: {failureThreshold: 3, replicas: 2}\n" if fallback else ""
+    optional_spec = "  fallback: {failureThreshold: 3, replicas: 2}\n" if fallback else ""
+    if hpa_behavior:
+        optional_spec += f"  advanced: {json.dumps({'horizontalPodAutoscalerConfig': {'behavior': hpa_behavior}})}\n"
     kube.apply(f"""
 apiVersion: apps/v1
 kind: Deployment
@@ -38,10 +45,10 @@ metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   scaleTargetRef: {{name: {name}}}
   minReplicaCount: 0
-  maxReplicaCount: 3
+  maxReplicaCount: {max_replicas}
   pollingInterval: {polling_interval}
   cooldownPeriod: {COOLDOWN_SECONDS}
-{fallback_spec}  triggers:
+{optional_spec}  triggers:
     - type: {trigger_type}
       metadata:
 {trigger}
@@ -174,14 +181,51 @@ def builtin_kafka_workload(kube, namespace, name, broker, group, topic, polling_
                                                      "topic": topic, "lagThreshold": "1"}, polling_interval)
 
 
+def side_by_side(kube, keda_operator, namespace, names, start_work, end_work, what):
+    """BALLAST_KEDA_TRIALS trials (default 1; bench/RESULTS.md uses 20) of start_work() →
+    each of `names` at spec.replicas = 1, then end_work() → every one back at 0, each trial
+    after a random wait of up to SLOWEST_POLLING_SECONDS. Printed as p50/p95/max per
+    Deployment; returns the samples by name."""
+    for name in names:
+        wait_for(f"{name} Ready", lambda n=name: ready_condition(kube, namespace, n) == "True", 60)
+    time.sleep(3)  # a few polls of KEDA's own triggers with no work
+    assert [kube.replicas(namespace, name) for name in names] == [0] * len(names)
+
+    woke = {name: [] for name in names}
+    for trial in range(TRIALS):
+        # A random phase against KEDA's polls: each trial would otherwise start right after
+        # the slowest trigger's poll that saw the work gone (its worst case every time).
+        time.sleep(random.uniform(0, SLOWEST_POLLING_SECONDS))
+        started = time.monotonic()
+        start_work()
+        pending = set(names)
+        deadline = started + 30
+        while time.monotonic() < deadline and pending:
+            for name in sorted(pending):
+                if kube.replicas(namespace, name) == 1:
+                    woke[name].append(time.monotonic() - started)
+                    pending.discard(name)
+            time.sleep(0.05)
+        if pending:
+            print(f"\n[side-by-side] trial {trial}: {sorted(pending)} did not scale within 30 s\n"
+                  + keda_operator.log_tail(15))
+        end_work()
+        for name in names:
+            replicas_become(kube, namespace, name, 0, timeout=60 + COOLDOWN_SECONDS)
+    print()
+    for name in names:
+        if woke[name]:
+            stats = percentiles(woke[name])
+            print(f"[timing] {what} → spec.replicas=1, {name}: n={stats['n']} p50={stats['p50']:.2f} s "
+                  f"p95={stats['p95']:.2f} s max={stats['max']:.2f} s mean={stats['mean']:.2f} s")
+    return woke
+
+
 def test_side_by_side_keda_builtin_kafka_trigger_and_ballast(kube, keda_operator, kafka_broker, ballast, namespace):
     """produce → spec.replicas = 1, same topic and group, through KEDA's operator: ballast's
     external-push trigger with and without wakeOnProduce, and KEDA's own kafka trigger at
-    pollingInterval 1 s and 15 s (as the platform we serve runs it). BALLAST_KEDA_TRIALS
-    trials (default 1; bench/RESULTS.md uses 20): each produces one record, waits for every
-    Deployment at 1, then consumes and waits for every one back at 0. Printed, not asserted,
-    but ballast's default trigger must wake."""
-    names = ("via-ballast", "via-ballast-polling", "via-keda-1s", "via-keda-15s")
+    pollingInterval 1 s and 15 s (as the platform we serve runs it). Each trial produces one
+    record, then consumes it. Printed, not asserted, but ballast's default trigger must wake."""
     topic, group = unique("jobs"), unique("workers")
     kafka_broker.create_topic(topic, partitions=1)
     kafka_broker.commit(group, topic, {0: 0})
@@ -190,33 +234,27 @@ def test_side_by_side_keda_builtin_kafka_trigger_and_ballast(kube, keda_operator
                            kafka_trigger(kafka_broker, ballast, group, topic, wakeOnProduce="false"))
     builtin_kafka_workload(kube, namespace, "via-keda-1s", kafka_broker, group, topic, polling_interval=1)
     builtin_kafka_workload(kube, namespace, "via-keda-15s", kafka_broker, group, topic, polling_interval=15)
-    for name in names:
-        wait_for(f"{name} Ready", lambda n=name: ready_condition(kube, namespace, n) == "True", 60)
-    time.sleep(3)  # a few polls of KEDA's trigger at lag 0
-    assert [kube.replicas(namespace, name) for name in names] == [0, 0, 0, 0]
+    woke = side_by_side(kube, keda_operator, namespace,
+                        ("via-ballast", "via-ballast-polling", "via-keda-1s", "via-keda-15s"),
+                        lambda: kafka_broker.produce(topic, 1), lambda: kafka_broker.consume(group, topic), "produce")
+    assert len(woke["via-ballast"]) == TRIALS
 
-    woke = {name: [] for name in names}
-    for trial in range(TRIALS):
-        produced = time.monotonic()
-        kafka_broker.produce(topic, 1)
-        pending = set(names)
-        deadline = produced + 30
-        while time.monotonic() < deadline and pending:
-            for name in sorted(pending):
-                if kube.replicas(namespace, name) == 1:
-                    woke[name].append(time.monotonic() - produced)
-                    pending.discard(name)
-            time.sleep(0.05)
-        if pending:
-            print(f"\n[side-by-side] trial {trial}: {sorted(pending)} did not scale within 30 s\n"
-                  + keda_operator.log_tail(15))
-        kafka_broker.consume(group, topic)
-        for name in names:
-            replicas_become(kube, namespace, name, 0, timeout=60 + COOLDOWN_SECONDS)
-    print()
-    for name in names:
-        if woke[name]:
-            stats = percentiles(woke[name])
-            print(f"[timing] produce → spec.replicas=1, {name}: n={stats['n']} p50={stats['p50']:.2f} s "
-                  f"p95={stats['p95']:.2f} s max={stats['max']:.2f} s mean={stats['mean']:.2f} s")
+
+def test_side_by_side_keda_builtin_prometheus_trigger_and_ballast(kube, keda_operator, ballast, namespace, prometheus):
+    """A PromQL whose value steps 0 → 3 (a gauge of the test's exporter, scraped every second
+    by the real Prometheus) → spec.replicas = 1 through KEDA's operator: ballast's external-push
+    trigger (`source: prometheus`, pollInterval 1 s) and KEDA's own prometheus trigger at
+    pollingInterval 1 s and 15 s. Each trial steps the gauge up, then back to 0. Printed, not
+    asserted, but ballast's trigger must wake."""
+    gauge = unique("queue_depth").replace("-", "_")
+    prometheus.set(gauge, 0)
+    wait_for("Prometheus to scrape the exporter", lambda: prometheus.value(gauge) == 0, 30)
+    query = {"serverAddress": prometheus.address, "query": f"sum({gauge})", "threshold": "1"}
+    apply_workload(kube, namespace, "via-ballast", "external-push",
+                   {"scalerAddress": f"127.0.0.1:{ballast.grpc_port}", "source": "prometheus", **query,
+                    "pollInterval": "1s"})
+    apply_workload(kube, namespace, "via-keda-1s", "prometheus", query, polling_interval=1)
+    apply_workload(kube, namespace, "via-keda-15s", "prometheus", query, polling_interval=15)
+    woke = side_by_side(kube, keda_operator, namespace, ("via-ballast", "via-keda-1s", "via-keda-15s"),
+                        lambda: prometheus.set(gauge, 3), lambda: prometheus.set(gauge, 0), "gauge 0 → 3")
     assert len(woke["via-ballast"]) == TRIALS

@@ -42,6 +42,7 @@ cat >tools.go <<'GO'
 package tools
 
 import (
+	_ "github.com/kedacore/keda/v2/cmd/adapter"
 	_ "github.com/kedacore/keda/v2/cmd/operator"
 )
 GO

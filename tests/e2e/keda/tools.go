@@ -5,5 +5,6 @@
 package tools
 
 import (
+	_ "github.com/kedacore/keda/v2/cmd/adapter"
 	_ "github.com/kedacore/keda/v2/cmd/operator"
 )
