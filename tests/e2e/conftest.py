@@ -155,6 +155,36 @@ class Api:
         self.connection.close()
 
 
+class Poller:
+    """Calls poll() every `interval` seconds on a thread of its own, from __enter__ until
+    __exit__; then close()."""
+
+    def __init__(self, interval):
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(timeout=30)
+        self.close()
+
+    def _run(self):
+        while not self.stopping.is_set():
+            self.poll()
+            self.stopping.wait(self.interval)
+
+    def poll(self):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
 def keda_crds():
     """KEDA's own CRDs, from the KEDA Go module (the module zip only, not its dependencies)."""
     out = subprocess.run(["go", "mod", "download", "-json", KEDA_MODULE], capture_output=True, text=True,

@@ -6,10 +6,9 @@ shows them), not asserted."""
 
 import datetime
 import json
-import threading
 import time
 
-from conftest import Api, wait_until
+from conftest import Api, Poller, wait_until
 from test_nodegroup import DispatchPipeline, pipeline  # noqa: F401  (the dispatch endpoint fixture)
 from test_scale_scheduler import GROUP_LABEL, deployment, dispatch_secret, node_group, pods_of  # noqa: F401
 
@@ -66,32 +65,23 @@ def evictions(ballast, result):
                if line.startswith(sample))
 
 
-class ReadySampler:
+class ReadySampler(Poller):
     """Counts an app's Ready, not-terminating pods every 20 ms while a drain runs (one
     keep-alive connection to the apiserver; a kubectl per sample would miss the gap an
     eviction leaves before its replacement is Ready)."""
 
     def __init__(self, cluster, namespace, app):
+        super().__init__(0.02)
         self.api, self.namespace, self.app = Api(cluster), namespace, app
         self.fewest, self.samples = None, 0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
+    def poll(self):
+        count = sum(1 for p in self.api.pods(self.namespace, f"app={self.app}") if ready(p))
+        self.fewest = count if self.fewest is None else min(self.fewest, count)
+        self.samples += 1
 
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join(timeout=10)
+    def close(self):
         self.api.close()
-
-    def run(self):
-        while not self.stopping.is_set():
-            count = sum(1 for p in self.api.pods(self.namespace, f"app={self.app}") if ready(p))
-            self.fewest = count if self.fewest is None else min(self.fewest, count)
-            self.samples += 1
-            self.stopping.wait(0.02)
 
 
 def sized(manifest, cpu):
@@ -101,6 +91,19 @@ def sized(manifest, cpu):
 
 def uids(cluster, namespace, app):
     return {p["metadata"]["uid"]: p["spec"].get("nodeName") for p in pods_of(cluster, namespace, app)}
+
+
+def web_on_each_node(cluster, namespace, group, labels, everyone):
+    """The group's nodes `everyone` (8 cores each), a 4-core filler on the first (so it stays
+    above the 50 % threshold), one `web` replica on each node, and web's PDB: minAvailable 2."""
+    cluster.add_nodes(everyone, cpu="8", memory="16Gi", labels={GROUP_LABEL: group, **labels})
+    cluster.admin.apply(sized(deployment("filler", 0, labels, anti_affinity=False), "4"), "-n", namespace)
+    cluster.admin.apply(deployment("web", 0, labels, anti_affinity=False), "-n", namespace)
+    place(cluster, namespace, "filler", 1, everyone[:1], everyone)
+    for replicas, node in enumerate(everyone, start=1):
+        place(cluster, namespace, "web", replicas, [node], everyone)
+    assert sorted(uids(cluster, namespace, "web").values()) == sorted(everyone)
+    cluster.admin.apply(pdb("web", "web", 2), "-n", namespace)
 
 
 def down_events(group):
@@ -124,14 +127,7 @@ def test_underutilized_nodes_are_drained_through_the_eviction_api_one_disruption
     everyone, labels = [keep] + drained, {"workload-type": pool}
     cluster.admin.apply(node_group(group, pipeline, labels, scale_down=SCALE_DOWN))
     try:
-        cluster.add_nodes(everyone, cpu="8", memory="16Gi", labels={GROUP_LABEL: group, **labels})
-        cluster.admin.apply(sized(deployment("filler", 0, labels, anti_affinity=False), "4"), "-n", namespace)
-        cluster.admin.apply(deployment("web", 0, labels, anti_affinity=False), "-n", namespace)
-        place(cluster, namespace, "filler", 1, [keep], everyone)
-        for replicas, node in enumerate(everyone, start=1):
-            place(cluster, namespace, "web", replicas, [node], everyone)
-        assert sorted(uids(cluster, namespace, "web").values()) == sorted(everyone)
-        cluster.admin.apply(pdb("web", "web", 2), "-n", namespace)
+        web_on_each_node(cluster, namespace, group, labels, everyone)
         disruptions_allowed(cluster, namespace, "web", 1)
         evicted_before = evictions(ballast, "ok")
 
@@ -179,13 +175,7 @@ def test_a_node_whose_pdb_allows_no_disruption_stays_and_a_drain_left_on_it_is_u
     scale_down = {**SCALE_DOWN, "maxGracefulTerminationSeconds": 6}
     cluster.admin.apply(node_group(group, pipeline, labels, scale_down=scale_down))
     try:
-        cluster.add_nodes(everyone, cpu="8", memory="16Gi", labels={GROUP_LABEL: group, **labels})
-        cluster.admin.apply(sized(deployment("filler", 0, labels, anti_affinity=False), "4"), "-n", namespace)
-        cluster.admin.apply(deployment("web", 0, labels, anti_affinity=False), "-n", namespace)
-        place(cluster, namespace, "filler", 1, [keep], everyone)
-        place(cluster, namespace, "web", 1, [keep], everyone)
-        place(cluster, namespace, "web", 2, [held], everyone)
-        cluster.admin.apply(pdb("web", "web", 2), "-n", namespace)
+        web_on_each_node(cluster, namespace, group, labels, everyone)
         disruptions_allowed(cluster, namespace, "web", 0)
         before = uids(cluster, namespace, "web")
         pdb_ref = f"PDB {namespace}/web"  # a pod name starts with "web" too

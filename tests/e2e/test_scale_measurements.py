@@ -16,12 +16,11 @@ import json
 import math
 import os
 import statistics
-import threading
 import time
 
 import pytest
 
-from conftest import Api, kwok_node, wait_until
+from conftest import Api, Poller, kwok_node, wait_until
 from test_nodegroup import DispatchPipeline, pipeline  # noqa: F401  (the dispatch endpoint fixture)
 from test_scale_scheduler import GROUP_LABEL, dispatch_secret, node_group  # noqa: F401
 
@@ -93,35 +92,26 @@ def lower_bounds(sizes):
             "requests": {"cpu": cpu, "memory_gi": memory}}
 
 
-class BulkBooter:
+class BulkBooter(Poller):
     """Registers every VM in the group's status.inFlight as a kwok Node as soon as it is seen
     (a pipeline that boots in bulk), over its own apiserver connection."""
 
     def __init__(self, cluster, group, labels):
-        self.cluster, self.group, self.labels = cluster, group, labels
+        super().__init__(0.2)
+        self.group, self.labels = group, labels
         self.api = Api(cluster)
         self.booted = {}  # node name → monotonic time it was registered
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
+    def poll(self):
+        group = self.api.call("GET", f"/apis/ballast.dev/v1alpha1/nodegroups/{self.group}")
+        for entry in group.get("status", {}).get("inFlight", []):
+            if entry["name"] not in self.booted:
+                self.api.create_node(kwok_node(entry["name"], NODE_CPU, NODE_MEMORY,
+                                               {GROUP_LABEL: self.group, **self.labels}))
+                self.booted[entry["name"]] = time.monotonic()
 
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join(timeout=30)
+    def close(self):
         self.api.close()
-
-    def run(self):
-        while not self.stopping.is_set():
-            group = self.api.call("GET", f"/apis/ballast.dev/v1alpha1/nodegroups/{self.group}")
-            for entry in group.get("status", {}).get("inFlight", []):
-                if entry["name"] not in self.booted:
-                    self.api.create_node(kwok_node(entry["name"], NODE_CPU, NODE_MEMORY,
-                                                   {GROUP_LABEL: self.group, **self.labels}))
-                    self.booted[entry["name"]] = time.monotonic()
-            self.stopping.wait(0.2)
 
 
 def rss_kib(pid):
@@ -163,11 +153,8 @@ def test_200_nodes_3000_pods_500_pending(cluster, ballast, nodes, namespace, pip
             for i, (cpu, memory) in enumerate(sizes):
                 api.create_pod(namespace, pod(f"pending-{i:03d}", "pending", selector, cpu, memory))
             created = time.monotonic()
-            first_order = None
             deadline = started + 900
             while time.monotonic() < deadline:
-                if first_order is None and DispatchPipeline.events:
-                    first_order = time.monotonic()
                 passes.append(ballast.metric("ballast_function_duration_seconds"))
                 rss_peak = max(rss_peak, rss_kib(ballast.proc.pid))
                 pending = [p for p in api.pods(namespace, "app=pending") if not p["spec"].get("nodeName")]
@@ -180,10 +167,11 @@ def test_200_nodes_3000_pods_500_pending(cluster, ballast, nodes, namespace, pip
                 "GET", f"/apis/ballast.dev/v1alpha1/nodegroups/{group}").get("status", {}).get("inFlight"), timeout=120)
             time.sleep(10)  # more passes: nothing more is ordered
             ordered = len(booter.booted)
+            first_order = min(booter.booted.values())  # seen in flight within 0.2 s of the order
         used = {p["spec"]["nodeName"] for p in api.pods(namespace, "app=pending")}
         print(f"[bench] 500 pending pods ({bounds['requests']['cpu']:.2f} cores, "
               f"{bounds['requests']['memory_gi']:.1f} GiB requested): created in {created - started:.1f} s; "
-              f"first create request {first_order - started:.2f} s after the first pod; "
+              f"first node ordered {first_order - started:.2f} s after the first pod; "
               f"all scheduled {scheduled - started:.1f} s after the first pod ({scheduled - created:.1f} s after the last)")
         print(f"[bench] nodes ordered {ordered} (the pending pods run on {len(used)}); lower bound "
               f"capacity {bounds['capacity']}, allocatable {bounds['allocatable']}; create requests "
