@@ -447,6 +447,16 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
         }
         for (const auto* pdb : matching) by_pdb[pdb].push_back(pod);
         pod_blockers(*pod, matching, n.blockers);
+        if (matching.size() > 1) {
+          // The Eviction API answers 500 for such a pod whatever the budgets allow: a drain
+          // would only be started and undone, again after each delayAfterFailureSeconds.
+          const std::string ref = pod->ref().str();
+          const std::string first = matching[0]->ns + "/" + matching[0]->name;
+          n.blockers.push_back({BlockReason::kPdb, ref, first,
+                                "pod " + ref + " is selected by more than one PDB (" + first + ", " +
+                                    matching[1]->ns + "/" + matching[1]->name +
+                                    "): the Eviction API refuses to evict it"});
+        }
       }
       std::vector<PodToMove> to_move;
       for (const Pod* pod : movable_pods) {

@@ -90,6 +90,10 @@ TEST_CASE("pods and nodes that block removal each give a reason naming the culpr
   const std::vector<Row> rows = {
       {"PDB allowing no disruption", {pdb("apps", "web-pdb", {{"app", "web"}}, 0)}, [](json&, json&) {}, {"pdb"}},
       {"PDB allowing one disruption", {pdb("apps", "web-pdb", {{"app", "web"}}, 1)}, [](json&, json&) {}, {}},
+      {"two PDBs selecting the pod, each allowing a disruption (the Eviction API answers 500)",
+       {pdb("apps", "web-pdb", {{"app", "web"}}, 1), pdb("apps", "all-pdb", json::object(), 1)},
+       [](json&, json&) {},
+       {"pdb"}},
       {"bare pod", {}, [](json& p, json&) { p["metadata"].erase("ownerReferences"); }, {"bare-pod"}},
       {"bare pod marked safe to evict",
        {},
