@@ -106,6 +106,13 @@ def web_on_each_node(cluster, namespace, group, labels, everyone):
     cluster.admin.apply(pdb("web", "web", 2), "-n", namespace)
 
 
+def clean_up(cluster, namespace, group, node_names):
+    cluster.admin.run("delete", "namespace", namespace, "--wait=false", check=False)
+    cluster.admin.run("delete", "nodegroup", group, check=False)
+    for name in node_names:
+        cluster.admin.run("delete", "node", name, "--wait=false", check=False)
+
+
 def down_events(group):
     """What the pipeline was asked to remove for `group`."""
     return [e["body"]["client_payload"] for e in DispatchPipeline.events
@@ -155,10 +162,7 @@ def test_underutilized_nodes_are_drained_through_the_eviction_api_one_disruption
               f"{removed - started:.2f} s; fewest Ready web pods {sampler.fewest} over {sampler.samples} samples; "
               f"evictions refused by the PDB {evictions(ballast, 'blocked'):.0f} (suite total)")
     finally:
-        cluster.admin.run("delete", "namespace", namespace, "--wait=false", check=False)
-        cluster.admin.run("delete", "nodegroup", group, check=False)
-        for name in everyone:
-            cluster.admin.run("delete", "node", name, "--wait=false", check=False)
+        clean_up(cluster, namespace, group, everyone)
 
 
 def test_a_node_whose_pdb_allows_no_disruption_stays_and_a_drain_left_on_it_is_undone(
@@ -214,7 +218,4 @@ def test_a_node_whose_pdb_allows_no_disruption_stays_and_a_drain_left_on_it_is_u
         print(f"\n[timing] PDB-held node: blocked reason {blocked['reason']!r}; Event {event['message']!r}; "
               f"left drain undone after {elapsed:.2f} s (maxGracefulTerminationSeconds 6): {failed['message']!r}")
     finally:
-        cluster.admin.run("delete", "namespace", namespace, "--wait=false", check=False)
-        cluster.admin.run("delete", "nodegroup", group, check=False)
-        for name in everyone:
-            cluster.admin.run("delete", "node", name, "--wait=false", check=False)
+        clean_up(cluster, namespace, group, everyone)
