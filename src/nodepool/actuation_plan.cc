@@ -23,6 +23,14 @@ bool must_move(const Pod& pod, const std::string& node) {
   return pod.node_name == node && !pod.terminal() && !pod.mirror && !pod.daemonset();
 }
 
+// A PDB selecting the pod that allows no disruption now: the Eviction API refuses the pod.
+const PodDisruptionBudget* closed_budget(const ClusterSnapshot& cluster, const Pod& pod) {
+  for (const auto& budget : cluster.pdbs) {
+    if (budget.ns == pod.ns && budget.disruptions_allowed <= 0 && budget.selector.matches(pod.labels)) return &budget;
+  }
+  return nullptr;
+}
+
 EventSubject group_subject(const std::string& group) { return {"NodeGroup", "", group}; }
 EventSubject node_subject(const std::string& node) { return {"Node", "", node}; }
 
@@ -165,9 +173,22 @@ void plan_drains(const ClusterSnapshot& cluster, std::map<std::string, GroupPass
       actions.push_back(action::DeleteNode{group, node.name, std::max(0, --sizes[group]), true, "removed " + node.name});
       continue;
     }
+    // Evictions the apiserver refuses now (429): said in an Event while the drain waits, and
+    // named when it is undone, so a user sees which budget kept the node.
+    std::string held;
+    for (const Pod* pod : remaining) {
+      const PodDisruptionBudget* budget = pod->terminating ? nullptr : closed_budget(cluster, *pod);
+      if (budget == nullptr) continue;
+      const std::string why = "pod " + pod->ref().str() + " is held by PDB " + budget->ns + "/" + budget->name +
+                              " (disruptionsAllowed 0)";
+      if (held.empty()) held = why;
+      actions.push_back(report("drain-held|" + node.name + "|" + why, node_subject(node.name), true, "DrainWaiting",
+                               why + "; the drain is undone after maxGracefulTerminationSeconds " + seconds(grace)));
+    }
     const auto started = parse_time(annotation(node.annotations, kDrainStartedAnnotation));
     if (started && now - *started > std::chrono::seconds(grace)) {
-      actions.push_back(action::UndoDrain{group, node.name, "pods still running after " + seconds(grace) + " of draining"});
+      actions.push_back(action::UndoDrain{
+          group, node.name, "pods still running after " + seconds(grace) + " of draining" + (held.empty() ? "" : ": " + held)});
       continue;
     }
     for (const Pod* pod : remaining) {

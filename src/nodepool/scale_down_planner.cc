@@ -431,7 +431,11 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
         out.nodes.push_back(std::move(n));
         continue;
       }
-      // Pods on this node per PDB: each PDB must allow as many disruptions as it has pods here.
+      // Pods on this node per PDB: a PDB allowing no disruption blocks the node. One allowing
+      // fewer than its pods here does not (cluster-autoscaler's RemainingPdbTracker): the drain
+      // evicts them one at a time, the apiserver answering 429 until each replacement is
+      // Ready. Requiring all at once left a node unremovable whenever the scheduler had
+      // put a second replica on it (seen on the real scheduler after the previous drain).
       std::map<const PodDisruptionBudget*, std::vector<const Pod*>> by_pdb;
       const auto& ns_pdbs = pdbs_in;
       for (const Pod* pod : movable_pods) {
@@ -443,6 +447,16 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
         }
         for (const auto* pdb : matching) by_pdb[pdb].push_back(pod);
         pod_blockers(*pod, matching, n.blockers);
+        if (matching.size() > 1) {
+          // The Eviction API answers 500 for such a pod whatever the budgets allow: a drain
+          // would only be started and undone, again after each delayAfterFailureSeconds.
+          const std::string ref = pod->ref().str();
+          const std::string first = matching[0]->ns + "/" + matching[0]->name;
+          n.blockers.push_back({BlockReason::kPdb, ref, first,
+                                "pod " + ref + " is selected by more than one PDB (" + first + ", " +
+                                    matching[1]->ns + "/" + matching[1]->name +
+                                    "): the Eviction API refuses to evict it"});
+        }
       }
       std::vector<PodToMove> to_move;
       for (const Pod* pod : movable_pods) {
@@ -455,15 +469,13 @@ ScaleDownPlan plan_scale_down(const ClusterSnapshot& cluster, TimePoint now, con
         to_move.push_back({pod, pod_spec});
       }
       for (const auto& [pdb, pods] : by_pdb) {
-        if (static_cast<int64_t>(pods.size()) <= pdb->disruptions_allowed) continue;
+        if (pdb->disruptions_allowed > 0) continue;
         for (const Pod* pod : pods) {
           const std::string ref = pod->ref().str();
           const std::string pdb_ref = pdb->ns + "/" + pdb->name;
-          n.blockers.push_back(
-              {BlockReason::kPdb, ref, pdb_ref,
-               "pod " + ref + " is protected by PDB " + pdb_ref + " (disruptionsAllowed " +
-                   std::to_string(pdb->disruptions_allowed) +
-                   (pods.size() > 1 ? ", " + std::to_string(pods.size()) + " of its pods on this node" : "") + ")"});
+          n.blockers.push_back({BlockReason::kPdb, ref, pdb_ref,
+                                "pod " + ref + " is protected by PDB " + pdb_ref + " (disruptionsAllowed " +
+                                    std::to_string(pdb->disruptions_allowed) + ")"});
         }
       }
       if (!n.blockers.empty() || !sim_index) {

@@ -4,6 +4,7 @@ ServiceAccount. scripts/e2e.sh brings the cluster up, runs pytest here and bring
 
 import base64
 import datetime
+import http.client
 import json
 import os
 import pathlib
@@ -75,6 +76,17 @@ class Kubectl:
         return json.loads(proc.stdout) if proc.returncode == 0 else None
 
 
+def kwok_node(name, cpu, memory, labels=None):
+    """A Node kwok manages (annotated kwok.x-k8s.io/node=fake): it becomes Ready at once."""
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
+                         "labels": {"kubernetes.io/hostname": name, "type": "kwok",
+                                    "topology.kubernetes.io/zone": "z1", **(labels or {})}},
+            "spec": {"providerID": f"kwok://{name}"},
+            "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": "110"},
+                       "capacity": {"cpu": cpu, "memory": memory, "pods": "110"}}}
+
+
 class Cluster:
     def __init__(self):
         self.state = pathlib.Path(os.environ.get("BALLAST_E2E_DIR", "/tmp/ballast-e2e"))
@@ -104,19 +116,73 @@ class Cluster:
     def add_nodes(self, names, cpu="4", memory="8Gi", labels=None):
         """Nodes kwok keeps Ready: its pods become Running without a kubelet."""
         for name in names:
-            self.admin.apply({
-                "apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
-                             "labels": {"kubernetes.io/hostname": name, "type": "kwok",
-                                        "topology.kubernetes.io/zone": "z1", **(labels or {})}},
-                "spec": {"providerID": f"kwok://{name}"},
-                "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": "110"},
-                           "capacity": {"cpu": cpu, "memory": memory, "pods": "110"}},
-            })
+            self.admin.apply(kwok_node(name, cpu, memory, labels))
         for name in names:
             wait_until(f"node {name} Ready", lambda n=name: any(
                 c["type"] == "Ready" and c["status"] == "True"
                 for c in self.admin.get("node", n)["status"].get("conditions", [])))
+
+
+class Api:
+    """The apiserver over one HTTPS connection with the admin certificate; one thread each."""
+
+    def __init__(self, cluster):
+        pki = cluster.state / "pki"
+        context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        port = int((cluster.state / "apiserver.port").read_text())
+        self.connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=60)
+
+    def call(self, method, path, body=None):
+        self.connection.request(method, path, body=json.dumps(body) if body is not None else None,
+                                headers={"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        data = response.read()
+        if response.status >= 300:
+            raise AssertionError(f"{method} {path}: {response.status} {data[:300]!r}")
+        return json.loads(data) if data else None
+
+    def create_pod(self, namespace, manifest):
+        return self.call("POST", f"/api/v1/namespaces/{namespace}/pods", manifest)
+
+    def create_node(self, manifest):
+        return self.call("POST", "/api/v1/nodes", manifest)
+
+    def pods(self, namespace, selector):
+        return self.call("GET", f"/api/v1/namespaces/{namespace}/pods?labelSelector={selector}")["items"]
+
+    def close(self):
+        self.connection.close()
+
+
+class Poller:
+    """Calls poll() every `interval` seconds on a thread of its own, from __enter__ until
+    __exit__; then close()."""
+
+    def __init__(self, interval):
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(timeout=30)
+        self.close()
+
+    def _run(self):
+        while not self.stopping.is_set():
+            self.poll()
+            self.stopping.wait(self.interval)
+
+    def poll(self):
+        raise NotImplementedError
+
+    def close(self):
+        pass
 
 
 def keda_crds():

@@ -4,51 +4,39 @@ scale-down that never strands a pod with required anti-affinity or a node-bound 
 Timings are printed (pytest -s shows them), not asserted."""
 
 import base64
-import threading
 import time
 
 import pytest
 
-from conftest import NAMESPACE, wait_until
+from conftest import NAMESPACE, Poller, wait_until
 from test_nodegroup import DispatchPipeline, pipeline  # noqa: F401  (the dispatch endpoint fixture)
 
 GROUP_LABEL = "ballast.dev/nodegroup"
 
 
-class Booter:
+class Booter(Poller):
     """The pipeline's other half: every VM in a NodeGroup's status.inFlight joins, after
     `delay` seconds, as a kwok Node carrying the group's labels (as cloud-init would)."""
 
     def __init__(self, cluster, group, labels, delay=1.0, cpu="8", memory="16Gi"):
+        super().__init__(0.2)
         self.cluster, self.group, self.labels = cluster, group, labels
         self.delay, self.cpu, self.memory = delay, cpu, memory
         self.booted = {}  # node name → monotonic time it was seen in flight
         self.most_in_flight = 0  # the most VMs in flight at once (ordered in one pass)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join(timeout=30)
-
-    def run(self):
-        while not self.stopping.is_set():
-            group = self.cluster.admin.get("nodegroup", self.group, check=False) or {}
-            in_flight = group.get("status", {}).get("inFlight", [])
-            self.most_in_flight = max(self.most_in_flight, len(in_flight))
-            for entry in in_flight:
-                name = entry["name"]
-                if name in self.booted:
-                    continue
-                self.booted[name] = time.monotonic()
-                time.sleep(self.delay)
-                self.cluster.add_nodes([name], cpu=self.cpu, memory=self.memory,
-                                       labels={GROUP_LABEL: self.group, **self.labels})
-            self.stopping.wait(0.2)
+    def poll(self):
+        group = self.cluster.admin.get("nodegroup", self.group, check=False) or {}
+        in_flight = group.get("status", {}).get("inFlight", [])
+        self.most_in_flight = max(self.most_in_flight, len(in_flight))
+        for entry in in_flight:
+            name = entry["name"]
+            if name in self.booted:
+                continue
+            self.booted[name] = time.monotonic()
+            time.sleep(self.delay)
+            self.cluster.add_nodes([name], cpu=self.cpu, memory=self.memory,
+                                   labels={GROUP_LABEL: self.group, **self.labels})
 
 
 def node_group(name, pipeline_url, labels, max_nodes=3, scale_down=None):

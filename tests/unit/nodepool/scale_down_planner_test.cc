@@ -90,6 +90,10 @@ TEST_CASE("pods and nodes that block removal each give a reason naming the culpr
   const std::vector<Row> rows = {
       {"PDB allowing no disruption", {pdb("apps", "web-pdb", {{"app", "web"}}, 0)}, [](json&, json&) {}, {"pdb"}},
       {"PDB allowing one disruption", {pdb("apps", "web-pdb", {{"app", "web"}}, 1)}, [](json&, json&) {}, {}},
+      {"two PDBs selecting the pod, each allowing a disruption (the Eviction API answers 500)",
+       {pdb("apps", "web-pdb", {{"app", "web"}}, 1), pdb("apps", "all-pdb", json::object(), 1)},
+       [](json&, json&) {},
+       {"pdb"}},
       {"bare pod", {}, [](json& p, json&) { p["metadata"].erase("ownerReferences"); }, {"bare-pod"}},
       {"bare pod marked safe to evict",
        {},
@@ -166,15 +170,27 @@ TEST_CASE("pods and nodes that block removal each give a reason naming the culpr
   }
 }
 
-TEST_CASE("a PDB is named when two of its pods sit on the node and it allows one", "[scale-down]") {
+TEST_CASE("two pods of a PDB allowing one disruption leave the node removable: the drain evicts them in turn",
+          "[scale-down]") {
   json a = pod("db", "pg-0", "node-3", "100m", "128Mi");
   json b = pod("db", "pg-1", "node-3", "100m", "128Mi");
   a["metadata"]["labels"] = b["metadata"]["labels"] = {{"app", "pg"}};
   const auto plan = plan_scale_down(snapshot(cluster_with_candidate({a, b, pdb("db", "pg", {{"app", "pg"}}, 1)})), at(kNow));
   const auto& n3 = node_plan(plan, "node-3");
+  CHECK(n3.state == NodeState::kRemove);
+  CHECK(n3.blockers.empty());
+}
+
+TEST_CASE("every pod of a PDB allowing no disruption is named on the node it blocks", "[scale-down]") {
+  json a = pod("db", "pg-0", "node-3", "100m", "128Mi");
+  json b = pod("db", "pg-1", "node-3", "100m", "128Mi");
+  a["metadata"]["labels"] = b["metadata"]["labels"] = {{"app", "pg"}};
+  const auto plan = plan_scale_down(snapshot(cluster_with_candidate({a, b, pdb("db", "pg", {{"app", "pg"}}, 0)})), at(kNow));
+  const auto& n3 = node_plan(plan, "node-3");
   CHECK(n3.state == NodeState::kBlocked);
   REQUIRE(n3.blockers.size() == 2);
   CHECK(n3.blockers[0].pdb == "db/pg");
+  CHECK(n3.blockers[1].pod == "db/pg-1");
 }
 
 TEST_CASE("group gates stop removals with a reason", "[scale-down]") {
