@@ -10,18 +10,16 @@ import time
 import pytest
 
 from conftest import NAMESPACE, wait_until
+from fake_clouds import GROUP_LABEL, Joiner
 from test_nodegroup import DispatchPipeline, pipeline  # noqa: F401  (the dispatch endpoint fixture)
-
-GROUP_LABEL = "ballast.dev/nodegroup"
-
 
 class Booter:
     """The pipeline's other half: every VM in a NodeGroup's status.inFlight joins, after
     `delay` seconds, as a kwok Node carrying the group's labels (as cloud-init would)."""
 
     def __init__(self, cluster, group, labels, delay=1.0, cpu="8", memory="16Gi"):
-        self.cluster, self.group, self.labels = cluster, group, labels
-        self.delay, self.cpu, self.memory = delay, cpu, memory
+        self.group, self.labels, self.delay, self.cpu, self.memory = group, labels, delay, cpu, memory
+        self.cluster, self.joiner = cluster, Joiner(cluster, delay)
         self.booted = {}  # node name → monotonic time it was seen in flight
         self.most_in_flight = 0  # the most VMs in flight at once (ordered in one pass)
         self.stopping = threading.Event()
@@ -34,6 +32,7 @@ class Booter:
     def __exit__(self, *exc):
         self.stopping.set()
         self.thread.join(timeout=30)
+        self.joiner.settle()
 
     def run(self):
         while not self.stopping.is_set():
@@ -42,12 +41,9 @@ class Booter:
             self.most_in_flight = max(self.most_in_flight, len(in_flight))
             for entry in in_flight:
                 name = entry["name"]
-                if name in self.booted:
-                    continue
-                self.booted[name] = time.monotonic()
-                time.sleep(self.delay)
-                self.cluster.add_nodes([name], cpu=self.cpu, memory=self.memory,
-                                       labels={GROUP_LABEL: self.group, **self.labels})
+                if name not in self.booted:
+                    self.booted[name] = time.monotonic()
+                    self.joiner.join(name, {GROUP_LABEL: self.group, **self.labels}, self.cpu, self.memory)
             self.stopping.wait(0.2)
 
 
@@ -62,10 +58,10 @@ def node_group(name, pipeline_url, labels, max_nodes=3, scale_down=None):
                      **({"scaleDown": scale_down} if scale_down else {})}}
 
 
-def deployment(name, replicas, selector, anti_affinity=True, volume_claim=None):
+def deployment(name, replicas, selector, anti_affinity=True, volume_claim=None, cpu="1"):
     spec = {"nodeSelector": selector,
             "containers": [{"name": "main", "image": "registry.invalid/db:1",
-                            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}
+                            "resources": {"requests": {"cpu": cpu, "memory": "1Gi"}}}]}
     if anti_affinity:
         spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
             {"labelSelector": {"matchLabels": {"app": name}}, "topologyKey": "kubernetes.io/hostname"}]}}
