@@ -394,7 +394,9 @@ TEST_CASE("a pipeline that names its own node: the node is adopted, ends the req
   world.server.put(group);
   world.server.put(pending_pod("stt-0", "3"));
   auto reconciler = world.reconciler();
-  REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 1; }, kWait));
+  // The entry is written before the provider is asked, its providerId at the end of the pass.
+  REQUIRE(FakeApiServer::wait_for(
+      [&] { return world.in_flight().size() == 1 && world.in_flight()[0].contains("providerId"); }, kWait));
   const json request = world.in_flight()[0];
 
   // The pipeline's own name, registering (not Ready yet) within the second the timeout allows.
