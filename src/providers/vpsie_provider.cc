@@ -275,7 +275,9 @@ Status VpsieProvider::remove(const ProviderInstance& instance, int /*desired_siz
       if (candidate.name != instance.name) continue;
       // Still being built, so it has no identifier to delete yet: an error keeps the
       // caller's record of it, and the caller tries again later.
-      if (candidate.id.empty()) return Error{ErrorCode::kUnavailable, "vpsie remove: " + instance.name + " is still pending"};
+      if (candidate.id.empty()) {
+        return Error{ErrorCode::kUnavailable, "vpsie remove: " + instance.name + " is still pending"};
+      }
       id = candidate.id;
     }
     if (id.empty()) return Ok{};  // already gone
