@@ -59,7 +59,7 @@ struct EndInFlight {
 struct ProvisionTimeout {
   std::string group;
   std::string request;
-  std::string provider_id;  // empty = the provider never answered; the request name stands in
+  std::string provider_id;  // empty = the provider never answered; it finds the VM by the request name
   int desired = 0;
   int64_t timeout_seconds = 0;
 };

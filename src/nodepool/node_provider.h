@@ -44,8 +44,9 @@ class NodeProvider {
 
   virtual std::string type() const = 0;  // "vpsie", "contabo", "dispatch"
   virtual Result<ProviderInstance> create(const CreateRequest& request) = 0;
-  // Deletes (or, for providers that bill by the month, parks) the instance. `desired_size`
-  // is the group's size after the removal (dispatch sends it).
+  // Deletes (or, for providers that bill by the month, parks) the instance: the one with
+  // `id`, or with an empty id the group's instance named `name`. `desired_size` is the
+  // group's size after the removal (dispatch sends it).
   virtual Status remove(const ProviderInstance& instance, int desired_size) = 0;
   // The group's instances, found by the tag/name ballast gave them.
   virtual Result<std::vector<ProviderInstance>> list(const std::string& group) = 0;

@@ -269,12 +269,18 @@ Status VpsieProvider::remove(const ProviderInstance& instance, int /*desired_siz
   std::string id = instance.id;
   if (id.empty()) {
     if (instance.group.empty()) return invalid_argument("vpsie remove: need an id or a group and name");
-    auto existing = list_all(instance.group, false);
+    auto existing = list_all(instance.group, true);
     if (!existing.ok()) return existing.error();
     for (const auto& candidate : *existing) {
-      if (candidate.name == instance.name) id = candidate.id;
+      if (candidate.name != instance.name) continue;
+      // Still being built, so it has no identifier to delete yet: an error keeps the
+      // caller's record of it, and the caller tries again later.
+      if (candidate.id.empty()) {
+        return Error{ErrorCode::kUnavailable, "vpsie remove: " + instance.name + " is still pending"};
+      }
+      id = candidate.id;
     }
-    if (id.empty()) return Ok{};  // nothing to delete (gone, or still pending: retry later)
+    if (id.empty()) return Ok{};  // already gone
   }
   json body = {{"vmIdentifier", id},
                {"password", settings_.account_password},

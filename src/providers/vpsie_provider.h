@@ -32,7 +32,8 @@ struct VpsieSettings {
 // (or the group tag when VPSie echoes tags). The create answer is not trusted to carry
 // the identifier (the official SDK discards it), so create() looks the VM up by hostname
 // and, while VPSie still has it pending, returns it with an empty id and state
-// "creating". Envelope errors arriving with HTTP 200 are honoured.
+// "creating". remove() without an identifier finds the VM by hostname; one still pending
+// cannot be deleted yet (kUnavailable). Envelope errors arriving with HTTP 200 are honoured.
 // Owned by the node-pool reconciler; thread-safe; calls block.
 class VpsieProvider final : public nodepool::NodeProvider {
  public:

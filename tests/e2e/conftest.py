@@ -235,11 +235,15 @@ class Ballast:
         except OSError:
             return False
 
-    def metric(self, name):
-        """The sum of a metric's samples on /metrics (0 when absent)."""
+    def metric(self, name, **labels):
+        """The sum of a metric's samples on /metrics carrying all `labels` (0 when absent)."""
         total = 0.0
+        wanted = [f'{key}="{value}"' for key, value in labels.items()]
         for line in self.admin_get("/metrics").splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
+            if not (line.startswith(name + " ") or line.startswith(name + "{")):
+                continue
+            head = line.rsplit(" ", 1)[0]
+            if all("{" + pair in head or "," + pair in head for pair in wanted):
                 total += float(line.rsplit(" ", 1)[1])
         return total
 

@@ -1,5 +1,6 @@
 """Two ballast processes on the real Lease: one writes, the other takes over."""
 
+import contextlib
 import signal
 import time
 
@@ -19,20 +20,31 @@ def holder(cluster):
     return identity.rsplit("_", 1)[0] or None
 
 
+@contextlib.contextmanager
+def replicas(cluster, installed, ballast, components, names=("replica-a", "replica-b")):
+    """Two replicas running `components`; the shared session ballast steps out of the
+    election while they run (it keeps the webhook), so the pair competes alone."""
+    ballast.stop()
+    started = []
+    try:
+        for name in names:
+            started.append(Ballast(cluster, installed["work"], name, components))
+        yield started
+    finally:
+        for replica in started:
+            replica.stop()  # SIGTERM releases the Lease: the shared ballast leads at once, not after expiry
+        ballast.start()
+
+
 @pytest.fixture
 def pair(cluster, installed, ballast):
-    """Two guard-only replicas; the shared session ballast steps out of the election while
-    they run (it keeps the webhook), so the pair competes alone."""
-    ballast.stop()
-    replicas = [Ballast(cluster, installed["work"], name, "guard") for name in ("replica-a", "replica-b")]
-    yield replicas
-    for replica in replicas:
-        replica.stop(signal.SIGKILL if replica.proc.poll() is None else signal.SIGTERM)
-    ballast.start()
+    """Two guard-only replicas."""
+    with replicas(cluster, installed, ballast, "guard") as started:
+        yield started
 
 
-def leaders(replicas):
-    return [r for r in replicas if r.proc.poll() is None and r.metric("ballast_leader") == 1]
+def leaders(processes):
+    return [r for r in processes if r.proc.poll() is None and r.metric("ballast_leader") == 1]
 
 
 def test_exactly_one_replica_leads_and_a_killed_leader_is_replaced_within_the_lease(cluster, pair, namespace):

@@ -9,9 +9,8 @@ import time
 import pytest
 
 from conftest import NAMESPACE, Poller, wait_until
+from fake_clouds import GROUP_LABEL, Joiner
 from test_nodegroup import DispatchPipeline, pipeline  # noqa: F401  (the dispatch endpoint fixture)
-
-GROUP_LABEL = "ballast.dev/nodegroup"
 
 
 class Booter(Poller):
@@ -20,8 +19,8 @@ class Booter(Poller):
 
     def __init__(self, cluster, group, labels, delay=1.0, cpu="8", memory="16Gi"):
         super().__init__(0.2)
-        self.cluster, self.group, self.labels = cluster, group, labels
-        self.delay, self.cpu, self.memory = delay, cpu, memory
+        self.group, self.labels, self.delay, self.cpu, self.memory = group, labels, delay, cpu, memory
+        self.cluster, self.joiner = cluster, Joiner(cluster, delay)
         self.booted = {}  # node name → monotonic time it was seen in flight
         self.most_in_flight = 0  # the most VMs in flight at once (ordered in one pass)
 
@@ -31,12 +30,12 @@ class Booter(Poller):
         self.most_in_flight = max(self.most_in_flight, len(in_flight))
         for entry in in_flight:
             name = entry["name"]
-            if name in self.booted:
-                continue
-            self.booted[name] = time.monotonic()
-            time.sleep(self.delay)
-            self.cluster.add_nodes([name], cpu=self.cpu, memory=self.memory,
-                                   labels={GROUP_LABEL: self.group, **self.labels})
+            if name not in self.booted:
+                self.booted[name] = time.monotonic()
+                self.joiner.join(name, {GROUP_LABEL: self.group, **self.labels}, self.cpu, self.memory)
+
+    def close(self):
+        self.joiner.settle()
 
 
 def node_group(name, pipeline_url, labels, max_nodes=3, scale_down=None):
@@ -50,10 +49,10 @@ def node_group(name, pipeline_url, labels, max_nodes=3, scale_down=None):
                      **({"scaleDown": scale_down} if scale_down else {})}}
 
 
-def deployment(name, replicas, selector, anti_affinity=True, volume_claim=None):
+def deployment(name, replicas, selector, anti_affinity=True, volume_claim=None, cpu="1"):
     spec = {"nodeSelector": selector,
             "containers": [{"name": "main", "image": "registry.invalid/db:1",
-                            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}
+                            "resources": {"requests": {"cpu": cpu, "memory": "1Gi"}}}]}
     if anti_affinity:
         spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
             {"labelSelector": {"matchLabels": {"app": name}}, "topologyKey": "kubernetes.io/hostname"}]}}

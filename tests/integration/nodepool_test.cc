@@ -293,6 +293,35 @@ TEST_CASE("a VM that never joins is deleted at the provider after provisionTimeo
   CHECK(creates == 1);
 }
 
+TEST_CASE("a VM ordered by a leader that died before VPSie answered is deleted by its name after provisionTimeout",
+          "[nodepool]") {
+  World world;
+  ballast::testing::FakeVpsie vpsie("vpsie-token", "", "", "account-pw");
+  vpsie.start();
+  vpsie.put_vm({"vm-7", "general-0a1b2c3d", {"ballast", "ballast-nodegroup-general"}, "V92", "running", "", "", 0});
+  world.server.put({{"apiVersion", "v1"},
+                    {"kind", "Secret"},
+                    {"metadata", {{"name", "vpsie-credentials"}, {"namespace", "ballast-system"}}},
+                    {"data", {{"token", "dnBzaWUtdG9rZW4="}, {"accountPassword", "YWNjb3VudC1wdw=="}}}});
+  json group = node_group("", 0, 5, 1);
+  group["spec"]["provider"] = {
+      {"type", "vpsie"},
+      {"credentialsSecret", {{"name", "vpsie-credentials"}}},
+      {"vpsie", {{"apiURL", vpsie.url()}, {"datacenter", "dc-1"}, {"osIdentifier", "os-1"}}}};
+  // What the dead leader wrote before asking VPSie: the request, without VPSie's identifier.
+  group["status"] = {{"inFlight", json::array({{{"name", "general-0a1b2c3d"},
+                                                {"offering", "V92"},
+                                                {"requestedAt", "2026-01-01T00:00:00Z"},
+                                                {"requestId", "0a1b2c3d-5e6f-4a1b-8c2d-3e4f5a6b7c8d"}}})}};
+  world.server.put(group);
+  auto reconciler = world.reconciler();
+
+  REQUIRE(FakeApiServer::wait_for([&] { return vpsie.vms().empty(); }, kWait));
+  CHECK(vpsie.count_requests("DELETE", "/api/v2/vm") == 1);
+  REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().empty(); }, kWait));
+  CHECK(vpsie.count_requests("POST", "/api/v2/vm") == 0);
+}
+
 TEST_CASE("a node NotReady longer than unreadySeconds is deleted with its VM, without evictions", "[nodepool]") {
   World world;
   world.server.put(group_node("general-a"));
@@ -365,7 +394,7 @@ TEST_CASE("a pipeline that names its own node: the node is adopted, ends the req
   world.server.put(group);
   world.server.put(pending_pod("stt-0", "3"));
   auto reconciler = world.reconciler();
-  // The entry is written before the provider call and its providerId after it answers.
+  // The entry is written before the provider is asked, its providerId at the end of the pass.
   REQUIRE(FakeApiServer::wait_for(
       [&] { return world.in_flight().size() == 1 && world.in_flight()[0].contains("providerId"); }, kWait));
   const json request = world.in_flight()[0];

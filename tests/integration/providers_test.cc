@@ -218,6 +218,30 @@ TEST_CASE("vpsie counts a VM still pending so a repeated create does not order t
   CHECK_FALSE((*listed)[0].id.empty());
 }
 
+TEST_CASE("vpsie removes a VM whose identifier it never learnt by hostname, and refuses while it is pending") {
+  Env env;
+  testing::FakeVpsie fake("static-token", "", "", "account-pw");
+  fake.start();
+  fake.set_hold_pending(true);
+  auto provider = VpsieProvider::make(vpsie_settings(fake, false), env.context());
+  auto& vpsie = **provider;
+  REQUIRE(vpsie.create(request("general-a1")).ok());
+  nodepool::ProviderInstance unknown_id;  // what a successor leader knows: the name it recorded
+  unknown_id.name = "general-a1";
+  unknown_id.group = "general";
+
+  const auto pending = vpsie.remove(unknown_id, 0);
+  REQUIRE_FALSE(pending.ok());
+  CHECK(pending.error().code == ErrorCode::kUnavailable);
+  CHECK(pending.error().message.find("general-a1 is still pending") != std::string::npos);
+  fake.release_pending();
+  REQUIRE(vpsie.remove(unknown_id, 0).ok());
+  CHECK(fake.vms().empty());
+  CHECK(fake.count_requests("DELETE", "/api/v2/vm") == 1);
+  REQUIRE(vpsie.remove(unknown_id, 0).ok());  // gone: nothing more to delete
+  CHECK(fake.count_requests("DELETE", "/api/v2/vm") == 1);
+}
+
 TEST_CASE("vpsie logs in with client credentials and logs in again once on 401") {
   Env env;
   testing::FakeVpsie fake("", "cid", "csecret", "pw");
@@ -374,6 +398,23 @@ TEST_CASE("contabo parks on remove, reuses the parked instance on the next scale
   REQUIRE(third.ok());
   CHECK(third->id != first->id);
   CHECK(fake.vms().size() == 2);
+}
+
+TEST_CASE("contabo parks an instance whose id it never learnt by its displayName") {
+  Env env;
+  testing::FakeContabo fake("cid", "csecret", "api@example.com", "api-pw");
+  fake.start();
+  auto provider = ContaboProvider::make(contabo_settings(fake), env.context());
+  auto& contabo = **provider;
+  REQUIRE(contabo.create(request("general-a1")).ok());
+  nodepool::ProviderInstance unknown_id;
+  unknown_id.name = "general-a1";
+  unknown_id.group = "general";
+  REQUIRE(contabo.remove(unknown_id, 0).ok());
+  const auto vms = fake.vms();
+  REQUIRE(vms.size() == 1);
+  CHECK(vms[0].state == "stopped");
+  CHECK(vms[0].name == ContaboProvider::parked_name("general", env.wall));
 }
 
 TEST_CASE("contabo reuses only a parked instance of the same product") {

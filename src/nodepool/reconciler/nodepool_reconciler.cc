@@ -180,8 +180,11 @@ void NodePoolReconciler::provision_timeout(const json& group_object, const actio
   log_.warn("node never joined; deleting it at the provider", {{"group", group}, {"node", timeout.request}});
   NodeProvider* provider = provider_for(group_object);
   if (provider == nullptr) return;
+  // Without the provider's id (a leader killed before the create answered, a VPSie VM
+  // still pending) the provider finds the VM by its name; the name is no id, and a delete
+  // of it would answer "not found" while the VM runs on.
   ProviderInstance instance;
-  instance.id = timeout.provider_id.empty() ? timeout.request : timeout.provider_id;
+  instance.id = timeout.provider_id;
   instance.name = timeout.request;
   instance.group = group;
   if (auto removed = provider->remove(instance, timeout.desired); !removed) {
