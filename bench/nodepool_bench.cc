@@ -14,6 +14,7 @@
 #include "fakes/fake_apiserver.h"
 #include "fakes/fake_providers.h"
 #include "kube/event_recorder.h"
+#include "kube/informer_factory.h"
 #include "kube/kube_client.h"
 #include "net/http_client.h"
 #include "net/io_pool.h"
@@ -56,9 +57,10 @@ int main(int argc, char** argv) {
   context.transport = ballast::providers::http_transport(http);
   context.clock = &clock;
   ballast::nodepool::NodePoolOptions options;  // production defaults: 500 ms debounce, 10 s interval
-  ballast::nodepool::NodePoolReconciler reconciler(client, events,
+  ballast::kube::InformerFactory informers(client);
+  ballast::nodepool::NodePoolReconciler reconciler({client, informers, events, [] { return true; }, clock, metrics},
                                                    ballast::app::provider_factory(client, "ballast-system", context),
-                                                   [] { return true; }, metrics, options);
+                                                   options);
   reconciler.start();
   ballast::testing::FakeApiServer::wait_for([&] { return reconciler.passes() >= 1; }, 30s);
 

@@ -7,6 +7,7 @@
 #include "app/node_providers.h"
 #include "guard/reconciler/guard_reconciler.h"
 #include "kube/event_recorder.h"
+#include "kube/informer_factory.h"
 #include "kube/kube_client.h"
 #include "kube/leader_election.h"
 #include "net/http_client.h"
@@ -233,14 +234,16 @@ Status Application::start_reconcilers() {
   election.ns = config_.namespace_name;
   election.identity = kube::make_identity();
   event_recorder_ = std::make_unique<kube::EventRecorder>(*kube_client_, election.identity);
-  auto is_leader = [this] { return leader_elector_ && leader_elector_->is_leader(); };
+  informers_ = std::make_unique<kube::InformerFactory>(*kube_client_);
+  const kube::ControllerContext controllers{*kube_client_, *informers_, *event_recorder_,
+                                            [this] { return leader_elector_ && leader_elector_->is_leader(); },
+                                            clock_, metrics_};
   if (components_.count(kComponentGuard) > 0) {
     auto policy = load_tier_policy(config_);
     if (!policy) return policy.error();
-    guard::GuardOptions guard_options;
+    kube::ControllerOptions guard_options = guard::default_guard_options();
     guard_options.dry_run = config_.dry_run;
-    guard_ = std::make_unique<guard::GuardReconciler>(*kube_client_, *event_recorder_, std::move(*policy), is_leader,
-                                                      metrics_, guard_options);
+    guard_ = std::make_unique<guard::GuardReconciler>(controllers, std::move(*policy), guard_options);
   }
   if (components_.count(kComponentNodepool) > 0) {
     provider_http_ = std::make_unique<net::HttpClient>(*io_pool_);
@@ -249,15 +252,14 @@ Status Application::start_reconcilers() {
     context.clock = &clock_;
     context.metrics = &metrics_;
     nodepool::NodePoolOptions nodepool_options;
-    nodepool_options.dry_run = config_.dry_run;
+    nodepool_options.controller.dry_run = config_.dry_run;
     nodepool_options.secrets_namespace = config_.namespace_name;
     if (!config_.admin.alerts_token_file.empty()) {
       alert_requests_ = std::make_shared<nodepool::AlertRequestQueue>();
       nodepool_options.alert_requests = alert_requests_;
     }
     nodepool_ = std::make_unique<nodepool::NodePoolReconciler>(
-        *kube_client_, *event_recorder_, provider_factory(*kube_client_, config_.namespace_name, std::move(context)),
-        is_leader, metrics_, nodepool_options);
+        controllers, provider_factory(*kube_client_, config_.namespace_name, std::move(context)), nodepool_options);
   }
   leader_elector_ = std::make_unique<kube::LeaderElector>(
       *kube_client_, clock_, election, kube::LeaderElector::Callbacks{[this] {
@@ -310,6 +312,7 @@ void Application::stop() {
   // The reconcilers stop writing before the lease is released for a successor.
   if (guard_) guard_->stop();
   if (nodepool_) nodepool_->stop();
+  if (informers_) informers_->stop();
   if (leader_elector_) leader_elector_->stop();
   if (kafka_source_) kafka_source_->stop();
   if (prom_source_) prom_source_->stop();
@@ -327,6 +330,7 @@ void Application::stop() {
   admission_server_.reset();
   guard_.reset();
   nodepool_.reset();
+  informers_.reset();
   leader_elector_.reset();
   event_recorder_.reset();
   provider_http_.reset();

@@ -39,6 +39,7 @@ class AdmissionServer;
 }  // namespace ballast::admission
 namespace ballast::kube {
 class KubeClient;
+class InformerFactory;
 class LeaderElector;
 class EventRecorder;
 }  // namespace ballast::kube
@@ -104,6 +105,8 @@ class Application {
   std::unique_ptr<kube::KubeClient> kube_client_;
   std::unique_ptr<kube::EventRecorder> event_recorder_;
   std::unique_ptr<kube::LeaderElector> leader_elector_;
+  // The caches the reconcilers share; outlives them.
+  std::unique_ptr<kube::InformerFactory> informers_;
   std::unique_ptr<guard::GuardReconciler> guard_;
   std::unique_ptr<net::HttpClient> provider_http_;
   std::unique_ptr<nodepool::NodePoolReconciler> nodepool_;

@@ -14,12 +14,10 @@ std::string object_key(const json& object) { return namespace_of(object) + "/" +
 
 }  // namespace
 
-Informer::Informer(KubeApi& api, Resource resource, Options options, std::function<void()> on_change)
-    : api_(api),
-      resource_(std::move(resource)),
-      options_(std::move(options)),
-      on_change_(std::move(on_change)),
-      log_("kube") {}
+Informer::Informer(KubeApi& api, Resource resource, Options options, Handler on_change)
+    : api_(api), resource_(std::move(resource)), options_(std::move(options)), log_("kube") {
+  if (on_change) add_handler(std::move(on_change));
+}
 
 Informer::~Informer() { stop(); }
 
@@ -37,6 +35,23 @@ void Informer::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+Informer::HandlerId Informer::add_handler(Handler handler) {
+  std::lock_guard lock(handlers_mutex_);
+  const HandlerId id = next_handler_id_++;
+  handlers_.emplace(id, std::move(handler));
+  return id;
+}
+
+void Informer::remove_handler(HandlerId id) {
+  std::lock_guard lock(handlers_mutex_);
+  handlers_.erase(id);
+}
+
+void Informer::notify_handlers() {
+  std::lock_guard lock(handlers_mutex_);
+  for (const auto& [id, handler] : handlers_) handler();
 }
 
 bool Informer::synced() const {
@@ -82,7 +97,7 @@ bool Informer::relist() {
     synced_ = true;
     ++list_count_;
   }
-  on_change_();
+  notify_handlers();
   return true;
 }
 
@@ -107,7 +122,7 @@ void Informer::apply(const WatchEvent& event) {
       objects_[std::move(key)] = std::move(object);
     }
   }
-  if (changed) on_change_();
+  if (changed) notify_handlers();
 }
 
 void Informer::run() {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -20,11 +21,13 @@ namespace ballast::kube {
 // A list+watch cache of one resource (client-go's reflector + store, simplified): lists,
 // then watches from the list's resourceVersion; a dropped watch resumes from the last
 // version seen (bookmarks included); 410 Gone relists; a periodic resync relists too.
-// Every change, and every (re)list, calls `on_change` so the owner re-plans from the whole
-// cache (level-triggered: a missed event can delay a decision, never lose one).
+// Every change, and every (re)list, calls each change handler so its owner re-plans from
+// the whole cache (level-triggered: a missed event can delay a decision, never lose one).
 //
-// Owned by a reconciler; start() spawns its thread, stop() (or the destructor) cancels
-// the watch and joins. `on_change` runs on that thread or an I/O thread and must not block.
+// Owned by an InformerFactory (shared by every controller that watches the same
+// selection) or by the one component that uses it; start() spawns its thread, stop() (or
+// the destructor) cancels the watch and joins. Handlers run on that thread or an I/O
+// thread, one at a time, and must not block or call back into the informer.
 class Informer {
  public:
   struct Options {
@@ -35,13 +38,23 @@ class Informer {
     std::chrono::milliseconds retry_backoff{1'000};  // after a failed list or watch, doubling to 30 s
   };
 
-  Informer(KubeApi& api, Resource resource, Options options, std::function<void()> on_change);
+  using Handler = std::function<void()>;
+  using HandlerId = uint64_t;
+
+  // `on_change`, when given, is the first handler and stays for the informer's life.
+  Informer(KubeApi& api, Resource resource, Options options, Handler on_change = {});
   ~Informer();
   Informer(const Informer&) = delete;
   Informer& operator=(const Informer&) = delete;
 
   void start();
   void stop();
+
+  // A handler added to a running informer is not called for what is already cached:
+  // its owner reads objects() when it starts.
+  HandlerId add_handler(Handler handler);
+  // Once this returns the handler is neither running nor called again.
+  void remove_handler(HandlerId id);
 
   // True once the first list has completed.
   bool synced() const;
@@ -56,12 +69,16 @@ class Informer {
   bool relist();
   void apply(const WatchEvent& event);
   void wait_for(std::chrono::milliseconds delay);
+  void notify_handlers();
 
   KubeApi& api_;
   const Resource resource_;
   const Options options_;
-  const std::function<void()> on_change_;
   Logger log_;
+
+  std::mutex handlers_mutex_;  // guards the two below; held while the handlers run
+  std::map<HandlerId, Handler> handlers_;
+  HandlerId next_handler_id_ = 0;
 
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable wake_;

@@ -2,9 +2,9 @@
 
 namespace ballast::kube {
 
-ReconcileLoop::ReconcileLoop(std::chrono::milliseconds interval, std::chrono::milliseconds debounce,
-                             std::function<bool()> pass)
-    : interval_(interval), debounce_(debounce), pass_(std::move(pass)) {}
+ReconcileLoop::ReconcileLoop(const Clock& clock, std::chrono::milliseconds interval,
+                             std::chrono::milliseconds debounce, std::function<bool()> pass)
+    : clock_(clock), interval_(interval), debounce_(debounce), pass_(std::move(pass)) {}
 
 ReconcileLoop::~ReconcileLoop() { stop(); }
 
@@ -42,10 +42,10 @@ void ReconcileLoop::run() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, interval_, [this] { return stopping_ || dirty_; });
+      clock_.wait_until(lock, wake_, clock_.now() + interval_, [this] { return stopping_ || dirty_; });
       if (stopping_) return;
       // Let a burst of watch events land before planning once over all of them.
-      wake_.wait_for(lock, debounce_, [this] { return stopping_; });
+      clock_.wait_until(lock, wake_, clock_.now() + debounce_, [this] { return stopping_; });
       if (stopping_) return;
       dirty_ = false;
     }

@@ -7,15 +7,19 @@
 #include <mutex>
 #include <thread>
 
+#include "core/clock.h"
+
 namespace ballast::kube {
 
 // A reconciler's worker thread. It runs `pass` `debounce` after the first poke, so a
 // burst of watch events is planned once, and at least every `interval` without any
 // (the first pass runs once started). `pass` returns true when it completed (false: caches
-// not synced yet, or not the leader). poke() may come from any thread.
+// not synced yet, or not the leader). poke() may come from any thread. Both waits are on
+// `clock`, so tests move time with a fake clock.
 class ReconcileLoop {
  public:
-  ReconcileLoop(std::chrono::milliseconds interval, std::chrono::milliseconds debounce, std::function<bool()> pass);
+  ReconcileLoop(const Clock& clock, std::chrono::milliseconds interval, std::chrono::milliseconds debounce,
+                std::function<bool()> pass);
   ~ReconcileLoop();
   ReconcileLoop(const ReconcileLoop&) = delete;
   ReconcileLoop& operator=(const ReconcileLoop&) = delete;
@@ -28,6 +32,7 @@ class ReconcileLoop {
  private:
   void run();
 
+  const Clock& clock_;
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds debounce_;
   const std::function<bool()> pass_;

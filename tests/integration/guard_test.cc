@@ -9,15 +9,19 @@
 #include <fstream>
 #include <thread>
 
+#include "app/node_providers.h"
 #include "core/metrics.h"
 #include "fakes/fake_apiserver.h"
 #include "fakes/fake_clock.h"
 #include "guard/reconciler/guard_reconciler.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
+#include "kube/informer_factory.h"
 #include "kube/kube_client.h"
 #include "kube/leader_election.h"
+#include "net/http_client.h"
 #include "net/io_pool.h"
+#include "nodepool/reconciler/nodepool_reconciler.h"
 
 using namespace std::chrono_literals;
 using ballast::testing::FakeApiServer;
@@ -70,19 +74,23 @@ struct Cluster {
 struct Guard {
   explicit Guard(Cluster& cluster, bool dry_run = false)
       : events(*cluster.client, "test"),
-        reconciler(*cluster.client, events, std::make_shared<const ballast::policy::TierPolicy>(ballast::policy::default_policy()),
-                   [] { return true; }, metrics, options(dry_run)) {
+        informers(*cluster.client),
+        reconciler({*cluster.client, informers, events, [] { return true; }, clock, metrics},
+                   std::make_shared<const ballast::policy::TierPolicy>(ballast::policy::default_policy()),
+                   options(dry_run)) {
     reconciler.start();
   }
-  static ballast::guard::GuardOptions options(bool dry_run) {
-    ballast::guard::GuardOptions options;
+  static ballast::kube::ControllerOptions options(bool dry_run) {
+    ballast::kube::ControllerOptions options;
     options.dry_run = dry_run;
     options.debounce = 10ms;
-    options.resync = 500ms;
+    options.interval = 500ms;
     return options;
   }
+  ballast::SteadyClock clock;
   ballast::MetricsRegistry metrics;
   ballast::kube::EventRecorder events;
+  ballast::kube::InformerFactory informers;
   ballast::guard::GuardReconciler reconciler;
 };
 
@@ -303,6 +311,63 @@ TEST_CASE("the guard in dry-run writes no PDB and says what it would do", "[guar
   REQUIRE(FakeApiServer::wait_for([&] { return cluster.has_event("DryRunPdb"); }, kWait));
   CHECK_FALSE(cluster.pdb("shop", "web-ballast").has_value());
   CHECK(cluster.server.list("priorityclasses").empty());
+}
+
+TEST_CASE("the guard and the node pool share one watch per resource and each hears its changes", "[informer]") {
+  Cluster cluster;
+  ballast::SteadyClock clock;
+  ballast::MetricsRegistry metrics;
+  ballast::kube::EventRecorder events(*cluster.client, "test");
+  ballast::net::HttpClient http(cluster.pool);
+  ballast::providers::ProviderContext providers;
+  providers.transport = ballast::providers::http_transport(http);
+  providers.clock = &clock;
+  ballast::kube::InformerFactory informers(*cluster.client);
+  const ballast::kube::ControllerContext context{*cluster.client, informers, events,
+                                                 [] { return true; }, clock, metrics};
+  // Passes only when poked: an hour between resyncs.
+  ballast::kube::ControllerOptions options;
+  options.interval = 1h;
+  options.debounce = 10ms;
+  ballast::guard::GuardReconciler guard(
+      context, std::make_shared<const ballast::policy::TierPolicy>(ballast::policy::default_policy()), options);
+  ballast::nodepool::NodePoolOptions nodepool_options;
+  nodepool_options.controller = options;
+  ballast::nodepool::NodePoolReconciler nodepool(
+      context, ballast::app::provider_factory(*cluster.client, "ballast-system", providers), nodepool_options);
+  guard.start();
+  nodepool.start();
+  REQUIRE(FakeApiServer::wait_for([&] { return guard.passes() >= 1 && nodepool.passes() >= 1; }, kWait));
+
+  // Guard: deployments, statefulsets, PDBs, namespaces, priorityclasses, scaledobjects;
+  // node pool: nodes, pods, PDBs, daemonsets, PVs, PVCs, nodegroups. PDBs once, not twice.
+  constexpr size_t kResources = 12;
+  REQUIRE(cluster.server.wait_for_watches(kResources, kWait));
+  std::map<std::string, int> watches;  // path → watch requests
+  for (const auto& request : cluster.server.requests()) {
+    if (request.watch) ++watches[request.path];
+  }
+  CHECK(watches.size() == kResources);
+  for (const auto& [path, count] : watches) {
+    INFO(path);
+    CHECK(count == 1);
+  }
+  CHECK(watches.count("/apis/policy/v1/poddisruptionbudgets") == 1);
+  CHECK(watches.count("/api/v1/pods") == 1);
+
+  // A change to the shared PDB cache wakes both; once the guard stops, only the node pool.
+  auto guard_passes = guard.passes();
+  auto nodepool_passes = nodepool.passes();
+  cluster.server.put(ballast::testing::make_pdb("shop", "by-hand", {{"app", "web"}}, 1));
+  REQUIRE(FakeApiServer::wait_for(
+      [&] { return guard.passes() > guard_passes && nodepool.passes() > nodepool_passes; }, kWait));
+  guard.stop();
+  guard_passes = guard.passes();
+  nodepool_passes = nodepool.passes();
+  cluster.server.put(ballast::testing::make_pdb("shop", "by-hand-2", {{"app", "api"}}, 1));
+  REQUIRE(FakeApiServer::wait_for([&] { return nodepool.passes() > nodepool_passes; }, kWait));
+  CHECK(guard.passes() == guard_passes);
+  nodepool.stop();
 }
 
 TEST_CASE("two candidates elect one leader and a dead leader is replaced after the lease duration", "[leader]") {

@@ -12,6 +12,7 @@
 #include "fakes/fake_apiserver.h"
 #include "fakes/fake_providers.h"
 #include "kube/event_recorder.h"
+#include "kube/informer_factory.h"
 #include "kube/kube_client.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
@@ -85,6 +86,7 @@ struct World {
     events = std::make_unique<ballast::kube::EventRecorder>(*client, "test");
   }
   ~World() {
+    caches.clear();
     events.reset();
     client.reset();
     pool.stop();
@@ -93,17 +95,18 @@ struct World {
   std::unique_ptr<ballast::nodepool::NodePoolReconciler> reconciler(
       bool dry_run = false, std::shared_ptr<ballast::nodepool::AlertRequestQueue> alert_requests = nullptr) {
     ballast::nodepool::NodePoolOptions options;
-    options.dry_run = dry_run;
+    options.controller.dry_run = dry_run;
+    options.controller.debounce = 20ms;
+    options.controller.interval = 200ms;
     options.alert_requests = std::move(alert_requests);
-    options.debounce = 20ms;
-    options.interval = 200ms;
     // The production factory: provider settings from the NodeGroup, the token from its Secret.
     ballast::providers::ProviderContext context;
     context.transport = ballast::providers::http_transport(http);
     context.clock = &clock;
+    caches.push_back(std::make_unique<ballast::kube::InformerFactory>(*client));
     auto made = std::make_unique<ballast::nodepool::NodePoolReconciler>(
-        *client, *events, ballast::app::provider_factory(*client, "ballast-system", context), [] { return true; },
-        metrics, options);
+        ballast::kube::ControllerContext{*client, *caches.back(), *events, [] { return true; }, clock, metrics},
+        ballast::app::provider_factory(*client, "ballast-system", context), options);
     made->start();
     return made;
   }
@@ -122,6 +125,8 @@ struct World {
   std::unique_ptr<ballast::kube::KubeClient> client;
   ballast::testing::FakeDispatch pipeline{"pipeline-token"};  // rejects any other token with 401
   std::unique_ptr<ballast::kube::EventRecorder> events;
+  // Each reconciler() is a replica of its own: it lists the cluster afresh, as a successor leader does.
+  std::vector<std::unique_ptr<ballast::kube::InformerFactory>> caches;
 };
 
 }  // namespace

@@ -74,77 +74,47 @@ constexpr bool kIsVpa =
 
 }  // namespace
 
-GuardReconciler::GuardReconciler(kube::KubeApi& api, kube::EventRecorder& events,
-                                 std::shared_ptr<const policy::TierPolicy> policy, std::function<bool()> is_leader,
-                                 MetricsRegistry& metrics, GuardOptions options)
-    : api_(api),
-      events_(events),
-      policy_(std::move(policy)),
-      is_leader_(std::move(is_leader)),
-      metrics_(metrics),
-      options_(options),
-      log_("guard") {}
+GuardReconciler::GuardReconciler(const kube::ControllerContext& context,
+                                 std::shared_ptr<const policy::TierPolicy> policy, kube::ControllerOptions options)
+    : Controller(context, "guard", options), policy_(std::move(policy)) {}
 
 GuardReconciler::~GuardReconciler() { stop(); }
 
-void GuardReconciler::start() {
-  informer_options_.resync = options_.informer_resync;
-  const kube::Informer::Options& informer_options = informer_options_;
-  auto add = [&](kube::Resource resource, kube::Informer::Options options) {
-    informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), options, [this] { loop_.poke(); }));
-    return informers_.back().get();
-  };
-  deployments_ = add(kube::deployments(), informer_options);
-  stateful_sets_ = add(kube::statefulsets(), informer_options);
-  pdbs_ = add(kube::pod_disruption_budgets(), informer_options);
-  namespaces_ = add(kube::namespaces(), informer_options);
-  priority_classes_ = add(kube::priority_classes(), informer_options);
-  auto keda = api_.serves(kube::scaled_objects());
+void GuardReconciler::watch_resources() {
+  deployments_ = &watch(kube::deployments());
+  stateful_sets_ = &watch(kube::statefulsets());
+  pdbs_ = &watch(kube::pod_disruption_budgets());
+  namespaces_ = &watch(kube::namespaces());
+  priority_classes_ = &watch(kube::priority_classes());
+  auto keda = api().serves(kube::scaled_objects());
   if (keda && *keda) {
-    scaled_objects_ = add(kube::scaled_objects(), informer_options);
+    scaled_objects_ = &watch(kube::scaled_objects());
   } else {
-    log_.info("KEDA ScaledObjects are not served: PDBs follow replica counts only",
-              {{"detail", keda ? std::string("keda.sh/v1alpha1 scaledobjects not found") : keda.error().message}});
+    log().info("KEDA ScaledObjects are not served: PDBs follow replica counts only",
+               {{"detail", keda ? std::string("keda.sh/v1alpha1 scaledobjects not found") : keda.error().message}});
   }
   for (const auto& target : policy_->pdb_targets) {
-    kube::Informer::Options options = informer_options;
-    options.ns = target.ns;
-    for (const auto& [key, value] : target.match_labels) {
-      options.label_selector += (options.label_selector.empty() ? "" : ",") + key + "=" + value;
-    }
-    target_pods_.emplace_back(target.ns + "/" + target.name, add(kube::pods(), options));
+    std::string selector;
+    for (const auto& [key, value] : target.match_labels) selector += (selector.empty() ? "" : ",") + key + "=" + value;
+    target_pods_.emplace_back(target.ns + "/" + target.name, &watch(kube::pods(), target.ns, selector));
   }
-  for (auto& informer : informers_) informer->start();
   watch_vpas();
-  loop_.start();
 }
-
-void GuardReconciler::stop() {
-  loop_.stop();
-  for (auto& informer : informers_) informer->stop();
-}
-
-uint64_t GuardReconciler::passes() const { return loop_.passes(); }
-
-bool GuardReconciler::may_write() const { return !options_.dry_run && is_leader_(); }
 
 void GuardReconciler::count_action(const char* action, const char* result) {
-  metrics_.counter("ballast_guard_actions_total", "Writes the PDB guard made (or would make in dry-run), by result",
-                   {{"action", action}, {"result", result}})
+  metrics().counter("ballast_guard_actions_total", "Writes the PDB guard made (or would make in dry-run), by result",
+                    {{"action", action}, {"result", result}})
       .increment();
 }
 
 bool GuardReconciler::reconcile_once() {
-  for (const auto& informer : informers_) {
-    if (!informer->synced()) return false;
-  }
-  if (!is_leader_()) return false;
-  const auto started = std::chrono::steady_clock::now();
+  if (!synced() || !leads()) return false;
+  const auto started = clock().now();
   act_on_priority_classes();
   act_on_pdbs();
   if (watch_vpas() && vpas_->synced() && hpas_->synced()) act_on_vpas();
-  metrics_.gauge("ballast_guard_last_pass_seconds", "Duration of the PDB guard's last plan-and-act pass")
-      .set(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  metrics().gauge("ballast_guard_last_pass_seconds", "Duration of the PDB guard's last plan-and-act pass")
+      .set(std::chrono::duration<double>(clock().now() - started).count());
   return true;
 }
 
@@ -153,23 +123,19 @@ bool GuardReconciler::watch_vpas() {
   const bool any_vpa = std::any_of(policy_->tiers.begin(), policy_->tiers.end(),
                                    [](const auto& entry) { return entry.second.vpa.has_value(); });
   if (!any_vpa) return false;
-  auto served = api_.serves(kube::vertical_pod_autoscalers());
+  auto served = api().serves(kube::vertical_pod_autoscalers());
   if (!served || !*served) {
     if (!vpa_absence_logged_) {
-      log_.info("VerticalPodAutoscalers are not served: no VPAs from the tier policy until the CRD is installed",
+      log().info("VerticalPodAutoscalers are not served: no VPAs from the tier policy until the CRD is installed",
                 {{"detail", served ? std::string("autoscaling.k8s.io/v1 verticalpodautoscalers not found")
                                    : served.error().message}});
       vpa_absence_logged_ = true;
     }
     return false;
   }
-  for (auto resource : {kube::vertical_pod_autoscalers(), kube::horizontal_pod_autoscalers()}) {
-    informers_.push_back(std::make_unique<kube::Informer>(api_, resource, informer_options_, [this] { loop_.poke(); }));
-    informers_.back()->start();
-  }
-  vpas_ = informers_[informers_.size() - 2].get();
-  hpas_ = informers_.back().get();
-  log_.info("VerticalPodAutoscalers are served: the guard maintains them from the tier policy");
+  vpas_ = &watch(kube::vertical_pod_autoscalers());
+  hpas_ = &watch(kube::horizontal_pod_autoscalers());
+  log().info("VerticalPodAutoscalers are served: the guard maintains them from the tier policy");
   return true;
 }
 
@@ -180,35 +146,35 @@ void GuardReconciler::act_on_priority_classes() {
                           {"kind", "PriorityClass"},
                           {"metadata", {{"name", conflict.name}}}};
     const std::string have = conflict.have_value ? std::to_string(*conflict.have_value) : "none";
-    if (!reported_.reported("pc-conflict|" + conflict.name + "|" + have)) {
-      log_.warn("PriorityClass differs from the policy; left unchanged",
+    if (!reported().reported("pc-conflict|" + conflict.name + "|" + have)) {
+      log().warn("PriorityClass differs from the policy; left unchanged",
                 {{"priorityClass", conflict.name}, {"want", conflict.want_value}, {"have", have}});
     }
-    reported_.report("pc-conflict|" + conflict.name + "|" + have, subject, true, "PriorityClassConflict",
+    reported().report("pc-conflict|" + conflict.name + "|" + have, subject, true, "PriorityClassConflict",
                      conflict.message);
   }
   for (const auto& create : plan.creates) {
     const std::string name = kube::name(create.priority_class);
-    if (options_.dry_run) {
-      log_.info("dry-run: would create PriorityClass", {{"priorityClass", name}});
-      reported_.report("dry-pc|" + name, create.priority_class, false, "DryRunCreate",
+    if (dry_run()) {
+      log().info("dry-run: would create PriorityClass", {{"priorityClass", name}});
+      reported().report("dry-pc|" + name, create.priority_class, false, "DryRunCreate",
                        "ballast would create PriorityClass " + name + " (dry-run)");
       count_action("create_priority_class", "dry_run");
       continue;
     }
     if (!may_write()) return;
-    auto created = api_.create(kube::priority_classes(), "", create.priority_class);
+    auto created = api().create(kube::priority_classes(), "", create.priority_class);
     if (!created) {
       if (created.error().code != ErrorCode::kAlreadyExists) {
-        log_.warn("cannot create PriorityClass", {{"priorityClass", name}, {"error", created.error().message}});
+        log().warn("cannot create PriorityClass", {{"priorityClass", name}, {"error", created.error().message}});
       }
       count_action("create_priority_class", "error");
       poke();
       continue;
     }
     count_action("create_priority_class", "ok");
-    log_.info("created PriorityClass", {{"priorityClass", name}, {"note", create.note}});
-    events_.normal(*created, "PriorityClassCreated", "created from the tier policy" +
+    log().info("created PriorityClass", {{"priorityClass", name}, {"note", create.note}});
+    events().normal(*created, "PriorityClassCreated", "created from the tier policy" +
                                                          (create.note.empty() ? "" : ": " + create.note));
   }
 }
@@ -222,7 +188,7 @@ void GuardReconciler::act_on_pdbs() {
   if (scaled_objects_ != nullptr) input.scaled_objects = scaled_objects_->objects();
   for (const auto& [key, informer] : target_pods_) input.target_pods[key] = informer->objects();
   const PdbPlan plan = plan_pdbs(*policy_, input);
-  log_.debug("planned PDBs", {{"deployments", input.deployments.size()}, {"statefulSets", input.stateful_sets.size()},
+  log().debug("planned PDBs", {{"deployments", input.deployments.size()}, {"statefulSets", input.stateful_sets.size()},
                               {"pdbs", input.pdbs.size()}, {"actions", plan.actions.size()},
                               {"notes", plan.notes.size()}});
 
@@ -230,12 +196,12 @@ void GuardReconciler::act_on_pdbs() {
     const json workload = {{"apiVersion", note.kind == "PodDisruptionBudget" ? "policy/v1" : "apps/v1"},
                            {"kind", note.kind},
                            {"metadata", {{"name", note.name}, {"namespace", note.ns}}}};
-    reported_.report("note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
+    reported().report("note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
                      note_is_warning(note.reason), note_reason(note.reason), note.message);
   }
 
   for (const auto& action : plan.actions) {
-    if (!options_.dry_run && !may_write()) return;  // leadership lost mid-pass: stop writing at once
+    if (!dry_run() && !may_write()) return;  // leadership lost mid-pass: stop writing at once
     std::visit([this](const auto& step) { write(kube::pod_disruption_budgets(), step); }, action);
   }
 }
@@ -253,12 +219,12 @@ void GuardReconciler::act_on_vpas() {
                            {"kind", note.kind},
                            {"metadata", {{"name", note.name}, {"namespace", note.ns}}}};
     // Informational: opting out, yielding to another VPA or to a resource autoscaler is by design.
-    reported_.report("vpa-note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
+    reported().report("vpa-note|" + note.ns + "/" + note.kind + "/" + note.name + "|" + note.message, workload,
                      note.reason == VpaNote::Reason::kNameTaken || note.reason == VpaNote::Reason::kInvalidObject,
                      note_reason(note.reason), note.message);
   }
   for (const auto& action : plan.actions) {
-    if (!options_.dry_run && !may_write()) return;
+    if (!dry_run() && !may_write()) return;
     std::visit([this](const auto& step) { write(kube::vertical_pod_autoscalers(), step); }, action);
   }
 }
@@ -278,45 +244,45 @@ void GuardReconciler::write(const kube::Resource& resource, const Step& step) {
   }
   const json subject = event_subject(resource, body_of(step), ns, name);
   const std::string object = ns + "/" + name;
-  if (options_.dry_run) {
-    log_.info("dry-run: would " + verb, {{noun, object}, {"reason", step.reason}});
-    reported_.report("dry|" + verb + "|" + object + "|" + step.reason, subject, false,
+  if (dry_run()) {
+    log().info("dry-run: would " + verb, {{noun, object}, {"reason", step.reason}});
+    reported().report("dry|" + verb + "|" + object + "|" + step.reason, subject, false,
                      kIsVpa<Step> ? "DryRunVpa" : "DryRunPdb", "ballast would " + verb + " " + name + ": " + step.reason);
     count_action(verb.c_str(), "dry_run");
     return;
   }
   Status written = Ok{};
   if constexpr (kIsCreate<Step>) {
-    auto created = api_.create(resource, ns, body_of(step));
+    auto created = api().create(resource, ns, body_of(step));
     if (!created) written = created.error();
   } else if constexpr (kIsUpdate<Step>) {
     json body = body_of(step);
     body["metadata"]["resourceVersion"] = step.resource_version;
-    auto updated = api_.update(resource, ns, body);
+    auto updated = api().update(resource, ns, body);
     if (!updated) written = updated.error();
   } else {
     kube::DeleteOptions preconditions;
     preconditions.uid = step.uid;
     preconditions.resource_version = step.resource_version;
-    written = api_.remove(resource, ns, name, preconditions);
+    written = api().remove(resource, ns, name, preconditions);
   }
   if (!written) {
     const auto code = written.error().code;
     // A stale cache: the watch brings the newer object and the next pass re-plans.
     const bool stale =
         code == ErrorCode::kConflict || code == ErrorCode::kAlreadyExists || code == ErrorCode::kNotFound;
-    (stale ? log_.debug(resource.kind + " write raced a change; re-planning", {{noun, object}})
-           : log_.warn(resource.kind + " write failed",
+    (stale ? log().debug(resource.kind + " write raced a change; re-planning", {{noun, object}})
+           : log().warn(resource.kind + " write failed",
                        {{noun, object}, {"action", verb}, {"error", written.error().message}}));
     count_action(verb.c_str(), stale ? "conflict" : "error");
     poke();
     return;
   }
   count_action(verb.c_str(), "ok");
-  log_.info(resource.kind + " " + verb, {{noun, object}, {"reason", step.reason}});
+  log().info(resource.kind + " " + verb, {{noun, object}, {"reason", step.reason}});
   const std::string kind_word = kIsVpa<Step> ? "Vpa" : "Pdb";
   const char* done = kIsCreate<Step> ? "Created" : kIsUpdate<Step> ? "Updated" : "Deleted";
-  events_.normal(subject, kind_word + done, name + ": " + step.reason);
+  events().normal(subject, kind_word + done, name + ": " + step.reason);
 }
 
 }  // namespace ballast::guard

@@ -18,45 +18,23 @@ json group_subject(const std::string& group) {
 
 }  // namespace
 
-NodePoolReconciler::NodePoolReconciler(kube::KubeApi& api, kube::EventRecorder& events, ProviderFactory providers,
-                                       std::function<bool()> is_leader, MetricsRegistry& metrics,
+NodePoolReconciler::NodePoolReconciler(const kube::ControllerContext& context, ProviderFactory providers,
                                        NodePoolOptions options)
-    : api_(api),
-      events_(events),
+    : Controller(context, "nodepool", options.controller),
       provider_factory_(std::move(providers)),
-      is_leader_(std::move(is_leader)),
-      metrics_(metrics),
-      options_(options),
-      log_("nodepool") {}
+      options_(std::move(options)) {}
 
 NodePoolReconciler::~NodePoolReconciler() { stop(); }
 
-void NodePoolReconciler::start() {
-  kube::Informer::Options informer_options;
-  informer_options.resync = options_.informer_resync;
-  auto add = [&](kube::Resource resource) {
-    informers_.push_back(std::make_unique<kube::Informer>(api_, std::move(resource), informer_options, [this] { loop_.poke(); }));
-    return informers_.back().get();
-  };
-  nodes_ = add(kube::nodes());
-  pods_ = add(kube::pods());
-  pdbs_ = add(kube::pod_disruption_budgets());
-  daemonsets_ = add(kube::daemonsets());
-  persistent_volumes_ = add(kube::persistent_volumes());
-  persistent_volume_claims_ = add(kube::persistent_volume_claims());
-  node_groups_ = add(kube::node_groups());
-  for (auto& informer : informers_) informer->start();
-  loop_.start();
+void NodePoolReconciler::watch_resources() {
+  nodes_ = &watch(kube::nodes());
+  pods_ = &watch(kube::pods());
+  pdbs_ = &watch(kube::pod_disruption_budgets());
+  daemonsets_ = &watch(kube::daemonsets());
+  persistent_volumes_ = &watch(kube::persistent_volumes());
+  persistent_volume_claims_ = &watch(kube::persistent_volume_claims());
+  node_groups_ = &watch(kube::node_groups());
 }
-
-void NodePoolReconciler::stop() {
-  loop_.stop();
-  for (auto& informer : informers_) informer->stop();
-}
-
-uint64_t NodePoolReconciler::passes() const { return loop_.passes(); }
-
-bool NodePoolReconciler::may_write() const { return !options_.dry_run && is_leader_(); }
 
 NodeProvider* NodePoolReconciler::provider_for(const json& node_group) {
   const std::string group = kube::name(node_group);
@@ -67,8 +45,8 @@ NodeProvider* NodePoolReconciler::provider_for(const json& node_group) {
   if (cached != providers_.end() && cached->second.first == settings) return cached->second.second.get();
   auto made = provider_factory_(node_group);
   if (!made) {
-    log_.warn("cannot set up the provider", {{"group", group}, {"error", made.error().message}});
-    reported_.report("provider|" + group + "|" + made.error().message, group_subject(group), true, "ProviderError",
+    log().warn("cannot set up the provider", {{"group", group}, {"error", made.error().message}});
+    reported().report("provider|" + group + "|" + made.error().message, group_subject(group), true, "ProviderError",
                      made.error().message);
     providers_.erase(group);
     return nullptr;
@@ -85,7 +63,7 @@ Result<std::string> NodePoolReconciler::user_data(const json& group_object) {
   const std::string ns = ref.value("namespace", options_.secrets_namespace);
   const std::string name = ref.value("name", "");
   const std::string key = ref.value("key", "user-data");
-  auto secret = api_.get(kube::secrets(), ns, name);
+  auto secret = api().get(kube::secrets(), ns, name);
   if (!secret) return Error{secret.error().code, "bootstrapSecret: " + secret.error().message};
   const json data = secret->value("data", json::object());
   if (!data.contains(key) || !data[key].is_string()) {
@@ -122,7 +100,7 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
   if (provider == nullptr) return;
   auto data = user_data(group_object);
   if (!data) {
-    reported_.report("bootstrap|" + group + "|" + data.error().message, group_subject(group), true,
+    reported().report("bootstrap|" + group + "|" + data.error().message, group_subject(group), true,
                      "BootstrapSecretError", data.error().message);
     return;
   }
@@ -150,8 +128,8 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
     write_status(group, json(), status);
     auto created = provider->create(request);
     if (!created) {
-      log_.warn("provider create failed", {{"group", group}, {"node", request.name}, {"error", created.error().message}});
-      events_.warning(group_subject(group), "ScaleUpFailed", request.name + ": " + created.error().message);
+      log().warn("provider create failed", {{"group", group}, {"node", request.name}, {"error", created.error().message}});
+      events().warning(group_subject(group), "ScaleUpFailed", request.name + ": " + created.error().message);
       auto& in_flight = status["inFlight"];
       in_flight.erase(in_flight.end() - 1);
       status["lastScaleUpFailure"] = {{"time", format_time(now)}, {"reason", created.error().message}};
@@ -160,16 +138,16 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
     }
     status["inFlight"].back()["providerId"] = created->id;
     status["lastScaleUp"] = {{"time", format_time(now)}, {"reason", order.reason}};
-    metrics_.counter("ballast_scaled_up_nodes_total", "Nodes requested from providers", {{"group", group}}).increment();
-    log_.info("node requested",
+    metrics().counter("ballast_scaled_up_nodes_total", "Nodes requested from providers", {{"group", group}}).increment();
+    log().info("node requested",
               {{"group", group}, {"node", request.name}, {"offering", order.offering}, {"reason", order.reason}});
-    events_.normal(group_subject(group), "ScaledUp",
+    events().normal(group_subject(group), "ScaledUp",
                    "requested " + request.name + " (" + order.offering + "): " + order.reason);
   }
 }
 
 void NodePoolReconciler::failed_scale_up(const std::string& group, const char* reason) {
-  metrics_.counter("ballast_failed_scale_ups_total", "Scale-ups that failed: the provider refused, or a VM never joined",
+  metrics().counter("ballast_failed_scale_ups_total", "Scale-ups that failed: the provider refused, or a VM never joined",
                    {{"group", group}, {"reason", reason}})
       .increment();
 }
@@ -177,7 +155,7 @@ void NodePoolReconciler::failed_scale_up(const std::string& group, const char* r
 void NodePoolReconciler::provision_timeout(const json& group_object, const action::ProvisionTimeout& timeout,
                                            TimePoint now, json& status) {
   const std::string& group = timeout.group;
-  log_.warn("node never joined; deleting it at the provider", {{"group", group}, {"node", timeout.request}});
+  log().warn("node never joined; deleting it at the provider", {{"group", group}, {"node", timeout.request}});
   NodeProvider* provider = provider_for(group_object);
   if (provider == nullptr) return;
   // Without the provider's id (a leader killed before the create answered, a VPSie VM
@@ -188,7 +166,7 @@ void NodePoolReconciler::provision_timeout(const json& group_object, const actio
   instance.name = timeout.request;
   instance.group = group;
   if (auto removed = provider->remove(instance, timeout.desired); !removed) {
-    log_.warn("cannot delete the VM that never joined",
+    log().warn("cannot delete the VM that never joined",
               {{"group", group}, {"node", timeout.request}, {"error", removed.error().message}});
     return;  // still in flight: tried again next pass
   }
@@ -199,7 +177,7 @@ void NodePoolReconciler::provision_timeout(const json& group_object, const actio
       break;
     }
   }
-  events_.warning(group_subject(group), "ProvisionTimeout",
+  events().warning(group_subject(group), "ProvisionTimeout",
                   timeout.request + " did not join within " + std::to_string(timeout.timeout_seconds) +
                       "s; deleted at the provider");
   status["lastScaleUpFailure"] = {{"time", format_time(now)}, {"reason", timeout.request + " did not join in time"}};
@@ -215,13 +193,13 @@ bool NodePoolReconciler::start_drain(const json& node, TimePoint now) {
                     {"effect", "NoSchedule"}});
   const json patch = {{"metadata", {{"annotations", {{kDrainStartedAnnotation, format_time(now)}}}}},
                       {"spec", {{"unschedulable", true}, {"taints", taints}}}};
-  auto patched = api_.patch(kube::nodes(), "", name, kube::PatchType::kMerge, patch);
+  auto patched = api().patch(kube::nodes(), "", name, kube::PatchType::kMerge, patch);
   if (!patched) {
-    log_.warn("cannot taint the node for removal", {{"node", name}, {"error", patched.error().message}});
+    log().warn("cannot taint the node for removal", {{"node", name}, {"error", patched.error().message}});
     return false;
   }
-  log_.info("draining node", {{"node", name}, {"group", kube::label(node, kNodeGroupLabel)}});
-  events_.normal(node, "ScaleDown", "draining " + name + " to remove it");
+  log().info("draining node", {{"node", name}, {"group", kube::label(node, kNodeGroupLabel)}});
+  events().normal(node, "ScaleDown", "draining " + name + " to remove it");
   return true;
 }
 
@@ -229,8 +207,8 @@ void NodePoolReconciler::undo_drain(const json& node, const std::string& why, Ti
                                     std::map<std::string, json>& statuses) {
   const std::string name = kube::name(node);
   const std::string group = kube::label(node, kNodeGroupLabel);
-  log_.warn("scale-down failed; node kept", {{"node", name}, {"group", group}, {"reason", why}});
-  events_.warning(node, "ScaleDownFailed", why);
+  log().warn("scale-down failed; node kept", {{"node", name}, {"group", group}, {"reason", why}});
+  events().warning(node, "ScaleDownFailed", why);
   failed_scale_down(group);
   if (statuses.count(group) > 0) statuses[group]["lastScaleDownFailure"] = {{"time", format_time(now)}, {"reason", name + ": " + why}};
   if (!node.contains("spec")) return;
@@ -241,13 +219,13 @@ void NodePoolReconciler::undo_drain(const json& node, const std::string& why, Ti
   if (taints.size() == node["spec"].value("taints", json::array()).size()) return;  // never tainted: nothing to undo
   const json patch = {{"metadata", {{"annotations", {{kDrainStartedAnnotation, nullptr}}}}},
                       {"spec", {{"unschedulable", nullptr}, {"taints", taints}}}};
-  if (auto patched = api_.patch(kube::nodes(), "", name, kube::PatchType::kMerge, patch); !patched) {
-    log_.warn("cannot untaint the node", {{"node", name}, {"error", patched.error().message}});
+  if (auto patched = api().patch(kube::nodes(), "", name, kube::PatchType::kMerge, patch); !patched) {
+    log().warn("cannot untaint the node", {{"node", name}, {"error", patched.error().message}});
   }
 }
 
 void NodePoolReconciler::failed_scale_down(const std::string& group) {
-  metrics_.counter("ballast_failed_scale_downs_total", "Scale-downs that failed: a drain undone or a VM not deleted",
+  metrics().counter("ballast_failed_scale_downs_total", "Scale-downs that failed: a drain undone or a VM not deleted",
                    {{"group", group}})
       .increment();
 }
@@ -255,19 +233,19 @@ void NodePoolReconciler::failed_scale_down(const std::string& group) {
 // Evicts one pod of a draining node; false when the drain must be undone.
 bool NodePoolReconciler::evict(const action::Evict& eviction, std::string& failure) {
   const auto& pod = eviction.pod;
-  auto evicted = api_.evict(pod.ns, pod.name, std::nullopt);
+  auto evicted = api().evict(pod.ns, pod.name, std::nullopt);
   const char* result = !evicted                                           ? "error"
                        : *evicted == kube::EvictionResult::kBlockedByPdb  ? "blocked"
                        : *evicted == kube::EvictionResult::kMultiplePdbs ? "multiple_pdbs"
                                                                           : "ok";
-  metrics_.counter("ballast_evicted_pods_total", "Evictions requested while draining nodes", {{"result", result}})
+  metrics().counter("ballast_evicted_pods_total", "Evictions requested while draining nodes", {{"result", result}})
       .increment();
   if (evicted && *evicted == kube::EvictionResult::kMultiplePdbs) {
     failure = "pod " + pod.str() + " is selected by more than one PodDisruptionBudget";
     return false;
   }
   if (evicted && *evicted == kube::EvictionResult::kBlockedByPdb) {
-    log_.info("eviction refused by a PDB; retrying next pass", {{"node", eviction.node}, {"pod", pod.str()}});
+    log().info("eviction refused by a PDB; retrying next pass", {{"node", eviction.node}, {"pod", pod.str()}});
   }
   return true;
 }
@@ -293,29 +271,29 @@ bool NodePoolReconciler::delete_node(const json& node, const json* group_object,
       if (removal.drained) {
         undo_drain(node, failure, now, statuses);
       } else {
-        log_.warn("scale-down failed; node kept", {{"node", name}, {"group", group}, {"reason", failure}});
-        events_.warning(node, "ScaleDownFailed", failure);
+        log().warn("scale-down failed; node kept", {{"node", name}, {"group", group}, {"reason", failure}});
+        events().warning(node, "ScaleDownFailed", failure);
         failed_scale_down(group);
         statuses[group]["lastScaleDownFailure"] = {{"time", format_time(now)}, {"reason", name + ": " + failure}};
       }
       return false;
     }
   }
-  if (auto deleted = api_.remove(kube::nodes(), "", name, {}); !deleted && deleted.error().code != ErrorCode::kNotFound) {
-    log_.warn("cannot delete the Node object", {{"node", name}, {"error", deleted.error().message}});
+  if (auto deleted = api().remove(kube::nodes(), "", name, {}); !deleted && deleted.error().code != ErrorCode::kNotFound) {
+    log().warn("cannot delete the Node object", {{"node", name}, {"error", deleted.error().message}});
     return false;
   }
-  metrics_.counter("ballast_scaled_down_nodes_total", "Nodes removed", {{"group", group}}).increment();
-  log_.info("node removed", {{"node", name}, {"group", group}, {"reason", removal.why}});
-  events_.normal(group_subject(group), "ScaledDown", removal.why);
+  metrics().counter("ballast_scaled_down_nodes_total", "Nodes removed", {{"group", group}}).increment();
+  log().info("node removed", {{"node", name}, {"group", group}, {"reason", removal.why}});
+  events().normal(group_subject(group), "ScaledDown", removal.why);
   if (group_object != nullptr) statuses[group]["lastScaleDown"] = {{"time", format_time(now)}, {"reason", removal.why}};
   return true;
 }
 
 void NodePoolReconciler::write_status(const std::string& group, const json& before, const json& after) {
   if (before == after || !may_write()) return;
-  auto patched = api_.patch(kube::node_groups(), "", group + "/status", kube::PatchType::kMerge, {{"status", after}});
-  if (!patched) log_.warn("cannot write NodeGroup status", {{"group", group}, {"error", patched.error().message}});
+  auto patched = api().patch(kube::node_groups(), "", group + "/status", kube::PatchType::kMerge, {{"status", after}});
+  if (!patched) log().warn("cannot write NodeGroup status", {{"group", group}, {"error", patched.error().message}});
 }
 
 namespace {
@@ -349,7 +327,7 @@ void edit_in_flight(json& status, const std::string& request, const std::string&
 }  // namespace
 
 void NodePoolReconciler::record_metrics(const ActuationPlan& plan) {
-  metrics_.gauge("ballast_unschedulable_pods_count", "Pods unschedulable and old enough for a scale-up decision")
+  metrics().gauge("ballast_unschedulable_pods_count", "Pods unschedulable and old enough for a scale-up decision")
       .set(static_cast<double>(plan.up.pending_considered));
   std::map<std::string, int> unremovable;
   for (const auto& group : plan.down.groups) {
@@ -363,41 +341,39 @@ void NodePoolReconciler::record_metrics(const ActuationPlan& plan) {
     }
     const double count = group.nodes.empty() ? 1.0 : static_cast<double>(group.nodes.size());
     const char* help = "Mean requested share of allocatable over the group's nodes, by resource";
-    metrics_.gauge("ballast_node_group_utilization", help, {{"group", group.group}, {"resource", "cpu"}}).set(cpu / count);
-    metrics_.gauge("ballast_node_group_utilization", help, {{"group", group.group}, {"resource", "memory"}})
+    metrics().gauge("ballast_node_group_utilization", help, {{"group", group.group}, {"resource", "cpu"}}).set(cpu / count);
+    metrics().gauge("ballast_node_group_utilization", help, {{"group", group.group}, {"resource", "memory"}})
         .set(memory / count);
   }
   for (const auto& [reason, count] : unremovable) {
-    metrics_.gauge("ballast_unremovable_nodes_count", "Nodes scale-down may not remove, by reason", {{"reason", reason}})
+    metrics().gauge("ballast_unremovable_nodes_count", "Nodes scale-down may not remove, by reason", {{"reason", reason}})
         .set(count);
   }
   for (const auto& status : plan.statuses) {
     const auto nodes = [&](const char* state, int64_t value) {
-      metrics_.gauge("ballast_nodes_count", "Nodes per NodeGroup by state (ready, unready, in_flight)",
+      metrics().gauge("ballast_nodes_count", "Nodes per NodeGroup by state (ready, unready, in_flight)",
                      {{"group", status.group}, {"state", state}})
           .set(static_cast<double>(value));
     };
     nodes("ready", status.ready_nodes);
     nodes("unready", status.current_nodes - status.ready_nodes);
     nodes("in_flight", status.in_flight);
-    metrics_.gauge("ballast_node_group_target_count", "The size the last pass planned for each NodeGroup",
+    metrics().gauge("ballast_node_group_target_count", "The size the last pass planned for each NodeGroup",
                    {{"group", status.group}})
         .set(static_cast<double>(status.desired_nodes));
-    metrics_.gauge("ballast_node_group_unschedulable_pods_count",
+    metrics().gauge("ballast_node_group_unschedulable_pods_count",
                    "Pending pods a NodeGroup takes with new nodes or was rejected for", {{"group", status.group}})
         .set(static_cast<double>(status.unschedulable_pods));
   }
 }
 
 bool NodePoolReconciler::reconcile_once(TimePoint now) {
-  for (const auto& informer : informers_) {
-    if (!informer->synced()) return false;
-  }
-  if (!is_leader_()) {
+  if (!synced()) return false;
+  if (!leads()) {
     if (options_.alert_requests) options_.alert_requests->take();  // only the leader acts on them
     return false;
   }
-  const auto pass_started = std::chrono::steady_clock::now();
+  const auto pass_started = clock().now();
 
   const auto node_objects = nodes_->objects();
   const auto group_objects = node_groups_->objects();
@@ -409,7 +385,7 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   auto snapshot = parse_objects(all);
   all.clear();
   if (!snapshot) {
-    log_.warn("cannot read the cluster; no action this pass", {{"error", snapshot.error().message}});
+    log().warn("cannot read the cluster; no action this pass", {{"error", snapshot.error().message}});
     return true;
   }
   if (options_.alert_requests) {
@@ -421,11 +397,11 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
       }
     }
     for (const auto& [group, unknown] : requests) {
-      log_.warn("alert names no NodeGroup; request dropped", {{"group", group}, {"source", unknown.front().source}});
+      log().warn("alert names no NodeGroup; request dropped", {{"group", group}, {"source", unknown.front().source}});
     }
   }
   ActuationOptions plan_options;
-  plan_options.dry_run = options_.dry_run;
+  plan_options.dry_run = dry_run();
   plan_options.provision_timeout_seconds = options_.provision_timeout_seconds;
   const ActuationPlan plan = plan_actuation(std::move(*snapshot), now, plan_options);
 
@@ -455,11 +431,11 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
       NodeProvider* provider = provider_for(*object);
       if (provider == nullptr) continue;
       if (auto released = provider->release_idle(now); !released) {
-        log_.warn("cannot release idle instances", {{"group", name}, {"error", released.error().message}});
+        log().warn("cannot release idle instances", {{"group", name}, {"error", released.error().message}});
       } else {
         for (const auto& id : *released) {
-          log_.info("released an idle instance at the provider", {{"group", name}, {"instance", id}});
-          events_.normal(group_subject(name), "InstanceReleased", "cancelled idle parked instance " + id);
+          log().info("released an idle instance at the provider", {{"group", name}, {"instance", id}});
+          events().normal(group_subject(name), "InstanceReleased", "cancelled idle parked instance " + id);
         }
       }
     }
@@ -469,21 +445,21 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   for (const auto& planned : plan.actions) {
     // Reports are made in dry-run too; every other action writes, and only a leader writes.
     if (const auto* event = std::get_if<action::Report>(&planned)) {
-      reported_.report(event->key, subject_object(event->subject, nodes), event->warning, event->reason, event->message);
+      reported().report(event->key, subject_object(event->subject, nodes), event->warning, event->reason, event->message);
       continue;
     }
     if (!may_write()) {
-      if (options_.dry_run) continue;  // in-flight bookkeeping only; its status is not written either
+      if (dry_run()) continue;  // in-flight bookkeeping only; its status is not written either
       break;                           // leadership lost mid-pass: the next leader plans again
     }
     if (const auto* up = std::get_if<action::ScaleUp>(&planned)) {
       if (const json* object = group_object(up->group)) scale_up(*object, *up, now, statuses[up->group]);
     } else if (const auto* adopt = std::get_if<action::AdoptNode>(&planned)) {
-      log_.info("node adopted by an in-flight request",
+      log().info("node adopted by an in-flight request",
                 {{"group", adopt->group}, {"request", adopt->request}, {"node", adopt->node}});
       edit_in_flight(statuses[adopt->group], adopt->request, adopt->node);
     } else if (const auto* end = std::get_if<action::EndInFlight>(&planned)) {
-      log_.info("node joined and takes pods", {{"group", end->group}, {"node", end->node}});
+      log().info("node joined and takes pods", {{"group", end->group}, {"node", end->node}});
       edit_in_flight(statuses[end->group], end->request, "");
     } else if (const auto* timeout = std::get_if<action::ProvisionTimeout>(&planned)) {
       if (const json* object = group_object(timeout->group)) provision_timeout(*object, *timeout, now, statuses[timeout->group]);
@@ -506,9 +482,9 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   }
   record_metrics(plan);
   for (const auto& [name, status] : statuses) write_status(name, before[name], status);
-  metrics_.gauge("ballast_function_duration_seconds", "Duration of the node-pool reconciler's last pass",
+  metrics().gauge("ballast_function_duration_seconds", "Duration of the node-pool reconciler's last pass",
                  {{"function", "main"}})
-      .set(std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_started).count());
+      .set(std::chrono::duration<double>(clock().now() - pass_started).count());
   return true;
 }
 

@@ -10,14 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/log.h"
-#include "core/metrics.h"
 #include "core/timestamp.h"
-#include "kube/event_recorder.h"
+#include "kube/controller.h"
 #include "kube/informer.h"
-#include "kube/kube_api.h"
-#include "kube/reconcile_loop.h"
-#include "kube/report_once.h"
 #include "nodepool/actuation_plan.h"
 #include "nodepool/alert_requests.h"
 #include "nodepool/node_provider.h"
@@ -25,10 +20,7 @@
 namespace ballast::nodepool {
 
 struct NodePoolOptions {
-  bool dry_run = false;
-  std::chrono::milliseconds interval{10'000};  // a pass at least this often
-  std::chrono::milliseconds debounce{500};     // changes arriving together are planned once
-  std::chrono::milliseconds informer_resync{5 * 60'000};
+  kube::ControllerOptions controller;  // dry-run; a pass every 10 s, 500 ms after a change
   int64_t provision_timeout_seconds = 900;  // when the NodeGroup does not say
   std::string secrets_namespace = "ballast-system";  // Secrets without a namespace (ballast's own)
   // Requests the admin port's POST /v1/alerts recorded; each pass takes them (a replica
@@ -42,8 +34,8 @@ using ProviderFactory = std::function<Result<std::unique_ptr<NodeProvider>>(cons
 
 // The node-pool reconciler: a small cluster autoscaler. Watches Nodes, Pods,
 // PodDisruptionBudgets, DaemonSets, PersistentVolumes, PersistentVolumeClaims and
-// NodeGroups; each pass hands one snapshot to the pure `plan_actuation()` and, while
-// `is_leader()` holds, executes the actions it returns (only Events in dry-run):
+// NodeGroups; each pass hands one snapshot to the pure `plan_actuation()` and, while it
+// leads, executes the actions it returns (only Events in dry-run):
 // - scale-up: records each VM in the NodeGroup's status.inFlight *before* asking the
 //   provider (a deterministic name, so a successor leader finds it instead of ordering a
 //   second), drops it once its Node takes pods (a Node of another name registering for the
@@ -56,26 +48,19 @@ using ProviderFactory = std::function<Result<std::unique_ptr<NodeProvider>>(cons
 //   Node are deleted at once (its kubelet is gone and would never end a pod).
 // Every decision that leaves something pending gets an Event and a metric.
 //
-// Owned by the composition root; start() starts the informers and the worker thread,
-// stop() joins them. All writes happen on the worker thread.
-class NodePoolReconciler {
+// Caches, loop and leader gate: kube::Controller; a pass plans at the clock's wall time.
+class NodePoolReconciler final : public kube::Controller {
  public:
-  NodePoolReconciler(kube::KubeApi& api, kube::EventRecorder& events, ProviderFactory providers,
-                     std::function<bool()> is_leader, MetricsRegistry& metrics, NodePoolOptions options);
-  ~NodePoolReconciler();
-  NodePoolReconciler(const NodePoolReconciler&) = delete;
-  NodePoolReconciler& operator=(const NodePoolReconciler&) = delete;
-
-  void start();
-  void stop();
-  void poke() { loop_.poke(); }
+  NodePoolReconciler(const kube::ControllerContext& context, ProviderFactory providers, NodePoolOptions options);
+  ~NodePoolReconciler() override;
 
   // One plan-and-act pass at wall time `now`; false when a cache is not synced or this
   // replica does not lead.
   bool reconcile_once(TimePoint now);
-  uint64_t passes() const;
 
  private:
+  void watch_resources() override;
+  bool reconcile_pass() override { return reconcile_once(clock().wall_now()); }
   NodeProvider* provider_for(const nlohmann::json& node_group);
   void scale_up(const nlohmann::json& group_object, const action::ScaleUp& order, TimePoint now, nlohmann::json& status);
   void provision_timeout(const nlohmann::json& group_object, const action::ProvisionTimeout& timeout, TimePoint now,
@@ -94,17 +79,10 @@ class NodePoolReconciler {
   void record_metrics(const ActuationPlan& plan);
   Result<std::string> user_data(const nlohmann::json& group_object);
   void write_status(const std::string& group, const nlohmann::json& before, const nlohmann::json& after);
-  bool may_write() const;
 
-  kube::KubeApi& api_;
-  kube::EventRecorder& events_;
   const ProviderFactory provider_factory_;
-  const std::function<bool()> is_leader_;
-  MetricsRegistry& metrics_;
   const NodePoolOptions options_;
-  Logger log_;
 
-  std::vector<std::unique_ptr<kube::Informer>> informers_;
   kube::Informer* nodes_ = nullptr;
   kube::Informer* pods_ = nullptr;
   kube::Informer* pdbs_ = nullptr;
@@ -115,11 +93,6 @@ class NodePoolReconciler {
 
   // Worker thread only.
   std::map<std::string, std::pair<std::string, std::unique_ptr<NodeProvider>>> providers_;  // group → (settings, provider)
-  kube::ReportOnce reported_{events_};
-
-  // Last: its thread stops before the members a pass uses are destroyed.
-  kube::ReconcileLoop loop_{options_.interval, options_.debounce,
-                           [this] { return reconcile_once(std::chrono::system_clock::now()); }};
 };
 
 }  // namespace ballast::nodepool

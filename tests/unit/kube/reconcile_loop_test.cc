@@ -3,76 +3,91 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <thread>
+
+#include "fakes/fake_clock.h"
 
 using namespace std::chrono_literals;
 using ballast::kube::ReconcileLoop;
+using ballast::testing::FakeClock;
 
 namespace {
 
-// Polls `done` for up to `limit`; the loop's thread runs on its own schedule.
-template <typename Done>
-bool eventually(Done done, std::chrono::milliseconds limit = 5000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
+// Waits for the loop to park on the clock `wait` from now (so it is idle), then moves
+// the clock past that wait.
+void elapse_parked_wait(FakeClock& clock, std::chrono::milliseconds wait) {
+  REQUIRE(clock.await_waiter(clock.now() + wait));
+  clock.advance(wait);
 }
 
 }  // namespace
 
 TEST_CASE("the loop passes once at start, then once per burst of pokes", "[reconcile_loop]") {
+  FakeClock clock;
   std::atomic<int> calls{0};
-  ReconcileLoop loop(10s, 200ms, [&] {
+  ReconcileLoop loop(clock, 10s, 200ms, [&] {
     ++calls;
     return true;
   });
   loop.start();
-  REQUIRE(eventually([&] { return loop.passes() == 1; }));
+  elapse_parked_wait(clock, 200ms);
+  REQUIRE(clock.await_waiter(clock.now() + 10s));  // passed, now idle until the interval
+  CHECK(loop.passes() == 1);
 
   for (int i = 0; i < 5; ++i) loop.poke();
-  REQUIRE(eventually([&] { return loop.passes() == 2; }));
-  std::this_thread::sleep_for(300ms);
+  elapse_parked_wait(clock, 200ms);  // one debounce for the whole burst
+  REQUIRE(clock.await_waiter(clock.now() + 10s));
   CHECK(loop.passes() == 2);
   CHECK(calls == 2);
   loop.stop();
 }
 
 TEST_CASE("without pokes the loop still passes every interval", "[reconcile_loop]") {
-  ReconcileLoop loop(50ms, 1ms, [] { return true; });
+  FakeClock clock;
+  ReconcileLoop loop(clock, 50ms, 1ms, [] { return true; });
   loop.start();
-  CHECK(eventually([&] { return loop.passes() >= 3; }));
+  elapse_parked_wait(clock, 1ms);
+  for (int interval = 0; interval < 3; ++interval) {
+    elapse_parked_wait(clock, 50ms);
+    elapse_parked_wait(clock, 1ms);
+  }
+  REQUIRE(clock.await_waiter(clock.now() + 50ms));
+  CHECK(loop.passes() == 4);
   loop.stop();
-  const auto stopped_at = loop.passes();
-  std::this_thread::sleep_for(200ms);
-  CHECK(loop.passes() == stopped_at);
+  clock.advance(1h);
+  CHECK(loop.passes() == 4);
 }
 
 TEST_CASE("passes that could not complete are not counted", "[reconcile_loop]") {
+  FakeClock clock;
   std::atomic<bool> synced{false};
   std::atomic<int> calls{0};
-  ReconcileLoop loop(10s, 1ms, [&] {
+  ReconcileLoop loop(clock, 10s, 1ms, [&] {
     ++calls;
     return synced.load();
   });
   loop.start();
-  REQUIRE(eventually([&] { return calls >= 1; }));
+  elapse_parked_wait(clock, 1ms);
+  REQUIRE(clock.await_waiter(clock.now() + 10s));
+  CHECK(calls == 1);
   CHECK(loop.passes() == 0);
+
   synced = true;
   loop.poke();
-  CHECK(eventually([&] { return loop.passes() == 1; }));
+  elapse_parked_wait(clock, 1ms);
+  REQUIRE(clock.await_waiter(clock.now() + 10s));
+  CHECK(calls == 2);
+  CHECK(loop.passes() == 1);
 }
 
-TEST_CASE("stop is prompt while waiting, idempotent, and safe before start", "[reconcile_loop]") {
-  ReconcileLoop never_started(10s, 1ms, [] { return true; });
+TEST_CASE("stop ends a wait without the clock moving, is idempotent, and is safe before start", "[reconcile_loop]") {
+  FakeClock clock;
+  ReconcileLoop never_started(clock, 10s, 1ms, [] { return true; });
   never_started.stop();
 
-  ReconcileLoop loop(1h, 1h, [] { return true; });
+  ReconcileLoop loop(clock, 1h, 1h, [] { return true; });
   loop.start();
-  const auto begin = std::chrono::steady_clock::now();
+  REQUIRE(clock.await_waiter(clock.now() + 1h));
+  loop.stop();  // returns although the clock never reaches the debounce's end
   loop.stop();
-  loop.stop();
-  CHECK(std::chrono::steady_clock::now() - begin < 2s);
+  CHECK(loop.passes() == 0);
 }
