@@ -12,6 +12,15 @@ using nlohmann::json;
 // Where the cache keeps an object: namespace/name ("/name" for cluster-scoped objects).
 std::string object_key(const json& object) { return namespace_of(object) + "/" + name(object); }
 
+// No reconciler reads managedFields, and they are often a third or more of an object's JSON,
+// so the cache drops them, as kube-scheduler's informers do.
+// Writes stay safe: an update without managedFields keeps the server's.
+void drop_unread_fields(json& object) {
+  if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
+    metadata->erase("managedFields");
+  }
+}
+
 }  // namespace
 
 Informer::Informer(KubeApi& api, Resource resource, Options options, Handler on_change)
@@ -91,6 +100,7 @@ bool Informer::relist() {
     for (auto& item : list->items) {
       // The key first: json's by-value operator= would move the object out before it is read.
       std::string key = object_key(item);
+      drop_unread_fields(item);
       objects_[std::move(key)] = std::move(item);
     }
     resource_version_ = list->resource_version;
@@ -118,6 +128,7 @@ void Informer::apply(const WatchEvent& event) {
       json object = event.object;
       object["kind"] = resource_.kind;
       object["apiVersion"] = resource_.api_version();
+      drop_unread_fields(object);
       std::string key = object_key(object);
       objects_[std::move(key)] = std::move(object);
     }
