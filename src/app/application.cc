@@ -105,7 +105,9 @@ Status Application::start() {
   io_pool_->start();
   const bool reconcilers = components_.count(kComponentGuard) > 0 || components_.count(kComponentNodepool) > 0;
   if (reconcilers || peers_from_api) {
-    kube_client_ = std::make_unique<kube::KubeClient>(*io_pool_, std::move(**kube_config));
+    kube::KubeClient::Options kube_options;
+    kube_options.metrics = &metrics_;
+    kube_client_ = std::make_unique<kube::KubeClient>(*io_pool_, std::move(**kube_config), kube_options);
   }
 
   if (components_.count(kComponentSessions) > 0) {

@@ -119,6 +119,7 @@ void Informer::apply(const WatchEvent& event) {
   bool changed = true;
   {
     std::lock_guard lock(mutex_);
+    ++watch_events_;
     if (const std::string version = resource_version(event.object); !version.empty()) resource_version_ = version;
     if (event.type == "BOOKMARK") {
       changed = false;
@@ -153,16 +154,19 @@ void Informer::run() {
         continue;
       }
       need_list = false;
+      backoff = options_.retry_backoff;
       resync_at = std::chrono::steady_clock::now() + options_.resync;
     }
 
     WatchOptions watch_options;
     watch_options.label_selector = options_.label_selector;
     watch_options.timeout = options_.watch_timeout;
+    uint64_t events_before = 0;
     {
       std::lock_guard lock(mutex_);
       watch_options.resource_version = resource_version_;
       watch_done_ = false;
+      events_before = watch_events_;
     }
     auto handle = api_.watch(
         resource_, options_.ns, watch_options, [this](WatchEvent event) { apply(event); },
@@ -182,12 +186,15 @@ void Informer::run() {
     // The watch's end callback touches this informer: wait for it before going on.
     handle->cancel();
     Status status = Ok{};
+    bool delivered = false;
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return watch_done_; });
       if (stopping_) return;
       status = watch_status_;
+      delivered = watch_events_ > events_before;
     }
+    if (delivered) backoff = options_.retry_backoff;
     if (resync_due) {
       need_list = true;
     } else if (status.ok()) {

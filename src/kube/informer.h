@@ -35,7 +35,10 @@ class Informer {
     std::string label_selector;
     std::chrono::milliseconds resync{5 * 60'000};
     std::chrono::seconds watch_timeout{300};
-    std::chrono::milliseconds retry_backoff{1'000};  // after a failed list or watch, doubling to 30 s
+    // After a failed list or watch, doubling to 30 s while failures follow each other; back
+    // to this after a list succeeds or a watch delivered anything (a stream that worked and
+    // then dropped, as every apiserver restart does, resumes at once).
+    std::chrono::milliseconds retry_backoff{1'000};
   };
 
   using Handler = std::function<void()>;
@@ -89,6 +92,7 @@ class Informer {
   bool watch_done_ = false;
   Status watch_status_ = Ok{};
   uint64_t list_count_ = 0;
+  uint64_t watch_events_ = 0;  // events (bookmarks included) every watch delivered so far
   std::thread thread_;
 };
 

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "core/log.h"
 #include "core/nesting.h"
@@ -45,7 +46,9 @@ Result<json> parse_body(const net::HttpClientResponse& response, const std::stri
   return body;
 }
 
-// The bearer token, re-read from its file when the file changes.
+// The bearer token, re-read from its file when the file changes. The kubelet rotates a
+// projected token by swapping a symlink to a new file, so the inode tells a new token
+// apart even when the modification time has the same (coarse) timestamp.
 class BearerToken {
  public:
   BearerToken(std::string token, std::string file) : token_(std::move(token)), file_(std::move(file)) {}
@@ -54,7 +57,8 @@ class BearerToken {
     if (file_.empty()) return token_;
     struct stat info {};
     if (::stat(file_.c_str(), &info) != 0) return cached();
-    const int64_t stamp = int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec;
+    const FileStamp stamp{info.st_ino, int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec,
+                          info.st_size};
     std::lock_guard lock(mutex_);
     if (stamp != stamp_) {
       std::ifstream in(file_);
@@ -71,6 +75,13 @@ class BearerToken {
   }
 
  private:
+  struct FileStamp {
+    ino_t inode = 0;
+    int64_t modified_ns = -1;
+    off_t size = -1;
+    bool operator==(const FileStamp&) const = default;
+  };
+
   std::string cached() {
     std::lock_guard lock(mutex_);
     return token_;
@@ -79,7 +90,7 @@ class BearerToken {
   std::mutex mutex_;  // guards token_ and stamp_
   std::string token_;
   const std::string file_;
-  int64_t stamp_ = -1;
+  FileStamp stamp_;
 };
 
 // Splits a watch body into lines and hands each event to the caller; ends the stream
@@ -161,6 +172,16 @@ Error api_error(int http_status, const std::string& body, const std::string& wha
   }
 }
 
+std::optional<std::chrono::milliseconds> throttle_wait(int http_status, std::optional<std::chrono::seconds> retry_after,
+                                                      int retries_left, std::chrono::seconds cap,
+                                                      std::chrono::milliseconds time_left) {
+  if (http_status != 429 && http_status < 500) return std::nullopt;
+  if (!retry_after || retries_left <= 0) return std::nullopt;
+  const std::chrono::milliseconds wait = std::min<std::chrono::seconds>(*retry_after, cap);
+  if (wait >= time_left) return std::nullopt;
+  return wait;
+}
+
 struct KubeClient::Impl {
   Impl(net::IoPool& pool, KubeConfig config, Options options)
       : http(pool), config(std::move(config)), options(options), token(this->config.token, this->config.token_file) {}
@@ -178,19 +199,45 @@ struct KubeClient::Impl {
   }
 
   // Sends and returns the response for any HTTP status; transport errors as kUnavailable.
-  Result<net::HttpClientResponse> send(net::HttpClientRequest request) { return http.request_sync(std::move(request)); }
+  Result<net::HttpClientResponse> send(net::HttpClientRequest request) {
+    const std::string method = request.method;
+    auto response = http.request_sync(std::move(request));
+    count(method, response);
+    return response;
+  }
 
+  void count(const std::string& method, const Result<net::HttpClientResponse>& response) {
+    if (options.metrics == nullptr) return;
+    options.metrics
+        ->counter("ballast_kube_api_requests_total", "Requests to the Kubernetes apiserver, by method and answer",
+                  {{"method", method}, {"code", response ? std::to_string(response->status) : "error"}})
+        .increment();
+  }
+
+  // A call's answer as JSON. An answer shed with Retry-After (apiserver max-in-flight or
+  // priority and fairness) is waited out and sent again, within the call's timeout.
   Result<json> exchange(net::HttpClientRequest request, const std::string& what) {
-    auto response = send(std::move(request));
-    if (!response) return Error{response.error().code, what + ": " + response.error().message};
-    if (response->status < 200 || response->status >= 300) return api_error(response->status, response->body, what);
-    return parse_body(*response, what);
+    const auto deadline = std::chrono::steady_clock::now() + options.request_timeout;
+    for (int retries_left = options.max_throttle_retries;; --retries_left) {
+      auto response = send(request);
+      if (!response) return Error{response.error().code, what + ": " + response.error().message};
+      if (response->status >= 200 && response->status < 300) return parse_body(*response, what);
+      const auto time_left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      const auto wait = throttle_wait(response->status, net::parse_retry_after(*response), retries_left,
+                                      options.max_retry_after, time_left);
+      if (!wait) return api_error(response->status, response->body, what);
+      logger.info("apiserver asked to retry later", {{"call", what}, {"status", response->status},
+                                                  {"retryAfterMs", static_cast<int64_t>(wait->count())}});
+      std::this_thread::sleep_for(*wait);
+    }
   }
 
   net::HttpClient http;
   const KubeConfig config;
   const Options options;
   BearerToken token;
+  Logger logger{"kube"};
 };
 
 namespace {
@@ -340,9 +387,12 @@ std::unique_ptr<WatchHandle> KubeClient::watch(const Resource& resource, std::st
   stream->on_event = std::move(on_event);
   stream->on_end = std::move(on_end);
   stream->what = "watch " + resource.plural;
+  // A watch may end after the client is gone; it is not counted then.
+  std::weak_ptr<Impl> impl = impl_;
   auto canceller = impl_->http.stream(
       std::move(request), [stream](std::string_view piece) { return stream->consume(piece); },
-      [stream](Result<net::HttpClientResponse> response) {
+      [stream, impl](Result<net::HttpClientResponse> response) {
+        if (auto alive = impl.lock()) alive->count("GET", response);
         if (stream->error_event) return stream->on_end(*stream->error_event);
         if (!response) return stream->on_end(Error{response.error().code, stream->what + ": " + response.error().message});
         if (response->status < 200 || response->status >= 300) {

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 
+#include "core/metrics.h"
 #include "kube/kube_api.h"
 #include "kube/kube_config.h"
 
@@ -13,11 +16,17 @@ namespace ballast::kube {
 
 // KubeApi over HTTPS (or plain HTTP for a local test server) on net::HttpClient. Owned by
 // the composition root; must outlive the reconcilers and watches that use it. The bearer
-// token file is re-read when its modification time changes.
+// token file is re-read when it changes (a rotated projected token is a new file). A call
+// the apiserver sheds with Retry-After is repeated after that wait (see throttle_wait).
 class KubeClient final : public KubeApi {
  public:
   struct Options {
     std::chrono::milliseconds request_timeout{15'000};
+    int max_throttle_retries = 5;                    // repeats of one call the apiserver shed
+    std::chrono::seconds max_retry_after{10};        // cap on a Retry-After the client honours
+    // When set, every exchange is counted as ballast_kube_api_requests_total{method, code}
+    // (code: the HTTP status, or "error" when none came back); no path, name or header.
+    MetricsRegistry* metrics = nullptr;
   };
 
   KubeClient(net::IoPool& pool, KubeConfig config);
@@ -45,5 +54,12 @@ class KubeClient final : public KubeApi {
 
 // The error an apiserver response means: the `Status` body's message when there is one.
 Error api_error(int http_status, const std::string& body, const std::string& what);
+
+// How long to wait before repeating a call the apiserver shed, client-go's rule: a 429,
+// or any 5xx, that carries Retry-After (capped at `cap`). nullopt: answer the caller now
+// (another status, no Retry-After, no retries left, or the wait would outlast `time_left`).
+std::optional<std::chrono::milliseconds> throttle_wait(int http_status, std::optional<std::chrono::seconds> retry_after,
+                                                      int retries_left, std::chrono::seconds cap,
+                                                      std::chrono::milliseconds time_left);
 
 }  // namespace ballast::kube

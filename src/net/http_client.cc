@@ -116,11 +116,18 @@ std::string host_header(const Url& url) {
   return host + default_port_suffix(url);
 }
 
-// Errors that mean a pooled connection was closed by the peer while idle: the request
-// never reached it, so one retry on a fresh connection is safe.
+// Errors that mean a pooled connection was closed by the peer, usually while idle: the
+// request most likely never reached it, so one retry on a fresh connection is worth it.
 bool is_stale_connection(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
+}
+
+// Only for requests that mean the same when repeated (Go's net/http rule): a server that
+// carried out a POST and then closed looks exactly like a stale connection, and sending
+// the POST again would, say, order a second VM.
+bool replayable(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
 }
 
 }  // namespace
@@ -170,6 +177,18 @@ Result<Url> parse_url(std::string_view text) {
   target = target.substr(0, target.find('#'));
   url.target = target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
   return url;
+}
+
+std::optional<std::chrono::seconds> parse_retry_after(const HttpClientResponse& response) {
+  const auto it = response.headers.find("retry-after");
+  if (it == response.headers.end()) return std::nullopt;
+  std::string_view text = it->second;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  long long seconds = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec != std::errc{} || end != text.data() + text.size() || seconds < 0) return std::nullopt;
+  return std::chrono::seconds(seconds);
 }
 
 std::string url_encode(std::string_view text) {
@@ -421,7 +440,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   void on_failed_exchange(beast::error_code ec) {
-    if (!timed_out_ && reused_ && is_stale_connection(ec) && !(parser_ && parser_->got_some())) {
+    if (!timed_out_ && reused_ && replayable(request_.method) && is_stale_connection(ec) &&
+        !(parser_ && parser_->got_some())) {
       // The pooled connection had been closed by the peer; the request never reached it.
       connection_.reset();
       parser_.reset();

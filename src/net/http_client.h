@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,9 @@ Result<Url> parse_url(std::string_view url);
 
 // Percent-encodes everything but RFC 3986 unreserved characters (for query values).
 std::string url_encode(std::string_view text);
+
+// A response's Retry-After as delta seconds; nullopt when absent or an HTTP date.
+std::optional<std::chrono::seconds> parse_retry_after(const HttpClientResponse& response);
 
 // HTTP/1.1 client on the shared IoPool: keep-alive pool per (scheme, host, port, TLS
 // settings), DNS without blocking, timeouts on every step, SNI and hostname verification,

@@ -160,7 +160,8 @@ Result<TokenCache::Token> ContaboProvider::login(TimePoint now) {
 }
 
 Result<ContaboProvider::Answer> ContaboProvider::call(const std::string& method, const std::string& path,
-                                                       const std::string& body, const std::string& request_id) {
+                                                       const std::string& body, const std::string& request_id,
+                                                       Resend resend) {
   for (int attempt = 0;; ++attempt) {
     auto bearer = bearer_.get(attempt > 0);
     if (!bearer.ok()) return bearer.error();
@@ -175,7 +176,7 @@ Result<ContaboProvider::Answer> ContaboProvider::call(const std::string& method,
       request.headers.emplace_back("Content-Type", "application/json");
       request.body = body;
     }
-    auto response = http_.send(std::move(request));
+    auto response = http_.send(std::move(request), resend);
     if (!response.ok()) return response.error();
     if (response->status == 401 && attempt == 0) continue;  // expired early: log in again once
     return Answer{response->status, std::move(response->body)};
@@ -219,6 +220,15 @@ Status ContaboProvider::rename(const std::string& id, const std::string& display
   if (!answer.ok()) return answer.error();
   if (!is_success(answer->status)) return status_error("contabo", "rename instance " + id, {answer->status, {}, answer->body});
   return Ok{};
+}
+
+Result<std::optional<ContaboProvider::Record>> ContaboProvider::find_named(const std::string& display_name) {
+  auto records = list_records();
+  if (!records.ok()) return records.error();
+  for (auto& record : *records) {
+    if (!record.parked_group && record.display_name == display_name) return std::optional<Record>(std::move(record));
+  }
+  return std::optional<Record>();
 }
 
 Result<std::vector<ProviderInstance>> ContaboProvider::list(const std::string& group) {
@@ -290,10 +300,20 @@ Result<ProviderInstance> ContaboProvider::create(const CreateRequest& request) {
                {"defaultUser", settings_.default_user}};
   if (!request.offering.empty()) body["productId"] = request.offering;
   if (!settings_.image_id.empty()) body["imageId"] = settings_.image_id;
-  auto answer = call("POST", kInstances, dump(body), request.request_id);
-  if (!answer.ok()) return answer.error();
-  auto parsed = parse_data("create instance", answer->status, answer->body);
-  if (!parsed.ok()) return parsed.error();
+  auto answer = call("POST", kInstances, dump(body), request.request_id, Resend::kOnlyWhenRefused);
+  auto parsed = answer.ok() ? parse_data("create instance", answer->status, answer->body) : Result<json>(answer.error());
+  if (!parsed.ok()) {
+    if (parsed.error().code != ErrorCode::kUnavailable) return parsed.error();
+    // The order may have gone through with its answer lost: an instance by this name is the one asked for.
+    auto found = find_named(request.name);
+    if (found.ok() && *found) {
+      log_.warn("create answer lost; the instance was made and is adopted by name",
+                {{"nodegroup", request.group}, {"name", request.name}, {"requestId", request.request_id},
+                 {"error", parsed.error().message}});
+      return to_instance(**found, request.group);
+    }
+    return parsed.error();
+  }
   const auto& data = (*parsed)["data"];
   if (data.empty() || !data[0].is_object() || text_field(data[0], "instanceId").empty()) {
     return Error{ErrorCode::kIo, "contabo create: answer has no instanceId"};
@@ -309,12 +329,10 @@ Result<ProviderInstance> ContaboProvider::create(const CreateRequest& request) {
 Status ContaboProvider::remove(const ProviderInstance& instance, int /*desired_size*/) {
   std::string id = instance.id;
   if (id.empty()) {
-    auto records = list_records();
-    if (!records.ok()) return records.error();
-    for (const auto& record : *records) {
-      if (!record.parked_group && record.display_name == instance.name) id = record.id;
-    }
-    if (id.empty()) return Ok{};
+    auto named = find_named(instance.name);
+    if (!named.ok()) return named.error();
+    if (!*named) return Ok{};
+    id = (*named)->id;
   }
   auto record = get_record(id);
   if (!record.ok()) return record.error().code == ErrorCode::kNotFound ? Status(Ok{}) : Status(record.error());

@@ -68,7 +68,9 @@ class ContaboProvider final : public nodepool::NodeProvider {
   ContaboProvider(ContaboSettings settings, const ProviderContext& context);
   Result<TokenCache::Token> login(TimePoint now);  // password grant → bearer
   Result<Answer> call(const std::string& method, const std::string& path, const std::string& body,
-                      const std::string& request_id = {});
+                      const std::string& request_id = {}, Resend resend = Resend::kWhenFailed);
+  // The group's live (not parked) instance of this display name, if any.
+  Result<std::optional<Record>> find_named(const std::string& display_name);
   Result<std::vector<Record>> list_records();
   Result<Record> get_record(const std::string& id);
   Status rename(const std::string& id, const std::string& display_name);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cstdio>
 #include <thread>
 
@@ -157,7 +156,7 @@ Result<net::HttpClientResponse> ProviderHttp::exchange(const net::HttpClientRequ
   return result;
 }
 
-Result<net::HttpClientResponse> ProviderHttp::send(net::HttpClientRequest request) {
+Result<net::HttpClientResponse> ProviderHttp::send(net::HttpClientRequest request, Resend resend) {
   request.timeout = options_.request_timeout;
   request.connect_timeout = options_.connect_timeout;
   const auto start = clock_.now();
@@ -211,6 +210,10 @@ Result<net::HttpClientResponse> ProviderHttp::send(net::HttpClientRequest reques
       breaker_.record_success();
       return result;
     }
+    if (!throttled && resend == Resend::kOnlyWhenRefused) {
+      last.message += " (not sent again: the server may have acted on it)";
+      return last;
+    }
     if (attempt >= options_.max_attempts) {
       last.message += " (gave up after " + std::to_string(attempt) + " attempts)";
       return last;
@@ -227,18 +230,6 @@ Result<net::HttpClientResponse> ProviderHttp::send(net::HttpClientRequest reques
 }
 
 // ---- helpers
-
-std::optional<std::chrono::seconds> parse_retry_after(const net::HttpClientResponse& response) {
-  const auto it = response.headers.find("retry-after");
-  if (it == response.headers.end()) return std::nullopt;
-  std::string_view text = it->second;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  long long seconds = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (ec != std::errc{} || end != text.data() + text.size() || seconds < 0) return std::nullopt;
-  return std::chrono::seconds(seconds);
-}
 
 Error status_error(const std::string& provider, std::string_view what, const net::HttpClientResponse& response) {
   ErrorCode code = ErrorCode::kInternal;

@@ -117,6 +117,12 @@ class CircuitBreaker {
   Clock::time_point opened_at_{};
 };
 
+// Whether a failed exchange may be sent again as it is. A create that timed out, lost its
+// connection or got a 5xx may have been carried out by the server: sending it again could
+// order a second VM, so such a request is sent once unless the server refused it (429),
+// and the provider looks for what it asked for instead.
+enum class Resend { kWhenFailed, kOnlyWhenRefused };
+
 // The resilience every provider call goes through: rate limiter, circuit breaker, and
 // retries with exponential backoff and jitter for transport errors (kUnavailable), 5xx
 // and 429 (honouring Retry-After seconds). Any other status is returned to the caller,
@@ -128,7 +134,7 @@ class ProviderHttp {
  public:
   ProviderHttp(std::string provider, const ProviderContext& context);
 
-  Result<net::HttpClientResponse> send(net::HttpClientRequest request);
+  Result<net::HttpClientResponse> send(net::HttpClientRequest request, Resend resend = Resend::kWhenFailed);
 
   CircuitBreaker::State breaker_state() const { return breaker_.state(); }
   const std::string& provider() const { return provider_; }
@@ -179,8 +185,7 @@ class TokenCache {
 
 // Helpers the providers share.
 using ballast::make_uuid;  // core/uuid.h
-// Retry-After as delta seconds; nullopt when absent or an HTTP date.
-std::optional<std::chrono::seconds> parse_retry_after(const net::HttpClientResponse& response);
+using net::parse_retry_after;  // net/http_client.h
 // The error a non-2xx answer means: 400/422 kInvalidArgument, 401/403 kInvalidArgument
 // (credentials), 404 kNotFound, 409 kAlreadyExists, 429 kTooManyRequests, 5xx
 // kUnavailable, else kInternal. The message has the status and at most 200 bytes of body.

@@ -139,7 +139,7 @@ Result<TokenCache::Token> VpsieProvider::login(TimePoint now) {
 }
 
 Result<VpsieProvider::Answer> VpsieProvider::call(const std::string& method, const std::string& path,
-                                                   const std::string& body) {
+                                                   const std::string& body, Resend resend) {
   const bool bearer_flow = settings_.token.empty();
   for (int attempt = 0;; ++attempt) {
     net::HttpClientRequest request;
@@ -158,7 +158,7 @@ Result<VpsieProvider::Answer> VpsieProvider::call(const std::string& method, con
     } else {
       request.headers.emplace_back("Vpsie-Auth", settings_.token);
     }
-    auto response = http_.send(std::move(request));
+    auto response = http_.send(std::move(request), resend);
     if (!response.ok()) return response.error();
     if (response->status == 401 && bearer_flow && attempt == 0) {
       log_.info("token rejected, logging in again");
@@ -252,10 +252,21 @@ Result<ProviderInstance> VpsieProvider::create(const CreateRequest& request) {
                {"addPublicIpV4", true},
                {"backupEnabled", false}};
   if (!settings_.project_id.empty()) body["projectId"] = settings_.project_id;
-  auto answer = call("POST", kVmPath, body.dump(-1, ' ', false, json::error_handler_t::replace));
-  if (!answer.ok()) return answer.error();
-  auto parsed = envelope("POST vm", answer->status, answer->body);
-  if (!parsed.ok()) return parsed.error();
+  auto answer = call("POST", kVmPath, body.dump(-1, ' ', false, json::error_handler_t::replace),
+                     Resend::kOnlyWhenRefused);
+  auto parsed = answer.ok() ? envelope("POST vm", answer->status, answer->body) : Result<json>(answer.error());
+  if (!parsed.ok()) {
+    if (parsed.error().code != ErrorCode::kUnavailable) return parsed.error();
+    // The order may have gone through with its answer lost: a VM by this name is the one asked for.
+    found = find();
+    if (found.ok() && *found) {
+      log_.warn("create answer lost; the VM was made and is adopted by name",
+                {{"nodegroup", request.group}, {"name", request.name}, {"requestId", request.request_id},
+                 {"error", parsed.error().message}});
+      return std::move(**found);
+    }
+    return parsed.error();
+  }
   log_.info("vm ordered", {{"nodegroup", request.group}, {"name", request.name}, {"offering", request.offering},
                            {"requestId", request.request_id}});
   found = find();

@@ -56,7 +56,8 @@ class VpsieProvider final : public nodepool::NodeProvider {
   VpsieProvider(VpsieSettings settings, const ProviderContext& context);
   // Sends with the current credentials; on 401 with client credentials, logs in again and
   // retries once.
-  Result<Answer> call(const std::string& method, const std::string& path, const std::string& body);
+  Result<Answer> call(const std::string& method, const std::string& path, const std::string& body,
+                      Resend resend = Resend::kWhenFailed);
   Result<TokenCache::Token> login(TimePoint now);  // clientId/clientSecret → bearer
   Result<std::vector<nodepool::ProviderInstance>> list_all(const std::string& group, bool include_pending);
 

@@ -477,6 +477,7 @@ struct Response {
   json body;
   std::string content_type = "application/json";
   std::string text;  // used when body is null
+  std::optional<int> retry_after;  // seconds, sent as Retry-After
 };
 
 Response error(int code, std::string_view message, json details = nullptr, std::string_view reason = "") {
@@ -514,6 +515,7 @@ struct Watcher {
   std::condition_variable cv;
   std::deque<json> queue;  // ready-to-send {"type","object"}
   bool dropped = false;
+  bool cut_next_event = false;  // send half of the next event line, then drop
 
   bool matches(const json& object) const {
     if (object.is_null()) return false;
@@ -546,6 +548,8 @@ struct FailRule {
   std::string prefix;
   int status = 500;
   int remaining = 1;
+  std::optional<int> retry_after;
+  bool lists_only = false;
 };
 
 struct PendingDeletion {
@@ -594,6 +598,8 @@ struct FakeApiServer::Impl {
   std::vector<std::shared_ptr<Watcher>> watchers;
   std::vector<FailRule> fail_rules;
   std::chrono::milliseconds latency{0};
+  std::string required_token;  // "" = no authentication
+  size_t unauthorized = 0;
   std::vector<FakeApiRequest> log;
   std::vector<PendingDeletion> pending;
   bool in_pdb_recompute = false;
@@ -1438,10 +1444,15 @@ struct FakeApiServer::Impl {
         std::lock_guard lock(mu);
         log.push_back({req.method, req.path, req.raw_query, req.content_type, req.body, is_watch});
         delay = latency;
-        for (auto it = fail_rules.begin(); it != fail_rules.end(); ++it) {
+        if (!required_token.empty() && std::string(raw[http::field::authorization]) != "Bearer " + required_token) {
+          ++unauthorized;
+          injected = error(401, "Unauthorized");
+        }
+        for (auto it = fail_rules.begin(); !injected && it != fail_rules.end(); ++it) {
           if ((it->method.empty() || it->method == "*" || it->method == req.method) &&
-              req.path.rfind(it->prefix, 0) == 0) {
+              req.path.rfind(it->prefix, 0) == 0 && !(it->lists_only && is_watch)) {
             injected = error(it->status, "injected failure (fake apiserver fail_next)");
+            injected->retry_after = it->retry_after;
             if (--it->remaining <= 0) fail_rules.erase(it);
             break;
           }
@@ -1472,6 +1483,7 @@ struct FakeApiServer::Impl {
       const Response& r = *d.response;
       http::response<http::string_body> res{static_cast<http::status>(r.status), req.version};
       res.set(http::field::content_type, r.content_type);
+      if (r.retry_after) res.set(http::field::retry_after, std::to_string(*r.retry_after));
       res.keep_alive(req.keep_alive);
       res.body() = r.body.is_null() ? r.text : dump(r.body);
       res.prepare_payload();
@@ -1588,6 +1600,7 @@ struct FakeApiServer::Impl {
     while (true) {
       std::deque<json> batch;
       bool dropped = false;
+      bool cut = false;
       {
         std::unique_lock lock(w->mu);
         auto wake = std::min(deadline, Clock::now() + std::chrono::milliseconds(100));
@@ -1595,10 +1608,15 @@ struct FakeApiServer::Impl {
         w->cv.wait_until(lock, wake, [&] { return !w->queue.empty() || w->dropped || stopping; });
         batch.swap(w->queue);
         dropped = w->dropped;
+        cut = w->cut_next_event && !batch.empty();
       }
       if (dropped || stopping) return WatchEnd::kDropped;
       for (const auto& ev : batch) {
         const std::string line = dump(ev) + "\n";
+        if (cut) {
+          asio::write(socket, http::make_chunk(asio::buffer(line.data(), line.size() / 2)), ec);
+          return WatchEnd::kDropped;
+        }
         asio::write(socket, http::make_chunk(asio::buffer(line)), ec);
         if (ec) return WatchEnd::kBroken;
       }
@@ -1782,9 +1800,33 @@ void FakeApiServer::register_resource(FakeResourceType type) {
   impl_->types[type_key(type)] = std::move(type);
 }
 
-void FakeApiServer::fail_next(std::string method, std::string path_prefix, int status, int count) {
+void FakeApiServer::fail_next(std::string method, std::string path_prefix, int status, int count,
+                              std::optional<int> retry_after_seconds) {
   std::lock_guard lock(impl_->mu);
-  impl_->fail_rules.push_back({std::move(method), std::move(path_prefix), status, count});
+  impl_->fail_rules.push_back({std::move(method), std::move(path_prefix), status, count, retry_after_seconds});
+}
+
+void FakeApiServer::fail_next_list(std::string path_prefix, int status, int count) {
+  std::lock_guard lock(impl_->mu);
+  impl_->fail_rules.push_back({"GET", std::move(path_prefix), status, count, std::nullopt, true});
+}
+
+void FakeApiServer::cut_watches_mid_event() {
+  std::lock_guard lock(impl_->mu);
+  for (const auto& w : impl_->watchers) {
+    std::lock_guard wl(w->mu);
+    w->cut_next_event = true;
+  }
+}
+
+void FakeApiServer::require_bearer_token(std::string token) {
+  std::lock_guard lock(impl_->mu);
+  impl_->required_token = std::move(token);
+}
+
+size_t FakeApiServer::unauthorized() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->unauthorized;
 }
 
 void FakeApiServer::set_latency(std::chrono::milliseconds latency) {

@@ -17,8 +17,9 @@
 // resourceVersion and are seen by watchers.
 //
 // Simplifications against the real apiserver (on purpose, keep tests simple):
-// - No authn/authz, no admission, no schema validation beyond name/namespace rules; a
-//   namespace need not exist before objects are created in it.
+// - No authz, no admission, no schema validation beyond name/namespace rules; a
+//   namespace need not exist before objects are created in it. Authentication only when
+//   a bearer token is required (require_bearer_token).
 // - Only the resources in the built-in table are served; others answer 404 like the real
 //   server (extend with register_resource). Built in: core v1 pods, nodes, namespaces,
 //   events, configmaps, secrets, services, endpoints, serviceaccounts, PVCs, PVs; apps/v1
@@ -178,13 +179,27 @@ class FakeApiServer {
   // path starts with `path_prefix` fail with a Status error of `status` (reason derived
   // from the code: 409 Conflict, 410 Expired, 429 TooManyRequests, 500 InternalError,
   // 503 ServiceUnavailable, ...). Applies to watch requests too (before the stream).
-  // Rules are checked in the order they were added.
-  void fail_next(std::string method, std::string path_prefix, int status, int count = 1);
+  // Rules are checked in the order they were added. With `retry_after_seconds` the answer
+  // carries `Retry-After`, as the apiserver's max-in-flight and priority-and-fairness
+  // filters send with their 429s.
+  void fail_next(std::string method, std::string path_prefix, int status, int count = 1,
+                 std::optional<int> retry_after_seconds = std::nullopt);
+  // The same for the next `count` LISTs (GETs that are not watches) under `path_prefix`:
+  // a relist fails while watches on the same path go through.
+  void fail_next_list(std::string path_prefix, int status, int count = 1);
   // Delay before answering each request (and before a watch starts streaming).
   void set_latency(std::chrono::milliseconds latency);
   // Closes every open watch stream abruptly (no terminating chunk), as a restarting
   // apiserver or a broken proxy would. Returns after the streams are closed.
   void drop_watches();
+  // Each open watch stream sends only the first half of its next event line, then its
+  // connection closes abruptly (a proxy or apiserver dying mid-write).
+  void cut_watches_mid_event();
+  // From now on every request must carry `Authorization: Bearer <token>`; any other gets
+  // 401 Unauthorized (counted by unauthorized()). Open watches keep streaming, as on the
+  // real apiserver, which checks a token when a request starts. "" turns the check off.
+  void require_bearer_token(std::string token);
+  size_t unauthorized() const;
   // Forgets watch history and outstanding continue tokens: any resourceVersion older
   // than the current one now gets 410 Expired on watch, every issued continue token too.
   void compact();

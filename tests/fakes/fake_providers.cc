@@ -89,6 +89,7 @@ void serve_http(tcp::socket& socket, const std::function<FakeProviderResponse(co
     for (const auto& field : message) request.headers[lower(std::string(field.name_string()))] = std::string(field.value());
     request.body = message.body();
     const auto response = answer(request);
+    if (response.lost) return;
     http::response<http::string_body> out{static_cast<http::status>(response.status), 11};
     out.set(http::field::content_type, "application/json");
     for (const auto& [name, value] : response.headers) out.set(name, value);
@@ -117,6 +118,9 @@ struct FakeProviderServer::Impl {
   int throttle_count = 0;
   std::optional<int> retry_after;
   std::chrono::milliseconds latency{0};
+  std::string lose_method;
+  std::string lose_prefix;
+  int lose_count = 0;
   std::vector<FakeProviderRequest> log;
 };
 
@@ -148,7 +152,19 @@ FakeProviderResponse FakeProviderServer::answer(const FakeProviderRequest& reque
     --impl_->fail_count;
     return json_response(impl_->fail_status, {{"error", true}, {"code", impl_->fail_status}, {"message", "injected"}});
   }
-  return route(request);
+  FakeProviderResponse response = route(request);
+  if (impl_->lose_count > 0 && request.method == impl_->lose_method && request.path().rfind(impl_->lose_prefix, 0) == 0) {
+    --impl_->lose_count;
+    response.lost = true;
+  }
+  return response;
+}
+
+void FakeProviderServer::lose_answer_next(std::string method, std::string path_prefix, int count) {
+  std::lock_guard lock(mutex_);
+  impl_->lose_method = std::move(method);
+  impl_->lose_prefix = std::move(path_prefix);
+  impl_->lose_count = count;
 }
 
 void FakeProviderServer::fail_next(int status, int count) {

@@ -8,7 +8,8 @@
 // accept thread and one thread per connection (synchronous Beast I/O); stop(), also run
 // by the destructor, closes every socket and joins every thread. Every public method is
 // thread-safe. Knobs: fail_next(status, count), throttle_next(count, retry_after),
-// latency, VMs that never become running, a request log, and the VM state itself.
+// lose_answer_next(method, path) (carried out, answer never sent), latency, VMs that never
+// become running, a request log, and the VM state itself.
 
 #include <chrono>
 #include <cstdint>
@@ -35,6 +36,7 @@ struct FakeProviderResponse {
   int status = 200;
   std::map<std::string, std::string> headers;
   std::string body;
+  bool lost = false;  // carried out, but the connection closes before the answer is sent
 };
 
 // A VM as the fakes store it.
@@ -66,6 +68,10 @@ class FakeProviderServer {
   // The next `count` requests answer 429, with `Retry-After: <seconds>` when given.
   void throttle_next(int count, std::optional<int> retry_after_seconds);
   void set_latency(std::chrono::milliseconds latency);
+  // The next `count` requests of `method` whose path starts with `path_prefix` are carried
+  // out (a POST creates its VM), then the connection closes without an answer: the
+  // client cannot tell whether anything happened.
+  void lose_answer_next(std::string method, std::string path_prefix, int count = 1);
   // New VMs stay "creating"/"provisioning" forever.
   void set_never_running(bool never);
 
@@ -98,6 +104,7 @@ class FakeProviderServer {
 class FakeVpsie final : public FakeProviderServer {
  public:
   FakeVpsie(std::string static_token, std::string client_id, std::string client_secret, std::string password);
+  ~FakeVpsie() override { stop(); }  // no connection may reach route() once this part is gone
   // Every bearer token issued so far is rejected (401) from now on.
   void revoke_tokens();
   void set_token_lifetime(std::chrono::seconds lifetime);  // "expires" in the login answer
@@ -127,6 +134,7 @@ class FakeVpsie final : public FakeProviderServer {
 class FakeContabo final : public FakeProviderServer {
  public:
   FakeContabo(std::string client_id, std::string client_secret, std::string username, std::string password);
+  ~FakeContabo() override { stop(); }
   void revoke_tokens();
   int tokens_issued() const;
   int page_size_cap = 100;  // the largest page the fake serves (set before start)
@@ -143,6 +151,7 @@ class FakeContabo final : public FakeProviderServer {
 class FakeDispatch final : public FakeProviderServer {
  public:
   explicit FakeDispatch(std::string token);
+  ~FakeDispatch() override { stop(); }
 
  private:
   FakeProviderResponse route(const FakeProviderRequest& request) override;

@@ -165,11 +165,13 @@ void GuardReconciler::act_on_priority_classes() {
     if (!may_write()) return;
     auto created = api().create(kube::priority_classes(), "", create.priority_class);
     if (!created) {
-      if (created.error().code != ErrorCode::kAlreadyExists) {
+      // Already there: the watch brings it (and a pass); poking now would loop while it is down.
+      const bool stale = created.error().code == ErrorCode::kAlreadyExists;
+      if (!stale) {
         log().warn("cannot create PriorityClass", {{"priorityClass", name}, {"error", created.error().message}});
+        poke();
       }
-      count_action("create_priority_class", "error");
-      poke();
+      count_action("create_priority_class", stale ? "conflict" : "error");
       continue;
     }
     count_action("create_priority_class", "ok");
@@ -268,14 +270,15 @@ void GuardReconciler::write(const kube::Resource& resource, const Step& step) {
   }
   if (!written) {
     const auto code = written.error().code;
-    // A stale cache: the watch brings the newer object and the next pass re-plans.
+    // A stale cache: the watch brings the newer object, and with it the pass that re-plans.
+    // Poking now would repeat the write in a loop for as long as the watch is down.
     const bool stale =
         code == ErrorCode::kConflict || code == ErrorCode::kAlreadyExists || code == ErrorCode::kNotFound;
     (stale ? log().debug(resource.kind + " write raced a change; re-planning", {{noun, object}})
            : log().warn(resource.kind + " write failed",
                        {{noun, object}, {"action", verb}, {"error", written.error().message}}));
     count_action(verb.c_str(), stale ? "conflict" : "error");
-    poke();
+    if (!stale) poke();
     return;
   }
   count_action(verb.c_str(), "ok");

@@ -125,7 +125,11 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
                                   {"offering", order.offering},
                                   {"requestedAt", format_time(now)},
                                   {"requestId", request.request_id}});
-    write_status(group, json(), status);
+    if (!write_status(group, json(), status)) {
+      // Unrecorded, a VM would be invisible to a successor leader, which would order another.
+      status["inFlight"].erase(status["inFlight"].end() - 1);
+      return;
+    }
     auto created = provider->create(request);
     if (!created) {
       log().warn("provider create failed", {{"group", group}, {"node", request.name}, {"error", created.error().message}});
@@ -290,10 +294,12 @@ bool NodePoolReconciler::delete_node(const json& node, const json* group_object,
   return true;
 }
 
-void NodePoolReconciler::write_status(const std::string& group, const json& before, const json& after) {
-  if (before == after || !may_write()) return;
+bool NodePoolReconciler::write_status(const std::string& group, const json& before, const json& after) {
+  if (before == after) return true;
+  if (!may_write()) return false;
   auto patched = api().patch(kube::node_groups(), "", group + "/status", kube::PatchType::kMerge, {{"status", after}});
   if (!patched) log().warn("cannot write NodeGroup status", {{"group", group}, {"error", patched.error().message}});
+  return patched.ok();
 }
 
 namespace {

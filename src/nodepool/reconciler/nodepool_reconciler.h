@@ -78,7 +78,8 @@ class NodePoolReconciler final : public kube::Controller {
   void failed_scale_down(const std::string& group);
   void record_metrics(const ActuationPlan& plan);
   Result<std::string> user_data(const nlohmann::json& group_object);
-  void write_status(const std::string& group, const nlohmann::json& before, const nlohmann::json& after);
+  // False when the status could not be written (or this replica no longer leads).
+  bool write_status(const std::string& group, const nlohmann::json& before, const nlohmann::json& after);
 
   const ProviderFactory provider_factory_;
   const NodePoolOptions options_;

@@ -134,6 +134,33 @@ TEST_CASE("transport failures are retried and give kUnavailable after the last a
   CHECK(script.sent.size() == 3);
 }
 
+TEST_CASE("a request that may have been carried out is sent once, unless the server refused it with 429") {
+  struct Case {
+    const char* what;
+    Result<net::HttpClientResponse> first;
+    size_t sent;
+    bool ok;
+  };
+  const Case cases[] = {
+      {"connection lost after sending", unavailable("connection lost"), 1, false},
+      {"a 5xx may come after the work was done", reply(502), 1, false},
+      {"a 429 says nothing was done", reply(429, {{"retry-after", "1"}}), 2, true},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    Script script;
+    ProviderHttp http("test", script.context({}));
+    script.answers = {c.first, reply(201)};
+    auto result = http.send(get(), Resend::kOnlyWhenRefused);
+    CHECK(script.sent.size() == c.sent);
+    CHECK(result.ok() == c.ok);
+    if (!result.ok()) {
+      CHECK(result.error().code == ErrorCode::kUnavailable);
+      CHECK(result.error().message.find("not sent again") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("4xx answers other than 429 are returned without a retry") {
   Script script;
   ProviderHttp http("test", script.context({}));
