@@ -9,14 +9,17 @@
 #include <fstream>
 #include <set>
 
+#include "core/clock.h"
 #include "core/metrics.h"
 #include "faults/fault_harness.h"
 #include "faults/node_pool_rig.h"
 #include "fakes/fake_apiserver.h"
 #include "fakes/fake_providers.h"
 #include "guard/reconciler/guard_reconciler.h"
+#include "kube/controller.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
+#include "kube/informer_factory.h"
 #include "kube/kube_client.h"
 #include "net/io_pool.h"
 #include "policy/tier_policy.h"
@@ -60,9 +63,11 @@ class Apiserver {
     options.metrics = &metrics;
     client = std::make_unique<ballast::kube::KubeClient>(pool_, config, options);
     events_ = std::make_unique<ballast::kube::EventRecorder>(*client, "faults");
+    informers_ = std::make_unique<ballast::kube::InformerFactory>(*client);
   }
   ~Apiserver() {
     guard.reset();
+    informers_.reset();
     events_.reset();
     client.reset();
     pool_.stop();
@@ -70,12 +75,12 @@ class Apiserver {
   }
 
   void start_guard() {
-    ballast::guard::GuardOptions options;
+    ballast::kube::ControllerOptions options;
     options.debounce = 10ms;
-    options.resync = 300ms;
+    options.interval = 300ms;
     guard = std::make_unique<ballast::guard::GuardReconciler>(
-        *client, *events_, std::make_shared<const ballast::policy::TierPolicy>(ballast::policy::default_policy()),
-        [] { return true; }, metrics, options);
+        ballast::kube::ControllerContext{*client, *informers_, *events_, [] { return true; }, clock_, metrics},
+        std::make_shared<const ballast::policy::TierPolicy>(ballast::policy::default_policy()), options);
     guard->start();
   }
 
@@ -112,6 +117,8 @@ class Apiserver {
   std::string dir_;
   ballast::net::IoPool pool_{1};
   std::unique_ptr<ballast::kube::EventRecorder> events_;
+  std::unique_ptr<ballast::kube::InformerFactory> informers_;
+  ballast::SteadyClock clock_;
 };
 
 std::set<std::string> names(const ballast::kube::Informer& informer) {

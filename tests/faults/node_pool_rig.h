@@ -15,7 +15,9 @@
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "fakes/fake_apiserver.h"
+#include "kube/controller.h"
 #include "kube/event_recorder.h"
+#include "kube/informer_factory.h"
 #include "kube/kube_client.h"
 #include "net/http_client.h"
 #include "net/io_pool.h"
@@ -34,9 +36,11 @@ class NodePoolRig {
     options.metrics = &metrics;
     client_ = std::make_unique<kube::KubeClient>(pool, config, options);
     events_ = std::make_unique<kube::EventRecorder>(*client_, "faults");
+    informers_ = std::make_unique<kube::InformerFactory>(*client_);
   }
   ~NodePoolRig() {
     reconciler.reset();
+    informers_.reset();
     events_.reset();
     client_.reset();
     pool.stop();
@@ -87,16 +91,16 @@ class NodePoolRig {
 
   void start(providers::ResilienceOptions resilience = {}) {
     nodepool::NodePoolOptions options;
-    options.debounce = std::chrono::milliseconds(20);
-    options.interval = std::chrono::milliseconds(200);
+    options.controller.debounce = std::chrono::milliseconds(20);
+    options.controller.interval = std::chrono::milliseconds(200);
     providers::ProviderContext context;
     context.transport = providers::http_transport(http);
     context.clock = &clock;
     context.metrics = &metrics;
     context.resilience = resilience;
     reconciler = std::make_unique<nodepool::NodePoolReconciler>(
-        *client_, *events_, app::provider_factory(*client_, "ballast-system", context), [] { return true; }, metrics,
-        options);
+        kube::ControllerContext{*client_, *informers_, *events_, [] { return true; }, clock, metrics},
+        app::provider_factory(*client_, "ballast-system", context), options);
     reconciler->start();
   }
 
@@ -122,6 +126,7 @@ class NodePoolRig {
  private:
   std::unique_ptr<kube::KubeClient> client_;
   std::unique_ptr<kube::EventRecorder> events_;
+  std::unique_ptr<kube::InformerFactory> informers_;
 };
 
 }  // namespace ballast::testing
