@@ -588,4 +588,16 @@ size_t HttpClient::idle_connections() const {
   return count;
 }
 
+std::optional<std::chrono::seconds> parse_retry_after(const HttpClientResponse& response) {
+  const auto it = response.headers.find("retry-after");
+  if (it == response.headers.end()) return std::nullopt;
+  std::string_view text = it->second;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  long long seconds = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec != std::errc{} || end != text.data() + text.size() || seconds < 0) return std::nullopt;
+  return std::chrono::seconds(seconds);
+}
+
 }  // namespace ballast::net

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,6 +56,10 @@ struct Url {
 };
 // kInvalidArgument for anything but a well-formed absolute http(s) URL.
 Result<Url> parse_url(std::string_view url);
+
+// A response's Retry-After as delta seconds; nullopt when absent, malformed or an HTTP date
+// (servers that throttle send seconds).
+std::optional<std::chrono::seconds> parse_retry_after(const HttpClientResponse& response);
 
 // Percent-encodes everything but RFC 3986 unreserved characters (for query values).
 std::string url_encode(std::string_view text);

@@ -179,8 +179,7 @@ class TokenCache {
 
 // Helpers the providers share.
 using ballast::make_uuid;  // core/uuid.h
-// Retry-After as delta seconds; nullopt when absent or an HTTP date.
-std::optional<std::chrono::seconds> parse_retry_after(const net::HttpClientResponse& response);
+using net::parse_retry_after;  // net/http_client.h
 // The error a non-2xx answer means: 400/422 kInvalidArgument, 401/403 kInvalidArgument
 // (credentials), 404 kNotFound, 409 kAlreadyExists, 429 kTooManyRequests, 5xx
 // kUnavailable, else kInternal. The message has the status and at most 200 bytes of body.
