@@ -130,6 +130,29 @@ inline KedaPoll recovers_to(externalscaler::ExternalScaler::Stub& stub, const ex
                     limit);
 }
 
+// Memory a fault may leave behind in ballast's RSS: freed buffers go back to the kernel.
+inline constexpr long kRssSlackKib = 8 << 10;
+
+// After a fault clears: KEDA reads `expected` (active) again without a restart, the process
+// never died, and its RSS is back within kRssSlackKib of `rss_before_kib`.
+inline void recovers_on_its_own(ScalerUnderFault& ballast, const externalscaler::ScaledObjectRef& ref,
+                                double expected, std::chrono::milliseconds limit, long rss_before_kib) {
+  const auto healed = recovers_to(ballast.stub(), ref, expected, limit);
+  INFO(describe(healed));
+  CHECK(healed.metrics_status.ok());
+  CHECK(healed.active);
+  CHECK(ballast.running());
+  const long rss_after_kib = ballast.rss_kib();
+  INFO("RSS " << rss_before_kib << " KiB before the fault, " << rss_after_kib << " KiB after");
+  CHECK(rss_after_kib < rss_before_kib + kRssSlackKib);
+}
+
+inline std::string joined(const std::vector<std::string>& lines) {
+  std::string all;
+  for (const auto& line : lines) all += line + "\n";
+  return all;
+}
+
 // The value of the first series whose line starts with `series` (name and labels), or
 // nullopt when /metrics has none.
 inline std::optional<double> series_value(const std::string& metrics, const std::string& series) {
