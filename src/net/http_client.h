@@ -57,11 +57,12 @@ struct Url {
 // kInvalidArgument for anything but a well-formed absolute http(s) URL.
 Result<Url> parse_url(std::string_view url);
 
+// A response's Retry-After as delta seconds; nullopt when absent, malformed or an HTTP date
+// (servers that throttle send seconds).
+std::optional<std::chrono::seconds> parse_retry_after(const HttpClientResponse& response);
+
 // Percent-encodes everything but RFC 3986 unreserved characters (for query values).
 std::string url_encode(std::string_view text);
-
-// A response's Retry-After as delta seconds; nullopt when absent or an HTTP date.
-std::optional<std::chrono::seconds> parse_retry_after(const HttpClientResponse& response);
 
 // HTTP/1.1 client on the shared IoPool: keep-alive pool per (scheme, host, port, TLS
 // settings), DNS without blocking, timeouts on every step, SNI and hostname verification,

@@ -154,6 +154,10 @@ class KafkaBroker:
                         "-X", "enable.auto.commit=true", topic],
                        capture_output=True, text=True, check=True, timeout=60)
 
+    def delete_group(self, group):
+        """Deletes an inactive group and its committed offsets (kafka-consumer-groups --delete)."""
+        self.tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--delete", "--group", group)
+
     def delete_records(self, topic, partition, before_offset):
         spec = Path(tempfile.mkstemp(suffix=".json")[1])
         spec.write_text(json.dumps({"version": 1, "partitions": [

@@ -157,6 +157,29 @@ def test_deleted_topic_is_an_error_not_a_zero(kafka_broker, ballast_scaler):
     assert 0 not in seen and 0.0 not in seen
 
 
+def test_deleted_group_reads_as_never_committed_as_keda_does(kafka_broker, ballast_scaler):
+    # After DeleteGroups Kafka answers OffsetFetch with no committed offset (-1) for every
+    # partition and no error: KEDA's invalid-offset rule applies (1 per partition under
+    # `latest`), the same as for a group that never committed. Never an error read as 0.
+    topic, group = unique("orphaned"), unique("workers")
+    kafka_broker.create_topic(topic, partitions=2)
+    kafka_broker.produce(topic, 6, partition=0)
+    kafka_broker.commit(group, topic, {0: 2, 1: 0})
+    metadata = trigger(kafka_broker, group, topic)
+    settle(ballast_scaler, "orphaned", metadata, 4)
+    kafka_broker.delete_group(group)
+    assert kafka_broker.describe_group(group) == {}
+    seen = []
+
+    def settled():
+        polled = ballast_scaler.probe("orphaned", metadata)
+        seen.append(polled["metrics"].get("value") if polled["metrics"]["code"] == "OK" else polled["metrics"]["code"])
+        return polled["metrics"]["code"] == "OK" and polled["metrics"]["value"] == keda_lag([(None, 6), (None, 0)])
+    wait_for("the deleted group's lag under KEDA's invalid-offset rule", settled, SETTLE_SECONDS, interval=0.5)
+    print(f"\n[deleted group] values seen: {seen}")
+    assert 0 not in seen and 0.0 not in seen
+
+
 def test_sasl_plain_through_an_auth_profile(kafka_broker, ballast_scaler):
     topic, group = unique("secure"), unique("workers")
     kafka_broker.create_topic(topic, partitions=1)

@@ -86,11 +86,16 @@ void LoopbackServer::start() {
   if (s.running) return;
   s.acceptor = std::make_unique<tcp::acceptor>(s.ioc);
   boost::system::error_code ec;
-  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+  // A restart takes the port of the first start again, so clients configured with it
+  // see connection refused while stopped, then the server back.
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), s.port);
   s.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) s.acceptor->bind(endpoint, ec);
   if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error(s.name + ": cannot listen on 127.0.0.1:0: " + ec.message());
+  if (ec) {
+    throw std::runtime_error(s.name + ": cannot listen on 127.0.0.1:" + std::to_string(s.port) + ": " + ec.message());
+  }
   s.port = s.acceptor->local_endpoint().port();
   s.stopping = false;
   s.running = true;

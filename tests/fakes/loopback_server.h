@@ -22,7 +22,8 @@ class LoopbackServer {
   LoopbackServer(const LoopbackServer&) = delete;
   LoopbackServer& operator=(const LoopbackServer&) = delete;
 
-  // Throws std::runtime_error naming the server when it cannot listen. Idempotent.
+  // Throws std::runtime_error naming the server when it cannot listen. Idempotent. A start
+  // after stop() listens on the first start's port again.
   void start();
   // Stops accepting, shuts down every open connection (blocked reads return) and joins
   // their threads. Idempotent.

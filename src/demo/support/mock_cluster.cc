@@ -155,4 +155,15 @@ Status MockCluster::set_group_coordinator(const std::string& group, int32_t brok
   return Ok{};
 }
 
+Status MockCluster::set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id) {
+  if (const auto err = rd_kafka_mock_partition_set_leader(cluster_, topic.c_str(), partition, broker_id)) {
+    return io_error("leader of " + topic + "[" + std::to_string(partition) + "]: " + rd_kafka_err2str(err));
+  }
+  return Ok{};
+}
+
+void MockCluster::set_topic_error(const std::string& topic, int error_code) {
+  rd_kafka_mock_topic_set_error(cluster_, topic.c_str(), static_cast<rd_kafka_resp_err_t>(error_code));
+}
+
 }  // namespace ballast::kafka

@@ -41,6 +41,11 @@ class MockCluster {
   Status set_broker_up(int32_t broker_id);
   // Makes `broker_id` the group's coordinator (by default the mock picks one by hash).
   Status set_group_coordinator(const std::string& group, int32_t broker_id);
+  // Moves a partition's leadership, as the controller does when its leader's broker fails.
+  Status set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id);
+  // Metadata answers `error_code` for the topic from now on (3 UNKNOWN_TOPIC_OR_PART is what
+  // Kafka answers once a topic is deleted); 0 clears it.
+  void set_topic_error(const std::string& topic, int error_code);
   // The next request of the Kafka API `api_key` (whichever broker gets it) is answered
   // with `error_code` (a Kafka protocol error, e.g. 16 NOT_COORDINATOR) instead.
   void fail_next_request(int16_t api_key, int error_code);

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <iomanip>
 #include <optional>
 #include <sstream>
@@ -28,6 +29,9 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr std::chrono::milliseconds kMinIdleAfter{5 * 60 * 1000};
 constexpr size_t kErrorBodyExcerpt = 200;
+// A server's Retry-After is honoured up to this long; a longer one is likely a mistake, and
+// the value has gone stale (UNAVAILABLE, KEDA's fallback) long before.
+constexpr std::chrono::seconds kMaxRetryAfter{300};
 
 // A failed poll: why, and the `reason` label it counts under.
 struct Failure {
@@ -219,7 +223,18 @@ class PromSource::Poller : public std::enable_shared_from_this<Poller> {
       return finish(Failure{std::move(reason), error.message});
     }
     const auto& response = *result;
-    if (response.status < 200 || response.status >= 300) return finish(classify_http(response));
+    if (response.status < 200 || response.status >= 300) {
+      auto failure = classify_http(response);
+      // A throttled or overloaded server says when to come back; asking sooner, every
+      // pollInterval, would only add to its load.
+      const auto retry_after = net::parse_retry_after(response);
+      if (retry_after && (response.status == 429 || response.status == 503)) {
+        const auto pause = std::min<std::chrono::seconds>(*retry_after, kMaxRetryAfter);
+        hold_off_until_ = std::chrono::steady_clock::now() + pause;
+        failure.message += " (Retry-After " + std::to_string(pause.count()) + "s honoured)";
+      }
+      return finish(std::move(failure));
+    }
     auto parsed = parse_query_response(response.body);
     if (!parsed) {
       return finish(Failure{parsed.error().code == ErrorCode::kInvalidArgument ? "query" : "bad_response",
@@ -255,7 +270,7 @@ class PromSource::Poller : public std::enable_shared_from_this<Poller> {
   }
 
   void schedule() {
-    timer_.expires_at(std::max(tick_started_ + interval_, std::chrono::steady_clock::now()));
+    timer_.expires_at(std::max({tick_started_ + interval_, hold_off_until_, std::chrono::steady_clock::now()}));
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->tick();
     });
@@ -274,6 +289,7 @@ class PromSource::Poller : public std::enable_shared_from_this<Poller> {
   std::optional<SecretFile> token_;
   std::optional<SecretFile> password_;
   SteadyTime tick_started_{};
+  SteadyTime hold_off_until_{};  // no query before this (a server's Retry-After)
   std::optional<bool> failing_;  // empty until the first poll ends
 };
 

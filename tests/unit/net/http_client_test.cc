@@ -134,6 +134,14 @@ TEST_CASE("URLs are split into scheme, host, port and target", "[net][http_clien
   CHECK(url_encode("sum(rate(x{a=\"b\"}[5m]))") == "sum%28rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29%29");
 }
 
+TEST_CASE("Retry-After is read as delta seconds only", "[net][http_client]") {
+  const auto with = [](std::map<std::string, std::string> headers) { return HttpClientResponse{503, std::move(headers), ""}; };
+  CHECK(parse_retry_after(with({{"retry-after", " 30 "}})) == std::chrono::seconds(30));
+  CHECK_FALSE(parse_retry_after(with({{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}})));
+  CHECK_FALSE(parse_retry_after(with({{"retry-after", "-5"}})));
+  CHECK_FALSE(parse_retry_after(with({})));
+}
+
 TEST_CASE("a GET reaches the server with its headers and returns status and body", "[net][http_client]") {
   Loop loop;
   std::map<std::string, std::string> seen;

@@ -241,12 +241,6 @@ TEST_CASE("an open breaker fails fast with the provider's name until the cool-do
   CHECK(http.breaker_state() == CircuitBreaker::State::kClosed);
 }
 
-TEST_CASE("Retry-After is read as delta seconds only") {
-  CHECK(parse_retry_after(reply(429, {{"retry-after", " 30 "}})) == std::chrono::seconds(30));
-  CHECK_FALSE(parse_retry_after(reply(429, {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}})));
-  CHECK_FALSE(parse_retry_after(reply(429)));
-}
-
 TEST_CASE("request ids are version 4 UUIDs") {
   const std::string id = make_uuid();
   REQUIRE(id.size() == 36);
