@@ -43,7 +43,4 @@ class KubeClient final : public KubeApi {
   std::shared_ptr<Impl> impl_;
 };
 
-// The error an apiserver response means: the `Status` body's message when there is one.
-Error api_error(int http_status, const std::string& body, const std::string& what);
-
 }  // namespace ballast::kube
