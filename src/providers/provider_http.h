@@ -179,7 +179,7 @@ class TokenCache {
 
 // Helpers the providers share.
 using ballast::make_uuid;  // core/uuid.h
-// Retry-After as delta seconds; nullopt when absent or an HTTP date.
+// Retry-After as delta seconds, at most a day; nullopt when absent or an HTTP date.
 std::optional<std::chrono::seconds> parse_retry_after(const net::HttpClientResponse& response);
 // The error a non-2xx answer means: 400/422 kInvalidArgument, 401/403 kInvalidArgument
 // (credentials), 404 kNotFound, 409 kAlreadyExists, 429 kTooManyRequests, 5xx

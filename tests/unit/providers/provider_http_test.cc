@@ -218,6 +218,22 @@ TEST_CASE("Retry-After is read as delta seconds only") {
   CHECK(parse_retry_after(reply(429, {{"retry-after", " 30 "}})) == std::chrono::seconds(30));
   CHECK_FALSE(parse_retry_after(reply(429, {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}})));
   CHECK_FALSE(parse_retry_after(reply(429)));
+  // Found by fuzz/provider_response: 9223372036854 s overflowed in nanoseconds.
+  CHECK(parse_retry_after(reply(429, {{"retry-after", "9223372036854"}})) == std::chrono::hours(24));
+  CHECK(parse_retry_after(reply(429, {{"retry-after", "9223372036854775807"}})) == std::chrono::hours(24));
+}
+
+TEST_CASE("a 429 with a Retry-After of centuries waits the configured maximum") {
+  Script s;
+  s.answers = {reply(429, {{"retry-after", "9223372036854"}}), reply(200)};
+  ResilienceOptions options;
+  options.max_retry_after = std::chrono::seconds(300);
+  options.max_total = std::chrono::hours(1);
+  ProviderHttp http("fake", s.context(options));
+  auto result = http.send(get());
+  REQUIRE(result.ok());
+  REQUIRE(s.sent.size() == 2);
+  CHECK(s.sent[1] - s.sent[0] == std::chrono::seconds(300));
 }
 
 TEST_CASE("request ids are version 4 UUIDs") {
