@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target for FUZZ_SECONDS (default 30) each, from the seed corpus in
-# fuzz/corpus/<target>/ (read-only; new inputs go to $FUZZ_BUILD/corpus/<target>/), and
-# prints executions and coverage per target. Crashes, leaks and timeouts are written to
-# $FUZZ_BUILD/artifacts/ and fail the run. Usage: fuzz/run.sh [TARGET...] (default: all).
+# Runs every libFuzzer target for FUZZ_SECONDS (default 30) each, or until FUZZ_RUNS
+# executions when that comes first (long runs), from the seed corpus in
+# fuzz/corpus/<target>/ (read-only; new inputs go to $FUZZ_BUILD/corpus/<target>/) with the
+# dictionary fuzz/dict/<target>.dict when there is one, and prints executions, speed,
+# coverage, corpus size and wall time per target. Crashes, leaks and timeouts are written
+# to $FUZZ_BUILD/artifacts/ and fail the run. Usage: fuzz/run.sh [TARGET...] (default: all).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FUZZ_BUILD:-$root/build-fuzz}"
 seconds="${FUZZ_SECONDS:-30}"
+runs="${FUZZ_RUNS:--1}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for seeds in "$root"/fuzz/corpus/*/; do targets+=("$(basename "$seeds")"); done
@@ -15,16 +18,20 @@ fi
 
 mkdir -p "$build/artifacts"
 failed=()
-printf '%-18s %12s %10s %8s %s\n' target execs exec/s cov result
+printf '%-18s %12s %10s %8s %8s %8s %s\n' target execs exec/s cov corpus seconds result
 for target in "${targets[@]}"; do
   work="$build/corpus/$target"
   mkdir -p "$work"
   log="$build/fuzz-$target.log"
+  options=()
+  [ -f "$root/fuzz/dict/$target.dict" ] && options+=("-dict=$root/fuzz/dict/$target.dict")
+  started=$SECONDS
   # -rss_limit_mb: the parsers must stay far below it; -timeout: one input may not take 10 s.
-  "$build/fuzz/fuzz_$target" "$work" "$root/fuzz/corpus/$target" -max_total_time="$seconds" -timeout=10 \
-    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
-    >"$log" 2>&1
+  "$build/fuzz/fuzz_$target" "$work" "$root/fuzz/corpus/$target" -max_total_time="$seconds" -runs="$runs" \
+    -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix="$build/artifacts/$target-" "${options[@]}" >"$log" 2>&1
   status=$?
+  elapsed=$((SECONDS - started))
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")"
   cov="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)"
@@ -33,7 +40,8 @@ for target in "${targets[@]}"; do
     result="FAILED (exit $status, see $log)"
     failed+=("$target")
   fi
-  printf '%-18s %12s %10s %8s %s\n' "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$result"
+  corpus="$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)"
+  printf '%-18s %12s %10s %8s %8s %8s %s\n' "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${corpus:-?}" "$elapsed" "$result"
 done
 if [ ${#failed[@]} -ne 0 ]; then
   echo "fuzz: failed: ${failed[*]} (inputs in $build/artifacts/)" >&2

@@ -3,22 +3,21 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "core/log.h"
-#include "core/nesting.h"
+#include "kube/model/json_lookup.h"
 #include "kube/model/object_meta.h"
+#include "kube/wire.h"
 #include "net/http_client.h"
 
 namespace ballast::kube {
 namespace {
 
 using nlohmann::json;
-
-// A watch event line larger than this is a broken stream, not an object.
-constexpr size_t kMaxWatchLine = 16u << 20;
 
 std::string query_join(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string query;
@@ -37,13 +36,6 @@ const char* content_type(PatchType type) {
     case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
   }
   return "application/merge-patch+json";
-}
-
-Result<json> parse_body(const net::HttpClientResponse& response, const std::string& what) {
-  if (auto nesting = check_json_nesting(response.body, what); !nesting) return io_error(nesting.error().message);
-  json body = json::parse(response.body, nullptr, false);
-  if (body.is_discarded()) return io_error(what + ": the apiserver answered with a body that is not JSON");
-  return body;
 }
 
 // The bearer token, re-read from its file when the file changes. The kubelet rotates a
@@ -93,50 +85,6 @@ class BearerToken {
   FileStamp stamp_;
 };
 
-// Splits a watch body into lines and hands each event to the caller; ends the stream
-// itself on an ERROR event (410 → kExpired).
-struct WatchStream {
-  KubeApi::EventCallback on_event;
-  KubeApi::EndCallback on_end;
-  std::string what;
-  std::string pending;
-  std::optional<Error> error_event;
-
-  bool consume(std::string_view piece) {
-    pending.append(piece);
-    size_t start = 0;
-    for (size_t newline; (newline = pending.find('\n', start)) != std::string::npos; start = newline + 1) {
-      if (!handle_line(std::string_view(pending).substr(start, newline - start))) return false;
-    }
-    pending.erase(0, start);
-    if (pending.size() > kMaxWatchLine) {
-      error_event = io_error(what + ": a watch event is larger than " + std::to_string(kMaxWatchLine) + " bytes");
-      return false;
-    }
-    return true;
-  }
-
-  bool handle_line(std::string_view line) {
-    if (line.find_first_not_of(" \r\t") == std::string_view::npos) return true;
-    json event = parse_bounded_json<json>(line);
-    if (event.is_discarded() || !event.is_object() || !event.contains("type") || !event["type"].is_string()) {
-      error_event = io_error(what + ": malformed watch event");
-      return false;
-    }
-    std::string type = event["type"].get<std::string>();
-    json object = event.contains("object") ? std::move(event["object"]) : json::object();
-    if (type == "ERROR") {
-      const int code = object.is_object() && object.contains("code") && object["code"].is_number_integer()
-                           ? object["code"].get<int>()
-                           : 500;
-      error_event = api_error(code, object.dump(), what);
-      return false;
-    }
-    on_event(WatchEvent{std::move(type), std::move(object)});
-    return true;
-  }
-};
-
 class ClientWatchHandle final : public WatchHandle {
  public:
   explicit ClientWatchHandle(std::function<void()> canceller) : canceller_(std::move(canceller)) {}
@@ -148,29 +96,6 @@ class ClientWatchHandle final : public WatchHandle {
 };
 
 }  // namespace
-
-Error api_error(int http_status, const std::string& body, const std::string& what) {
-  std::string message;
-  std::string reason;
-  json status = parse_bounded_json<json>(body);
-  if (status.is_object()) {
-    if (status.contains("message") && status["message"].is_string()) message = status["message"].get<std::string>();
-    if (status.contains("reason") && status["reason"].is_string()) reason = status["reason"].get<std::string>();
-  }
-  const std::string text = what + ": HTTP " + std::to_string(http_status) + (reason.empty() ? "" : " " + reason) +
-                           (message.empty() ? "" : ": " + message);
-  switch (http_status) {
-    case 400:
-    case 422: return invalid_argument(text);
-    case 401:
-    case 403: return Error{ErrorCode::kInternal, text};
-    case 404: return Error{ErrorCode::kNotFound, text};
-    case 409: return Error{reason == "AlreadyExists" ? ErrorCode::kAlreadyExists : ErrorCode::kConflict, text};
-    case 410: return Error{ErrorCode::kExpired, text};
-    case 429: return Error{ErrorCode::kTooManyRequests, text};
-    default: return unavailable(text);
-  }
-}
 
 std::optional<std::chrono::milliseconds> throttle_wait(int http_status, std::optional<std::chrono::seconds> retry_after,
                                                       int retries_left, std::chrono::seconds cap,
@@ -214,14 +139,15 @@ struct KubeClient::Impl {
         .increment();
   }
 
-  // A call's answer as JSON. An answer shed with Retry-After (apiserver max-in-flight or
-  // priority and fairness) is waited out and sent again, within the call's timeout.
-  Result<json> exchange(net::HttpClientRequest request, const std::string& what) {
+  // A call's answer when it is a 2xx; transport errors and other statuses as errors naming
+  // `what`. An answer shed with Retry-After (apiserver max-in-flight or priority and
+  // fairness) is waited out and sent again, within the call's timeout.
+  Result<net::HttpClientResponse> send_checked(const net::HttpClientRequest& request, const std::string& what) {
     const auto deadline = std::chrono::steady_clock::now() + options.request_timeout;
     for (int retries_left = options.max_throttle_retries;; --retries_left) {
       auto response = send(request);
       if (!response) return Error{response.error().code, what + ": " + response.error().message};
-      if (response->status >= 200 && response->status < 300) return parse_body(*response, what);
+      if (response->status >= 200 && response->status < 300) return response;
       const auto time_left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       const auto wait = throttle_wait(response->status, net::parse_retry_after(*response), retries_left,
@@ -231,6 +157,12 @@ struct KubeClient::Impl {
                                                   {"retryAfterMs", static_cast<int64_t>(wait->count())}});
       std::this_thread::sleep_for(*wait);
     }
+  }
+
+  Result<json> exchange(const net::HttpClientRequest& request, const std::string& what) {
+    auto response = send_checked(request, what);
+    if (!response) return response.error();
+    return parse_api_body(response->body, what);
   }
 
   net::HttpClient http;
@@ -272,20 +204,13 @@ Result<ObjectList> KubeClient::list(const Resource& resource, std::string_view n
                                           {"fieldSelector", options.field_selector},
                                           {"limit", options.page_size > 0 ? std::to_string(options.page_size) : ""},
                                           {"continue", continue_token}});
-    auto page = impl_->exchange(impl_->request("GET", resource_path(resource, ns) + query), what);
+    auto response = impl_->send_checked(impl_->request("GET", resource_path(resource, ns) + query), what);
+    if (!response) return response.error();
+    auto page = decode_list_page(response->body, resource, what);
     if (!page) return page.error();
-    const json& metadata = page->value("metadata", json::object());
-    continue_token = metadata.value("continue", std::string());
-    list.resource_version = metadata.value("resourceVersion", std::string());
-    auto items = page->find("items");
-    if (items != page->end() && items->is_array()) {
-      for (auto& item : *items) {
-        // Items of a list carry no kind/apiVersion; watchers and planners expect them.
-        item["kind"] = resource.kind;
-        item["apiVersion"] = resource.api_version();
-        list.items.push_back(std::move(item));
-      }
-    }
+    continue_token = std::move(page->continue_token);
+    list.resource_version = std::move(page->resource_version);
+    std::move(page->items.begin(), page->items.end(), std::back_inserter(list.items));
   } while (!continue_token.empty());
   return list;
 }
@@ -366,7 +291,7 @@ Result<bool> KubeClient::serves(const Resource& resource) {
   auto resources = discovery->find("resources");
   if (resources == discovery->end() || !resources->is_array()) return false;
   for (const auto& entry : *resources) {
-    if (entry.is_object() && entry.value("name", std::string()) == resource.plural) return true;
+    if (string_at(entry, {"name"}) == resource.plural) return true;
   }
   return false;
 }
@@ -383,22 +308,20 @@ std::unique_ptr<WatchHandle> KubeClient::watch(const Resource& resource, std::st
   auto request = impl_->request("GET", resource_path(resource, ns) + query);
   // The server ends the watch after timeoutSeconds; the client allows a margin past it.
   request.timeout = options.timeout + std::chrono::seconds(30);
-  auto stream = std::make_shared<WatchStream>();
-  stream->on_event = std::move(on_event);
-  stream->on_end = std::move(on_end);
-  stream->what = "watch " + resource.plural;
+  const std::string what = "watch " + resource.plural;
+  auto reader = std::make_shared<WatchLineReader>(what, std::move(on_event));
   // A watch may end after the client is gone; it is not counted then.
   std::weak_ptr<Impl> impl = impl_;
   auto canceller = impl_->http.stream(
-      std::move(request), [stream](std::string_view piece) { return stream->consume(piece); },
-      [stream, impl](Result<net::HttpClientResponse> response) {
+      std::move(request), [reader](std::string_view piece) { return reader->consume(piece); },
+      [reader, what, impl, on_end = std::move(on_end)](Result<net::HttpClientResponse> response) {
         if (auto alive = impl.lock()) alive->count("GET", response);
-        if (stream->error_event) return stream->on_end(*stream->error_event);
-        if (!response) return stream->on_end(Error{response.error().code, stream->what + ": " + response.error().message});
+        if (reader->error()) return on_end(*reader->error());
+        if (!response) return on_end(Error{response.error().code, what + ": " + response.error().message});
         if (response->status < 200 || response->status >= 300) {
-          return stream->on_end(api_error(response->status, response->body, stream->what));
+          return on_end(api_error(response->status, response->body, what));
         }
-        stream->on_end(Ok{});
+        on_end(Ok{});
       });
   return std::make_unique<ClientWatchHandle>(std::move(canceller));
 }

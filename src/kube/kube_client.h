@@ -52,9 +52,6 @@ class KubeClient final : public KubeApi {
   std::shared_ptr<Impl> impl_;
 };
 
-// The error an apiserver response means: the `Status` body's message when there is one.
-Error api_error(int http_status, const std::string& body, const std::string& what);
-
 // How long to wait before repeating a call the apiserver shed, client-go's rule: a 429,
 // or any 5xx, that carries Retry-After (capped at `cap`). nullopt: answer the caller now
 // (another status, no Retry-After, no retries left, or the wait would outlast `time_left`).

@@ -188,7 +188,10 @@ std::optional<std::chrono::seconds> parse_retry_after(const HttpClientResponse& 
   long long seconds = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
   if (ec != std::errc{} || end != text.data() + text.size() || seconds < 0) return std::nullopt;
-  return std::chrono::seconds(seconds);
+  // Callers compare it in nanoseconds: 2^63 ns is 292 years, so a server's larger number
+  // would overflow; no wait longer than a day is meant.
+  constexpr long long kMaxSeconds = 24 * 3600;
+  return std::chrono::seconds(std::min(seconds, kMaxSeconds));
 }
 
 std::string url_encode(std::string_view text) {

@@ -57,8 +57,8 @@ struct Url {
 // kInvalidArgument for anything but a well-formed absolute http(s) URL.
 Result<Url> parse_url(std::string_view url);
 
-// A response's Retry-After as delta seconds; nullopt when absent, malformed or an HTTP date
-// (servers that throttle send seconds).
+// A response's Retry-After as delta seconds, at most a day; nullopt when absent, malformed
+// or an HTTP date (servers that throttle send seconds).
 std::optional<std::chrono::seconds> parse_retry_after(const HttpClientResponse& response);
 
 // Percent-encodes everything but RFC 3986 unreserved characters (for query values).

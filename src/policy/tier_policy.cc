@@ -414,9 +414,11 @@ Status check_vpa_bounds(const Tier& tier, const std::string& where) {
     const std::string& min = vpa.min_allowed.*field;
     const std::string& max = vpa.max_allowed.*field;
     const std::string& request = tier.requests.*field;
+    // clang 14 (the fuzz build) cannot capture a structured binding in a lambda.
+    const auto parse_quantity = parse;
     const auto value = [&](const std::string& text) -> std::optional<int64_t> {
       if (text.empty()) return std::nullopt;
-      auto parsed = parse(text);
+      auto parsed = parse_quantity(text);
       return parsed ? std::optional<int64_t>(*parsed) : std::nullopt;
     };
     const auto min_value = value(min);

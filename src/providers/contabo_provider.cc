@@ -29,6 +29,12 @@ namespace {
 
 constexpr const char* kInstances = "/v1/compute/instances";
 constexpr const char* kParkedPrefix = "ballast-parked.";
+// The latest parking time (Unix seconds, year 2255) a name is read with: TimePoint counts
+// nanoseconds in 64 bits and ends in 2262, so a larger number would overflow it.
+constexpr int64_t kMaxParkedSeconds = 9'000'000'000;
+// A token lifetime past a year is not one: `expires_in` is clamped to it (and to 0 below),
+// so the expiry stays a representable time.
+constexpr int64_t kMaxTokenSeconds = 365 * 24 * 3600;
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
@@ -58,7 +64,7 @@ ContaboProvider::Record to_record(const json& item) {
       const char* first = rest.data() + dot + 1;
       const char* last = rest.data() + rest.size();
       const auto [end, ec] = std::from_chars(first, last, seconds);
-      if (ec == std::errc{} && end == last) {
+      if (ec == std::errc{} && end == last && seconds >= 0 && seconds <= kMaxParkedSeconds) {
         record.parked_group = rest.substr(0, dot);
         record.parked_at = TimePoint(std::chrono::seconds(seconds));
       }
@@ -153,7 +159,7 @@ Result<TokenCache::Token> ContaboProvider::login(TimePoint now) {
   }
   int64_t expires_in = 300;  // expires_in is standard but not in Contabo's spec
   if (parsed.contains("expires_in") && parsed["expires_in"].is_number_integer()) {
-    expires_in = parsed["expires_in"].get<int64_t>();
+    expires_in = std::clamp<int64_t>(parsed["expires_in"].get<int64_t>(), 0, kMaxTokenSeconds);
   }
   log_.debug("token obtained", {{"expiresInSeconds", expires_in}});
   return TokenCache::Token{text_field(parsed, "access_token"), now + std::chrono::seconds(expires_in)};

@@ -133,8 +133,11 @@ Result<TokenCache::Token> VpsieProvider::login(TimePoint now) {
   auto expires = parse_time(text_field(*access, "expires"));
   // Without a readable expiry, keep the token until a 401 says otherwise.
   const TimePoint expiry = expires.ok() ? *expires : now + std::chrono::hours(24 * 365);
-  log_.info("logged in", {{"expiresInSeconds",
-                           static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(expiry - now).count())}});
+  // In whole seconds before subtracting: an expiry in 1680 minus now overflows nanoseconds.
+  const auto unix_seconds = [](TimePoint time) {
+    return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+  };
+  log_.info("logged in", {{"expiresInSeconds", static_cast<int64_t>(unix_seconds(expiry) - unix_seconds(now))}});
   return TokenCache::Token{text_field(*access, "token"), expiry};
 }
 

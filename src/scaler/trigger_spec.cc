@@ -48,9 +48,14 @@ Status reject_misspelled_keys(const Metadata& metadata) {
   }
   for (const auto& [key, value] : metadata) {
     if (std::find(known.begin(), known.end(), key) != known.end() || key.ends_with("FromEnv")) continue;
+    const std::string lowered = lower(key);
     for (const auto candidate : known) {
       const size_t allowed = candidate.size() >= 8 ? 2 : 1;
-      if (edit_distance(lower(key), lower(candidate)) <= allowed) {
+      // The distance is at least the difference in length: a long key (the metadata is
+      // untrusted) costs nothing instead of length × candidate length per known key.
+      const size_t length_gap = std::max(lowered.size(), candidate.size()) - std::min(lowered.size(), candidate.size());
+      if (length_gap > allowed) continue;
+      if (edit_distance(lowered, lower(candidate)) <= allowed) {
         return invalid_argument("unknown key \"" + key + "\": did you mean \"" + std::string(candidate) + "\"?");
       }
     }

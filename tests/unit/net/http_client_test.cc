@@ -140,6 +140,9 @@ TEST_CASE("Retry-After is read as delta seconds only", "[net][http_client]") {
   CHECK_FALSE(parse_retry_after(with({{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}})));
   CHECK_FALSE(parse_retry_after(with({{"retry-after", "-5"}})));
   CHECK_FALSE(parse_retry_after(with({})));
+  // Found by fuzz/provider_response: 9223372036854 s overflowed in nanoseconds.
+  CHECK(parse_retry_after(with({{"retry-after", "9223372036854"}})) == std::chrono::hours(24));
+  CHECK(parse_retry_after(with({{"retry-after", "9223372036854775807"}})) == std::chrono::hours(24));
 }
 
 TEST_CASE("a GET reaches the server with its headers and returns status and body", "[net][http_client]") {

@@ -241,6 +241,19 @@ TEST_CASE("an open breaker fails fast with the provider's name until the cool-do
   CHECK(http.breaker_state() == CircuitBreaker::State::kClosed);
 }
 
+TEST_CASE("a 429 with a Retry-After of centuries waits the configured maximum") {
+  Script s;
+  s.answers = {reply(429, {{"retry-after", "9223372036854"}}), reply(200)};
+  ResilienceOptions options;
+  options.max_retry_after = std::chrono::seconds(300);
+  options.max_total = std::chrono::hours(1);
+  ProviderHttp http("fake", s.context(options));
+  auto result = http.send(get());
+  REQUIRE(result.ok());
+  REQUIRE(s.sent.size() == 2);
+  CHECK(s.sent[1] - s.sent[0] == std::chrono::seconds(300));
+}
+
 TEST_CASE("request ids are version 4 UUIDs") {
   const std::string id = make_uuid();
   REQUIRE(id.size() == 36);

@@ -101,6 +101,8 @@ TEST_CASE("unrelated unknown keys and FromEnv keys are ignored", "[trigger]") {
   auto metadata = sessions_metadata();
   metadata["team"] = "voice";
   metadata["counterFromEnv"] = "resolved";
+  // Compared by length first: no key-length × candidate-length table per known key.
+  metadata[std::string(1u << 20, 't')] = "long";
   CHECK(parse_trigger(metadata).ok());
 }
 
