@@ -1,15 +1,18 @@
-# ballast container image: built on Debian bookworm, run on bookworm-slim with only the
-# shared libraries the binary links against. Build it with `make image` (scripts/image.sh,
-# buildah, no Docker engine needed) or any OCI builder: `docker build -t ballast .`.
+# ballast container image: built on Debian bookworm; the runtime image is `FROM scratch` with
+# nothing but the binary, the dynamic loader and the shared libraries it loads, the CA bundle
+# and passwd/group entries for 65532 (scripts/image-rootfs.sh) — no shell, no package manager.
+# Build it with `make image` (scripts/image.sh, buildah, no Docker engine needed) or any OCI
+# builder: `docker build -t ballast .`.
 
 ############################## build ##############################
 FROM debian:bookworm AS build
 
 ARG DEBIAN_FRONTEND=noninteractive
-# scripts/install-deps.sh's list minus what only tests or developers use (catch2, ccache, openssl).
+# scripts/install-deps.sh's list minus what only tests or developers use (catch2, ccache, openssl),
+# plus the CA bundle the runtime image copies.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      cmake g++ make pkg-config \
+      cmake g++ make pkg-config ca-certificates \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libboost1.74-dev libssl-dev \
       nlohmann-json3-dev libyaml-cpp-dev librdkafka-dev \
@@ -27,24 +30,14 @@ RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DBALLAST_TESTS=OFF -DBAL
  && test -n "$bin" \
  && install -D -m 0755 "$bin" /out/ballast \
  && strip --strip-unneeded /out/ballast \
- && /out/ballast version
+ && /out/ballast version \
+ && /src/scripts/image-rootfs.sh /out/ballast /rootfs
 
 ############################## runtime ##############################
-FROM debian:bookworm-slim
+FROM scratch
 
-ARG DEBIAN_FRONTEND=noninteractive
-# Exactly the packages that own the binary's NEEDED libraries (`readelf -d`; libc6, libstdc++6
-# and libgcc-s1 are in the base already), plus the CA bundle for outbound TLS (Kafka,
-# Prometheus/Mimir, the Kubernetes and provider APIs). librdkafka's C++ API would also need
-# librdkafka++1; scripts/image.sh fails on any library missing here.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      ca-certificates \
-      libgrpc++1.51 libgrpc29 libabsl20220623 libprotobuf32 \
-      libyaml-cpp0.7 libssl3 librdkafka1 \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
-
-COPY --from=build /out/ballast /usr/local/bin/ballast
+# The whole file tree, staged in the build stage from the packages the binary was linked with.
+COPY --from=build /rootfs/ /
 
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -53,8 +46,7 @@ LABEL org.opencontainers.image.title="ballast" \
       org.opencontainers.image.description="KEDA external scaler, admission webhook and node-pool reconciler for small Kubernetes clusters" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
+      org.opencontainers.image.created="${CREATED}"
 
 # Non-root, no home, nothing written under /: runs with a read-only root filesystem.
 USER 65532:65532

@@ -7,11 +7,15 @@
 //      rate is what the webhook sustains at that concurrency); with --delay-ms D each
 //      connection pauses D ms between reviews. wrk's pauses are whole milliseconds on one
 //      timer wheel, so connections wake together and their reviews arrive in bursts.
+//   With --target PORT: only step 2, against the webhook of a running `ballast serve` on
+//   127.0.0.1:PORT (bench/soak.sh).
 // Usage: admission_bench [--calls N] [--seconds S] [--connections C] [--delay-ms D] [--threads T] [--io-threads I]
+//                        [--target PORT]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -37,6 +41,7 @@ struct Options {
   int delay_ms = 2;
   int threads = 1;     // wrk's
   int io_threads = 2;  // the webhook's event loop, as `ballast serve` runs it
+  int target = 0;      // a running webhook's port; 0 = start one in this process
 };
 
 Options parse(int argc, char** argv) {
@@ -50,6 +55,7 @@ Options parse(int argc, char** argv) {
     else if (key == "--delay-ms") options.delay_ms = value;
     else if (key == "--threads") options.threads = value;
     else if (key == "--io-threads") options.io_threads = value;
+    else if (key == "--target") options.target = value;
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       std::exit(2);
@@ -130,10 +136,34 @@ void in_process(const std::string& body, int calls) {
 
 }  // namespace
 
+// wrk posting `body` to https://127.0.0.1:port/mutate, from a Lua script written to `script`.
+int run_wrk(const Options& options, const std::string& body, const std::string& script, int port) {
+  {
+    std::ofstream lua(script);
+    lua << "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = "
+        << json(body).dump() << "\n";
+    // Without delay() each connection sends its next request as soon as the answer arrives.
+    if (options.delay_ms > 0) lua << "function delay() return " << options.delay_ms << " end\n";
+  }
+  const std::string command = "wrk --latency -t" + std::to_string(options.threads) + " -c" +
+                              std::to_string(options.connections) + " -d" + std::to_string(options.seconds) +
+                              "s -s " + script + " 'https://127.0.0.1:" + std::to_string(port) + "/mutate?timeout=10s'";
+  std::printf("%s\n", command.c_str());
+  std::fflush(stdout);
+  return std::system(command.c_str());
+}
+
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
   ballast::set_log_level(ballast::LogLevel::kWarn);
   const std::string body = review_body();
+  if (options.target > 0) {
+    char pattern[] = "/tmp/ballast-admission-bench-XXXXXX";
+    const std::string dir = mkdtemp(pattern);
+    const int status = run_wrk(options, body, dir + "/review.lua", options.target);
+    std::filesystem::remove_all(dir);
+    return status == 0 ? 0 : 1;
+  }
   in_process(body, options.calls);
 
   ballast::testing::TestCerts certs;
@@ -154,22 +184,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot start the webhook: %s\n", server.error().message.c_str());
     return 1;
   }
-
-  const std::string script = certs.path("review.lua");
-  {
-    std::ofstream lua(script);
-    lua << "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = "
-        << json(body).dump() << "\n";
-    // Without delay() each connection sends its next request as soon as the answer arrives.
-    if (options.delay_ms > 0) lua << "function delay() return " << options.delay_ms << " end\n";
-  }
-  const std::string command = "wrk --latency -t" + std::to_string(options.threads) + " -c" +
-                              std::to_string(options.connections) + " -d" + std::to_string(options.seconds) +
-                              "s -s " + script + " 'https://127.0.0.1:" + std::to_string((*server)->port()) +
-                              "/mutate?timeout=10s'";
-  std::printf("%s\n", command.c_str());
-  std::fflush(stdout);
-  const int status = std::system(command.c_str());
+  const int status = run_wrk(options, body, certs.path("review.lua"), (*server)->port());
   const auto& patched = metrics.counter("ballast_admission_requests_total", "", {{"route", "mutate"}, {"result", "patched"}});
   std::printf("webhook answered %.0f reviews with a patch\n", patched.value());
   (*server)->stop();

@@ -21,7 +21,7 @@
 
 #include "externalscaler.grpc.pb.h"
 #include "fakes/serve_process.h"
-#include "demo/support/session_publisher.h"
+#include "publisher_traffic.h"
 
 namespace {
 
@@ -79,30 +79,11 @@ int traffic(int publishers, int seconds, const std::string& tokens) {
   for (int k = 0; k < 3; ++k) {
     const pid_t child = fork();
     if (child == 0) {
-      std::vector<std::unique_ptr<ballast::sessions::SessionPublisher>> open;
-      for (int i = k; i < publishers; i += 3) {
-        auto publisher = ballast::sessions::SessionPublisher::connect(
-            "127.0.0.1", ports[k].sessions, "bench-token", "/v1/sessions", "pub-" + std::to_string(i));
-        if (!publisher.ok()) {
-          std::fprintf(stderr, "publisher %d: %s\n", i, publisher.error().message.c_str());
-          _exit(1);
-        }
-        open.push_back(std::move(*publisher));
-      }
+      auto open = ballast::bench::connect_publishers("127.0.0.1", ports[k].sessions, "bench-token", k, 3, publishers);
+      if (open.size() != static_cast<size_t>((publishers - k + 2) / 3)) _exit(1);
       char byte = 1;
       if (write(ready_pipe[1], &byte, 1) != 1 || read(go_pipe[0], &byte, 1) != 1) _exit(1);
-      const auto start = Clock::now();
-      for (int second = 0; second < seconds; ++second) {
-        const auto tick = start + std::chrono::seconds(second);
-        for (size_t j = 0; j < open.size(); ++j) {
-          // Paced across the second, as publishers changing independently would be.
-          std::this_thread::sleep_until(tick + std::chrono::microseconds(1'000'000LL * static_cast<long long>(j) /
-                                                                          static_cast<long long>(open.size())));
-          const std::string frame = R"({"counter":"traffic","labels":{"service":"s)" + std::to_string(j % 7) +
-                                    R"("},"value":)" + std::to_string((second + static_cast<int>(j)) % 50) + "}";
-          if (!open[j]->send(frame).ok()) _exit(1);
-        }
-      }
+      if (ballast::bench::publish_changing_counts(open, seconds) != 0) _exit(1);
       for (auto& publisher : open) publisher->close();
       _exit(0);
     }

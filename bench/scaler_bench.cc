@@ -2,8 +2,13 @@
 //   getmetrics: N publishers feed S distinct ScaledObjects, then C client threads call
 //               GetMetrics in a closed loop for D seconds; prints p50/p99 and RPC/s.
 //   edge:       time from a publish that crosses activation to the StreamIsActive event.
+//               With --rate R the threads together call R times a second (paced; 0 = as
+//               fast as the answers come back).
 //   sparse:     one GetMetrics every --interval-ms (KEDA's cadence: a call every few
 //               seconds per ScaledObject, the server idle in between); prints p50/p99/max.
+//   publishers: --publishers N session publishers (over --processes P child processes, for
+//               the descriptor limit) change their counts once a second for --seconds;
+//               prints connections refused and frames failed (bench/soak.sh).
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -15,8 +20,11 @@
 #include <thread>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "externalscaler.grpc.pb.h"
-#include "demo/support/session_publisher.h"
+#include "publisher_traffic.h"
 
 namespace {
 
@@ -34,6 +42,9 @@ struct Options {
   int edges = 200;
   int interval_ms = 1500;
   int calls = 40;
+  int rate = 0;
+  int publishers = 5000;
+  int processes = 4;
 };
 
 Options parse(int argc, char** argv) {
@@ -51,6 +62,9 @@ Options parse(int argc, char** argv) {
     else if (key == "--edges") options.edges = std::stoi(value);
     else if (key == "--interval-ms") options.interval_ms = std::stoi(value);
     else if (key == "--calls") options.calls = std::stoi(value);
+    else if (key == "--rate") options.rate = std::stoi(value);
+    else if (key == "--publishers") options.publishers = std::stoi(value);
+    else if (key == "--processes") options.processes = std::stoi(value);
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       std::exit(2);
@@ -128,7 +142,18 @@ int run_getmetrics(const Options& options) {
       auto& mine = latencies[static_cast<size_t>(t)];
       mine.reserve(1 << 20);
       size_t next = static_cast<size_t>(t);
+      // Paced: this thread's share of --rate, on a schedule that forgets a backlog older than
+      // a second rather than bursting to catch up.
+      const auto interval = options.rate > 0 ? std::chrono::nanoseconds(1'000'000'000LL * options.threads / options.rate)
+                                             : std::chrono::nanoseconds(0);
+      auto due = Clock::now();
       while (!stop.load(std::memory_order_relaxed)) {
+        if (options.rate > 0) {
+          due += interval;
+          const auto now = Clock::now();
+          if (due > now) std::this_thread::sleep_until(due);
+          else if (now - due > std::chrono::seconds(1)) due = now;
+        }
         const auto& request = requests[next++ % requests.size()];
         grpc::ClientContext context;
         externalscaler::GetMetricsResponse response;
@@ -150,6 +175,51 @@ int run_getmetrics(const Options& options) {
               options.scaled_objects, options.threads, calls, errors.load(), static_cast<double>(calls) / elapsed,
               percentile(all, 50), percentile(all, 99));
   return errors.load() == 0 ? 0 : 1;
+}
+
+int run_publishers(const Options& options) {
+  int result_pipe[2], go_pipe[2];
+  if (pipe(result_pipe) != 0 || pipe(go_pipe) != 0) return 1;
+  std::vector<pid_t> children;
+  for (int k = 0; k < options.processes; ++k) {
+    const pid_t child = fork();
+    if (child == 0) {
+      auto open = ballast::bench::connect_publishers(options.sessions_host, options.sessions_port, options.token, k,
+                                                     options.processes, options.publishers);
+      // Two reports per child on one pipe: how many connected, then (after "go") failed frames.
+      const long connected = static_cast<long>(open.size());
+      if (write(result_pipe[1], &connected, sizeof connected) != sizeof connected) _exit(1);
+      char go = 0;
+      if (read(go_pipe[0], &go, 1) != 1) _exit(1);
+      const long failed = ballast::bench::publish_changing_counts(open, options.seconds);
+      for (auto& publisher : open) publisher->close();
+      _exit(write(result_pipe[1], &failed, sizeof failed) == sizeof failed ? 0 : 1);
+    }
+    children.push_back(child);
+  }
+  long connected = 0;
+  for (int k = 0; k < options.processes; ++k) {
+    long count = 0;
+    if (read(result_pipe[0], &count, sizeof count) != sizeof count) return 1;
+    connected += count;
+  }
+  std::printf("publishers: connected=%ld of %d\n", connected, options.publishers);
+  std::fflush(stdout);
+  const std::vector<char> go(static_cast<size_t>(options.processes), 1);
+  if (write(go_pipe[1], go.data(), go.size()) != static_cast<ssize_t>(go.size())) return 1;
+  const auto started = Clock::now();
+  long failed = 0;
+  for (int k = 0; k < options.processes; ++k) {
+    long count = 0;
+    if (read(result_pipe[0], &count, sizeof count) != sizeof count) return 1;
+    failed += count;
+  }
+  for (const pid_t child : children) waitpid(child, nullptr, 0);
+  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  const long frames = connected * options.seconds;
+  std::printf("publishers: connected=%ld refused=%ld frames=%ld failed=%ld seconds=%.1f frames_per_s=%.0f\n", connected,
+              options.publishers - connected, frames, failed, elapsed, static_cast<double>(frames) / elapsed);
+  return connected == options.publishers && failed == 0 ? 0 : 1;
 }
 
 int run_sparse(const Options& options) {
@@ -210,6 +280,7 @@ int main(int argc, char** argv) {
   if (options.mode == "getmetrics") return run_getmetrics(options);
   if (options.mode == "edge") return run_edge(options);
   if (options.mode == "sparse") return run_sparse(options);
-  std::fprintf(stderr, "--mode getmetrics|edge|sparse\n");
+  if (options.mode == "publishers") return run_publishers(options);
+  std::fprintf(stderr, "--mode getmetrics|edge|sparse|publishers\n");
   return 2;
 }

@@ -3,7 +3,8 @@
 # (scripts/check_manifests.py): webhooks point at the webhook Service and carry a CA (or the
 # cert-manager inject annotation), the Deployment's flags are CONTRACT.md's, RBAC grants
 # exactly what the enabled components call (never `*`, Secrets only in a Role), the gRPC Service
-# is headless, PriorityClasses match the policy's, and the copies that must stay identical are. Fetches helm/kubectl into tools/bin/ first when missing.
+# is headless, PriorityClasses match the policy's, the NetworkPolicy admits exactly the callers
+# its values name (scripts/check_network_policy.py), and the copies that must stay identical are. Fetches helm/kubectl into tools/bin/ first when missing.
 # Exits non-zero with one line per problem. Called by `make test`.
 set -euo pipefail
 
@@ -100,6 +101,9 @@ sys.exit(0 if len(ca) == 1 and bundles == ca else 1)
 EOF
 fi
 
+# The NetworkPolicy's ingress rules for a table of value sets (scripts/check_network_policy.py).
+"$python" scripts/check_network_policy.py "$helm" "$chart" || fail "the NetworkPolicy admits other callers than its values name"
+
 if "$kubectl" kustomize manifests/ >"$out/kustomize.yaml" 2>"$out/kustomize.err"; then
   check "$out/kustomize.yaml" --namespace ballast-system --certs certManager --nodegroups 0 --servicemonitor --dashboard
 else
@@ -111,4 +115,4 @@ if [ "$failed" -ne 0 ]; then
   say "manifests: FAILED"
   exit 1
 fi
-say "manifests: helm lint + template (default, selfSigned, certManager without nodepool, nodepool without guard, sessions with peers by EndpointSlices and by DNS, external issuer), kustomize: all checks passed"
+say "manifests: helm lint + template (default, selfSigned, certManager without nodepool, nodepool without guard, sessions with peers by EndpointSlices and by DNS, external issuer), NetworkPolicy (8 value sets), kustomize: all checks passed"

@@ -399,22 +399,25 @@ TEST_CASE("a pipeline that names its own node: the node is adopted, ends the req
   world.server.put(group);
   world.server.put(pending_pod("stt-0", "3"));
   auto reconciler = world.reconciler();
-  // The entry is written before the provider is asked, its providerId at the end of the pass.
-  REQUIRE(FakeApiServer::wait_for(
-      [&] { return world.in_flight().size() == 1 && world.in_flight()[0].contains("providerId"); }, kWait));
-  const json request = world.in_flight()[0];
+  REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 1; }, kWait));
 
   // The pipeline's own name, registering (not Ready yet) within the second the timeout allows.
   json joined = ballast::testing::make_node("talent-mesh-node-1", {{"ballast.dev/nodegroup", "general"}}, "4", "8Gi");
   joined["metadata"]["creationTimestamp"] = ballast::format_time(std::chrono::system_clock::now() + 1s);
   joined["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "False"}}});
   world.server.put(joined);
+  // The request as adopted: the first status write of a request precedes the provider's
+  // answer, so only a later one carries its providerId.
+  json request;
   REQUIRE(FakeApiServer::wait_for(
       [&] {
         const auto entries = world.in_flight();
-        return entries.size() == 1 && entries[0].value("node", "") == "talent-mesh-node-1";
+        if (entries.size() != 1 || entries[0].value("node", "") != "talent-mesh-node-1") return false;
+        request = entries[0];
+        return true;
       },
       kWait));
+  REQUIRE(request.contains("providerId"));
   // Well past provisionTimeoutSeconds (1 s): the node joined, so the request stands.
   const auto passes = reconciler->passes();
   REQUIRE(FakeApiServer::wait_for([&] { return reconciler->passes() >= passes + 8; }, kWait));
