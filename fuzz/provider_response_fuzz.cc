@@ -29,10 +29,19 @@ using namespace std::chrono_literals;
 class ScriptClock final : public Clock {
  public:
   time_point now() const override { return now_; }
+  TimePoint wall_now() const override {
+    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(now_.time_since_epoch()));
+  }
+  // Nothing else runs during one input, so a wait is the scripted time reaching its deadline.
+  bool wait_until(std::unique_lock<std::mutex>&, std::condition_variable&, time_point deadline,
+                  const std::function<bool()>& done) const override {
+    if (!done() && deadline > now_) now_ = deadline;
+    return done();
+  }
   void advance(std::chrono::nanoseconds step) { now_ += step; }
 
  private:
-  time_point now_{std::chrono::seconds(1'780'000'000)};  // 2026, as a wall clock too
+  mutable time_point now_{std::chrono::seconds(1'780'000'000)};  // 2026, as a wall clock too
 };
 
 struct Script {
@@ -127,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   providers::ProviderContext context;
   context.clock = &clock;
   context.sleep = [&clock](std::chrono::nanoseconds wait) { clock.advance(wait); };
-  context.wall_now = [&clock] { return TimePoint(std::chrono::duration_cast<TimePoint::duration>(clock.now().time_since_epoch())); };
+  context.wall_now = [&clock] { return clock.wall_now(); };
   context.transport = [&](const net::HttpClientRequest&) -> Result<net::HttpClientResponse> {
     if (next_answer == script.answers.size()) return unavailable("connection closed");
     return script.answers[next_answer++];
