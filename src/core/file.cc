@@ -44,7 +44,10 @@ class OpenFile {
 Status check_regular_file(const std::string& path) {
   std::error_code error;
   const auto status = std::filesystem::status(path, error);
-  if (error || !std::filesystem::exists(status)) return io_error("\"" + path + "\" does not exist");
+  // Only a missing file is "does not exist": a directory on the way that the process may not
+  // search (a root-only mount read as a non-root user) or that is a file says what it is.
+  if (error && error != std::errc::no_such_file_or_directory) return open_failure(path, error.value());
+  if (!std::filesystem::exists(status)) return io_error("\"" + path + "\" does not exist");
   if (std::filesystem::is_directory(status)) {
     return io_error("\"" + path + "\" is a directory, not a file (name a file inside it)");
   }

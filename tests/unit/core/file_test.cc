@@ -28,6 +28,7 @@ TEST_CASE("only regular files are read; a directory is named as one", "[file]") 
       {dir.path + "/link", nullptr},  // projected volumes are symlinks
       {dir.path + "/mount", "is a directory"},
       {dir.path + "/missing", "does not exist"},
+      {file + "/inside", "cannot read"},  // a file on the way is no missing file (ENOTDIR)
       {"/dev/null", "not a regular file"},
   };
   for (const auto& row : rows) {
