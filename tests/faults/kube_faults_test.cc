@@ -83,6 +83,13 @@ class Apiserver {
         std::make_shared<const ballast::policy::TierPolicy>(ballast::policy::default_policy()), options);
     guard->start();
   }
+  // The Deployment "web" (3 replicas) under a started guard; true once its PDB exists.
+  bool guard_web() {
+    server.put(deployment("web", 3));
+    start_guard();
+    return FakeApiServer::wait_for([&] { return has_pdb("web-ballast"); }, kWait);
+  }
+
 
   // Replaces the token file the way the kubelet rotates a projected token: a new file
   // moved into place.
@@ -156,9 +163,7 @@ TEST_CASE("a watch cut off in the middle of an event resumes from the last whole
 TEST_CASE("a 410 on resume relists, and neither the gap nor a failing relist deletes a PDB", "[faults]") {
   ballast::testing::LogCapture logs;
   Apiserver api;
-  api.server.put(deployment("web", 3));
-  api.start_guard();
-  REQUIRE(FakeApiServer::wait_for([&] { return api.has_pdb("web-ballast"); }, kWait));
+  REQUIRE(api.guard_web());
   REQUIRE(api.server.wait_for_watches(5, kWait));
 
   SECTION("410 as an HTTP answer") { api.server.set_watch_expired_as_http_410(true); }
@@ -206,9 +211,7 @@ TEST_CASE("500s on PDB writes are retried and named, and never delete a PDB", "[
   Apiserver api;
   const std::string pdbs = "/apis/policy/v1/namespaces/shop/poddisruptionbudgets";
   api.server.fail_next("POST", pdbs, 500, 3);
-  api.server.put(deployment("web", 3));
-  api.start_guard();
-  REQUIRE(FakeApiServer::wait_for([&] { return api.has_pdb("web-ballast"); }, kWait));
+  REQUIRE(api.guard_web());
   CHECK(api.server.count_requests("POST", pdbs) == 4);
 
   // An update that fails keeps the old budget in place until one goes through.
@@ -229,9 +232,7 @@ TEST_CASE("500s on PDB writes are retried and named, and never delete a PDB", "[
 TEST_CASE("a 409 on a PDB update is re-planned from the newer object, without a warning", "[faults]") {
   ballast::testing::LogCapture logs;
   Apiserver api;
-  api.server.put(deployment("web", 3));
-  api.start_guard();
-  REQUIRE(FakeApiServer::wait_for([&] { return api.has_pdb("web-ballast"); }, kWait));
+  REQUIRE(api.guard_web());
   api.server.fail_next("PUT", "/apis/policy/v1/namespaces/shop/poddisruptionbudgets/web-ballast", 409, 3);
   api.server.patch_merge("apps/v1", "deployments", "shop", "web", {{"spec", {{"replicas", 1}}}});
   REQUIRE(FakeApiServer::wait_for(
@@ -277,9 +278,7 @@ TEST_CASE("answers slower than the client's timeout fail the call, and the guard
 TEST_CASE("a rotated service-account token is read again, and the old one is refused", "[faults]") {
   ballast::testing::LogCapture logs;
   Apiserver api;
-  api.server.put(deployment("web", 3));
-  api.start_guard();
-  REQUIRE(FakeApiServer::wait_for([&] { return api.has_pdb("web-ballast"); }, kWait));
+  REQUIRE(api.guard_web());
   REQUIRE(api.server.wait_for_watches(5, kWait));
 
   // The apiserver stops accepting the old token before the new file lands (the worst order).
