@@ -1,6 +1,8 @@
 #include "kube/informer.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 
 #include "kube/model/object_meta.h"
 
@@ -12,12 +14,46 @@ using nlohmann::json;
 // Where the cache keeps an object: namespace/name ("/name" for cluster-scoped objects).
 std::string object_key(const json& object) { return namespace_of(object) + "/" + name(object); }
 
+// Pods are most of a cluster's objects, and most of a pod is how its containers run
+// (image, command, env, probes, mounts) and per-container status, which no reader of this
+// cache uses: the node pool reads each container's name, resources, ports and restartPolicy,
+// the volumes, the scheduling fields and status.phase/conditions; the guard reads metadata
+// and conditions. Nothing writes a pod back from here (evictions name the pod only), and
+// the admission webhook reads whole pods from its reviews, not from this cache.
+void drop_unread_pod_fields(json& pod) {
+  static const std::set<std::string, std::less<>> kContainerFieldsRead = {"name", "resources", "ports",
+                                                                         "restartPolicy"};
+  if (auto spec = pod.find("spec"); spec != pod.end() && spec->is_object()) {
+    for (const char* list : {"containers", "initContainers", "ephemeralContainers"}) {
+      auto containers = spec->find(list);
+      if (containers == spec->end() || !containers->is_array()) continue;
+      for (auto& container : *containers) {
+        if (!container.is_object()) continue;
+        for (auto field = container.begin(); field != container.end();) {
+          field = kContainerFieldsRead.contains(field.key()) ? std::next(field) : container.erase(field);
+        }
+      }
+    }
+  }
+  if (auto status = pod.find("status"); status != pod.end() && status->is_object()) {
+    for (const char* unread : {"containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"}) {
+      status->erase(unread);
+    }
+  }
+}
+
 // No reconciler reads managedFields, and they are often a third or more of an object's JSON,
-// so the cache drops them, as kube-scheduler's informers do.
-// Writes stay safe: an update without managedFields keeps the server's.
-void drop_unread_fields(json& object) {
+// so the cache drops them, as kube-scheduler's informers do, and the parts of pods no reader
+// uses. Writes stay safe: an update without managedFields keeps the server's.
+void drop_unread_fields(const Resource& resource, json& object) {
   if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
     metadata->erase("managedFields");
+  }
+  if (!resource.group.empty()) return;
+  if (resource.plural == "pods") drop_unread_pod_fields(object);
+  // A node lists up to 50 of its images with every name and digest; nothing here reads them.
+  if (auto status = object.find("status"); resource.plural == "nodes" && status != object.end() && status->is_object()) {
+    status->erase("images");
   }
 }
 
@@ -68,12 +104,12 @@ bool Informer::synced() const {
   return synced_;
 }
 
-std::vector<json> Informer::objects() const {
+SharedObjects Informer::objects() const {
   std::lock_guard lock(mutex_);
-  std::vector<json> copy;
-  copy.reserve(objects_.size());
-  for (const auto& [key, object] : objects_) copy.push_back(object);
-  return copy;
+  std::vector<ObjectRef> snapshot;
+  snapshot.reserve(objects_.size());
+  for (const auto& [key, object] : objects_) snapshot.push_back(object);
+  return SharedObjects(std::move(snapshot));
 }
 
 uint64_t Informer::list_count() const {
@@ -100,8 +136,8 @@ bool Informer::relist() {
     for (auto& item : list->items) {
       // The key first: json's by-value operator= would move the object out before it is read.
       std::string key = object_key(item);
-      drop_unread_fields(item);
-      objects_[std::move(key)] = std::move(item);
+      drop_unread_fields(resource_, item);
+      objects_[std::move(key)] = std::make_shared<const json>(std::move(item));
     }
     resource_version_ = list->resource_version;
     synced_ = true;
@@ -111,7 +147,7 @@ bool Informer::relist() {
   return true;
 }
 
-void Informer::apply(const WatchEvent& event) {
+void Informer::apply(WatchEvent event) {
   if (log_.enabled(LogLevel::kDebug)) {
     log_.debug("watch event", {{"resource", resource_.plural}, {"type", event.type},
                                {"object", object_key(event.object)}, {"resourceVersion", resource_version(event.object)}});
@@ -126,12 +162,12 @@ void Informer::apply(const WatchEvent& event) {
     } else if (event.type == "DELETED") {
       objects_.erase(object_key(event.object));
     } else {
-      json object = event.object;
+      json object = std::move(event.object);
       object["kind"] = resource_.kind;
       object["apiVersion"] = resource_.api_version();
-      drop_unread_fields(object);
+      drop_unread_fields(resource_, object);
       std::string key = object_key(object);
-      objects_[std::move(key)] = std::move(object);
+      objects_[std::move(key)] = std::make_shared<const json>(std::move(object));
     }
   }
   if (changed) notify_handlers();
@@ -169,7 +205,7 @@ void Informer::run() {
       events_before = watch_events_;
     }
     auto handle = api_.watch(
-        resource_, options_.ns, watch_options, [this](WatchEvent event) { apply(event); },
+        resource_, options_.ns, watch_options, [this](WatchEvent event) { apply(std::move(event)); },
         [this](Status status) {
           {
             std::lock_guard lock(mutex_);

@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "kube/kube_api.h"
+#include "kube/model/shared_objects.h"
 
 namespace ballast::kube {
 
@@ -61,8 +62,9 @@ class Informer {
 
   // True once the first list has completed.
   bool synced() const;
-  // The cached objects, a copy ordered by namespace/name.
-  std::vector<nlohmann::json> objects() const;
+  // The cached objects ordered by namespace/name: a snapshot sharing them with the cache
+  // (a change replaces an object's pointer, never the object a snapshot holds).
+  SharedObjects objects() const;
   const Resource& resource() const { return resource_; }
   // Lists completed so far (relists after 410 or resync included), for tests and metrics.
   uint64_t list_count() const;
@@ -70,7 +72,7 @@ class Informer {
  private:
   void run();
   bool relist();
-  void apply(const WatchEvent& event);
+  void apply(WatchEvent event);
   void wait_for(std::chrono::milliseconds delay);
   void notify_handlers();
 
@@ -85,7 +87,7 @@ class Informer {
 
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable wake_;
-  std::map<std::string, nlohmann::json> objects_;  // namespace/name → object
+  std::map<std::string, ObjectRef> objects_;  // namespace/name → object
   std::string resource_version_;
   bool synced_ = false;
   bool stopping_ = false;

@@ -464,7 +464,7 @@ Result<ClusterSnapshot> finish(ClusterSnapshot snapshot) {
 
 }  // namespace
 
-Result<ClusterSnapshot> parse_objects(const std::vector<nlohmann::json>& objects) {
+Result<ClusterSnapshot> parse_objects(const kube::SharedObjects& objects) {
   ClusterSnapshot snapshot;
   for (size_t i = 0; i < objects.size(); ++i) {
     if (auto added = add_object(objects[i], i, snapshot); !added) return added.error();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/result.h"
+#include "kube/model/shared_objects.h"
 #include "nodepool/k8s_types.h"
 #include "nodepool/node_group.h"
 #include "core/timestamp.h"
@@ -206,7 +207,7 @@ Result<PersistentVolumeClaim> parse_persistent_volume_claim(const nlohmann::json
 // Objects of any kind (as a watch delivers them) → snapshot. Kinds other than Node, Pod,
 // PodDisruptionBudget, NodeGroup, DaemonSet, ReplicaSet, PersistentVolume and
 // PersistentVolumeClaim are skipped with a note.
-Result<ClusterSnapshot> parse_objects(const std::vector<nlohmann::json>& objects);
+Result<ClusterSnapshot> parse_objects(const kube::SharedObjects& objects);
 
 // A `kind: List` (what `kubectl get ... -o json` prints), or a single object.
 Result<ClusterSnapshot> parse_snapshot(const nlohmann::json& document);

@@ -28,7 +28,7 @@ bool is_ready(const json& endpoint) {
 
 }  // namespace
 
-std::set<std::string> peers_from_endpoint_slices(const std::vector<json>& slices, const EndpointPeerOptions& options) {
+std::set<std::string> peers_from_endpoint_slices(const kube::SharedObjects& slices, const EndpointPeerOptions& options) {
   std::set<std::string> peers;
   for (const auto& slice : slices) {
     uint16_t port = slice_port(slice, options.port_name);

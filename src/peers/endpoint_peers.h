@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/model/shared_objects.h"
+
 namespace ballast::peers {
 
 // How to read the peers Service's EndpointSlices.
@@ -22,7 +24,7 @@ struct EndpointPeerOptions {
 // `default_port`. IPv6 addresses come bracketed. This replica's own IP is left out; a
 // replica that cannot know its IP finds itself when it dials itself (409). Pure: slices as
 // the apiserver returns them; an unexpected shape reads as no endpoint.
-std::set<std::string> peers_from_endpoint_slices(const std::vector<nlohmann::json>& slices,
+std::set<std::string> peers_from_endpoint_slices(const kube::SharedObjects& slices,
                                                  const EndpointPeerOptions& options);
 
 }  // namespace ballast::peers

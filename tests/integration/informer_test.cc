@@ -52,3 +52,84 @@ TEST_CASE("the cache keeps listed and watched objects without their managedField
   informer.stop();
   pool.stop();
 }
+
+TEST_CASE("a snapshot of the cache shares its objects and keeps what it saw when they change", "[informer]") {
+  FakeApiServer server;
+  server.start();
+  ballast::net::IoPool pool{1};
+  pool.start();
+  ballast::kube::KubeConfig config;
+  config.server = server.url();
+  ballast::kube::KubeClient client(pool, config);
+
+  server.put(ballast::testing::make_pod("default", "a", {{"app", "web"}}));
+  server.put(ballast::testing::make_pod("default", "b", {{"app", "web"}}));
+  ballast::kube::Informer informer(client, ballast::kube::pods(), {});
+  informer.start();
+  REQUIRE(FakeApiServer::wait_for([&] { return informer.objects().size() == 2; }, kWait));
+  REQUIRE(server.wait_for_watches(1, kWait));
+
+  const auto before = informer.objects();
+  // Two snapshots of an unchanged cache hold the same objects, not copies of them.
+  CHECK(&informer.objects()[0] == &before[0]);
+  CHECK(&informer.objects()[1] == &before[1]);
+
+  server.put(ballast::testing::make_pod("default", "b", {{"app", "api"}}));
+  REQUIRE(FakeApiServer::wait_for([&] { return informer.objects()[1]["metadata"]["labels"]["app"] == "api"; }, kWait));
+  const auto after = informer.objects();
+  CHECK(&after[0] == &before[0]);                              // unchanged: still shared
+  CHECK(before[1]["metadata"]["labels"]["app"] == "web");      // the old snapshot still sees what it saw
+  CHECK(&after[1] != &before[1]);
+  informer.stop();
+  pool.stop();
+}
+
+TEST_CASE("the cache keeps of pods and nodes what its readers read", "[informer]") {
+  FakeApiServer server;
+  server.start();
+  ballast::net::IoPool pool{1};
+  pool.start();
+  ballast::kube::KubeConfig config;
+  config.server = server.url();
+  ballast::kube::KubeClient client(pool, config);
+
+  json pod = ballast::testing::make_pod("default", "web-1", {{"app", "web"}}, "node-a");
+  auto& container = pod["spec"]["containers"][0];
+  container["env"] = json::array({{{"name", "TOKEN"}, {"value", "s3cr3t"}}});
+  container["command"] = json::array({"/bin/server", "--port=80"});
+  container["livenessProbe"] = {{"httpGet", {{"path", "/healthz"}, {"port", 80}}}};
+  container["ports"] = json::array({{{"containerPort", 80}, {"hostPort", 8080}}});
+  pod["spec"]["initContainers"] = json::array(
+      {{{"name", "proxy"}, {"image", "envoy"}, {"restartPolicy", "Always"}, {"resources", {{"requests", {{"cpu", "50m"}}}}}}});
+  pod["spec"]["volumes"] = json::array({{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "data-web-1"}}}}});
+  pod["status"]["containerStatuses"] = json::array({{{"name", "main"}, {"restartCount", 3}, {"imageID", "sha256:1"}}});
+  server.put(pod);
+  json node = ballast::testing::make_node("node-a");
+  node["status"]["images"] = json::array({{{"names", json::array({"busybox@sha256:1"})}, {"sizeBytes", 1000}}});
+  server.put(node);
+
+  ballast::kube::Informer pods(client, ballast::kube::pods(), {});
+  ballast::kube::Informer nodes(client, ballast::kube::nodes(), {});
+  pods.start();
+  nodes.start();
+  REQUIRE(FakeApiServer::wait_for([&] { return pods.synced() && nodes.synced(); }, kWait));
+
+  const json& cached = pods.objects().front();
+  INFO(cached.dump());
+  const json& main = cached["spec"]["containers"][0];
+  CHECK(main == json{{"name", "main"},
+                     {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "64Mi"}}}}},
+                     {"ports", json::array({{{"containerPort", 80}, {"hostPort", 8080}}})}});
+  CHECK(cached["spec"]["initContainers"][0] ==
+        json{{"name", "proxy"}, {"restartPolicy", "Always"}, {"resources", {{"requests", {{"cpu", "50m"}}}}}});
+  CHECK(cached["spec"]["volumes"] == pod["spec"]["volumes"]);
+  CHECK(cached["spec"]["nodeName"] == "node-a");
+  CHECK(cached["status"]["conditions"] == pod["status"]["conditions"]);
+  CHECK_FALSE(cached["status"].contains("containerStatuses"));
+  CHECK(cached["metadata"]["labels"]["app"] == "web");
+  CHECK_FALSE(nodes.objects().front()["status"].contains("images"));
+  CHECK(nodes.objects().front()["status"].contains("allocatable"));
+  pods.stop();
+  nodes.stop();
+  pool.stop();
+}

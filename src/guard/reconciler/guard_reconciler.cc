@@ -140,7 +140,7 @@ bool GuardReconciler::watch_vpas() {
 }
 
 void GuardReconciler::act_on_priority_classes() {
-  const auto plan = plan_priority_classes(*policy_, priority_classes_->objects());
+  const auto plan = plan_priority_classes(*policy_, priority_classes_->objects().copies());
   for (const auto& conflict : plan.conflicts) {
     const json subject = {{"apiVersion", "scheduling.k8s.io/v1"},
                           {"kind", "PriorityClass"},
@@ -183,12 +183,12 @@ void GuardReconciler::act_on_priority_classes() {
 
 void GuardReconciler::act_on_pdbs() {
   PdbPlannerInput input;
-  input.deployments = deployments_->objects();
-  input.stateful_sets = stateful_sets_->objects();
-  input.pdbs = pdbs_->objects();
-  input.namespaces = namespaces_->objects();
-  if (scaled_objects_ != nullptr) input.scaled_objects = scaled_objects_->objects();
-  for (const auto& [key, informer] : target_pods_) input.target_pods[key] = informer->objects();
+  input.deployments = deployments_->objects().copies();
+  input.stateful_sets = stateful_sets_->objects().copies();
+  input.pdbs = pdbs_->objects().copies();
+  input.namespaces = namespaces_->objects().copies();
+  if (scaled_objects_ != nullptr) input.scaled_objects = scaled_objects_->objects().copies();
+  for (const auto& [key, informer] : target_pods_) input.target_pods[key] = informer->objects().copies();
   const PdbPlan plan = plan_pdbs(*policy_, input);
   log().debug("planned PDBs", {{"deployments", input.deployments.size()}, {"statefulSets", input.stateful_sets.size()},
                               {"pdbs", input.pdbs.size()}, {"actions", plan.actions.size()},
@@ -210,11 +210,11 @@ void GuardReconciler::act_on_pdbs() {
 
 void GuardReconciler::act_on_vpas() {
   VpaPlannerInput input;
-  input.deployments = deployments_->objects();
-  input.stateful_sets = stateful_sets_->objects();
-  input.vpas = vpas_->objects();
-  input.hpas = hpas_->objects();
-  if (scaled_objects_ != nullptr) input.scaled_objects = scaled_objects_->objects();
+  input.deployments = deployments_->objects().copies();
+  input.stateful_sets = stateful_sets_->objects().copies();
+  input.vpas = vpas_->objects().copies();
+  input.hpas = hpas_->objects().copies();
+  if (scaled_objects_ != nullptr) input.scaled_objects = scaled_objects_->objects().copies();
   const VpaPlan plan = plan_vpas(*policy_, input);
   for (const auto& note : plan.notes) {
     const json workload = {{"apiVersion", "apps/v1"},

@@ -383,13 +383,13 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
 
   const auto node_objects = nodes_->objects();
   const auto group_objects = node_groups_->objects();
-  std::vector<json> all = node_objects;
-  for (auto* informer : {pods_, pdbs_, daemonsets_, persistent_volumes_, persistent_volume_claims_, node_groups_}) {
-    auto objects = informer->objects();
-    all.insert(all.end(), std::make_move_iterator(objects.begin()), std::make_move_iterator(objects.end()));
+  kube::SharedObjects all = node_objects;
+  for (auto* informer : {pods_, pdbs_, daemonsets_, persistent_volumes_, persistent_volume_claims_}) {
+    all.append(informer->objects());
   }
+  all.append(group_objects);
   auto snapshot = parse_objects(all);
-  all.clear();
+  all = {};
   if (!snapshot) {
     log().warn("cannot read the cluster; no action this pass", {{"error", snapshot.error().message}});
     return true;

@@ -153,7 +153,7 @@ inline json labelled(json object, const std::string& key, const std::string& val
 }
 
 inline ClusterSnapshot snapshot(const std::vector<json>& objects) {
-  auto parsed = parse_objects(objects);
+  auto parsed = parse_objects(kube::SharedObjects(objects));
   if (!parsed) throw std::runtime_error(parsed.error().message);
   return std::move(*parsed);
 }

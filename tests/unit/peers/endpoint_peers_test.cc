@@ -96,7 +96,7 @@ TEST_CASE("EndpointSlices become the set of peer addresses", "[peers][discovery]
       {"no slices, no peers", {}, {}, {}},
   };
   for (const auto& c : cases) {
-    SECTION(c.name) { CHECK(peers_from_endpoint_slices(c.slices, c.options) == c.expected); }
+    SECTION(c.name) { CHECK(peers_from_endpoint_slices(kube::SharedObjects(c.slices), c.options) == c.expected); }
   }
 }
 
