@@ -333,17 +333,21 @@ TEST_CASE("the node pool keeps an order whose answer was lost and whose lookups 
   ResilienceOptions resilience;
   resilience.max_attempts = 1;
   resilience.breaker_threshold = 100;
+  resilience.rate_per_second = 1000;  // no rate limiter holding a second order back
+  resilience.burst = 1000;
   rig.start(resilience);
-  REQUIRE(FakeApiServer::wait_for(
+  const bool confirmed = FakeApiServer::wait_for(
       [&] {
         const auto in_flight = rig.in_flight();
         return in_flight.size() == 1 && !in_flight[0].value("providerId", "").empty() &&
                !in_flight[0].contains("unconfirmed");
       },
-      10s));
+      10s);
   REQUIRE(rig.wait_passes(3));
+  INFO("status.inFlight: " << json(rig.in_flight()).dump());
   CHECK(vpsie.vms().size() == 1);
   CHECK(vpsie.count_requests("POST", "/api/v2/vm") == 1);
+  REQUIRE(confirmed);
   REQUIRE(rig.in_flight().size() == 1);
   CHECK(rig.in_flight()[0]["name"] == vpsie.vms()[0].name);
   const std::string metrics = rig.metrics.render();
