@@ -281,6 +281,9 @@ void NodePoolReconciler::undo_drain(const json& node, const std::string& why, Ti
                                     std::map<std::string, json>& statuses) {
   const std::string name = kube::name(node);
   const std::string group = kube::label(node, kNodeGroupLabel);
+  // An untaint that failed is waiting out its backoff: its failure was said then, once.
+  const std::string key = "untaint|" + name;
+  if (!may_retry(key)) return;
   log().warn("scale-down failed; node kept", {{"node", name}, {"group", group}, {"reason", why}});
   events().warning(node, "ScaleDownFailed", why);
   failed_scale_down(group);
@@ -293,8 +296,6 @@ void NodePoolReconciler::undo_drain(const json& node, const std::string& why, Ti
   if (taints.size() == node["spec"].value("taints", json::array()).size()) return;  // never tainted: nothing to undo
   const json patch = {{"metadata", {{"annotations", {{kDrainStartedAnnotation, nullptr}}}}},
                       {"spec", {{"unschedulable", nullptr}, {"taints", taints}}}};
-  const std::string key = "untaint|" + name;
-  if (!may_retry(key)) return;
   if (auto patched = api().patch(kube::nodes(), "", name, kube::PatchType::kMerge, patch); !patched) {
     const auto wait = static_cast<int64_t>(retry_later(key).count());
     log().warn("cannot untaint the node", {{"node", name}, {"error", patched.error().message}, {"retryInMs", wait}});
