@@ -5,7 +5,7 @@
 namespace ballast::kube {
 
 Controller::Controller(const ControllerContext& context, const char* name, ControllerOptions options)
-    : context_(context), options_(options), log_(name) {}
+    : context_(context), options_(options), name_(name), log_(name) {}
 
 Controller::~Controller() { stop(); }
 
@@ -17,6 +17,22 @@ Informer& Controller::watch(const Resource& resource, const std::string& ns, con
 
 bool Controller::synced() const {
   return std::all_of(watches_.begin(), watches_.end(), [](const auto& watched) { return watched.first->synced(); });
+}
+
+std::chrono::milliseconds Controller::retry_later(const std::string& key) {
+  const auto now = clock().now();
+  const auto due = retries_.failure(key, now);
+  metrics()
+      .counter("ballast_controller_retries_total", "Failed writes a controller will try again after a backoff",
+               {{"controller", name_}, {"write", key.substr(0, key.find('|'))}})
+      .increment();
+  return std::chrono::ceil<std::chrono::milliseconds>(due - now);
+}
+
+bool Controller::run_pass() {
+  const bool completed = reconcile_pass();
+  if (const auto due = retries_.next_due(clock().now())) loop_.requeue_at(*due);
+  return completed;
 }
 
 void Controller::start() {

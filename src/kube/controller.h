@@ -16,6 +16,7 @@
 #include "kube/kube_api.h"
 #include "kube/reconcile_loop.h"
 #include "kube/report_once.h"
+#include "kube/retry_backoff.h"
 
 namespace ballast::kube {
 
@@ -33,17 +34,21 @@ struct ControllerContext {
 
 struct ControllerOptions {
   bool dry_run = false;  // plan, log and emit Events for the actions; take none
-  // A pass runs at least this often without changes (a failed write is retried by it).
+  // A pass runs at least this often without changes or deadlines.
   std::chrono::milliseconds interval{10'000};
   // Changes arriving together are planned once: a pass runs this long after the first.
   std::chrono::milliseconds debounce{500};
+  // A failed write waits 1 s, 2 s, 4 s ... up to 5 min before it is tried again.
+  RetryBackoff::Options retry;
 };
 
 // The base of the PDB guard and the node pool (controller-runtime's controller in small):
 // caches from the shared InformerFactory whose changes poke the ReconcileLoop, the leader
-// gate, the report-once Event set and the injected clock. A controller names the caches
-// it reads in watch_resources() and decides and acts in reconcile_pass(); both run with
-// the caches and its loop handled here.
+// gate, the report-once Event set, the failed writes' backoff and the injected clock. A
+// controller names the caches it reads in watch_resources() and decides and acts in
+// reconcile_pass(); both run with the caches and its loop handled here. After each pass
+// the loop is asked to run again when the first backing-off write falls due, or at a time
+// the pass named with requeue_at() (a timer of its own), whichever comes first.
 //
 // Owned by the composition root; start() registers the caches, starts the factory's
 // informers and the worker thread; stop() joins the worker and removes this controller's
@@ -82,6 +87,16 @@ class Controller {
   ReportOnce& reported() { return reported_; }
   const Logger& log() const { return log_; }
 
+  // Failed writes, by key ("<kind>|<object>", kind a fixed word: it labels a metric).
+  // may_retry(): the key is not backing off. retry_later(): records a failure, counts it
+  // in ballast_controller_retries_total{controller, write} and returns the wait before the
+  // next attempt (to say once in the failure's log line). Worker thread only.
+  bool may_retry(const std::string& key) const { return retries_.due(key, clock().now()); }
+  std::chrono::milliseconds retry_later(const std::string& key);
+  void succeeded(const std::string& key) { retries_.success(key); }
+  // The next pass runs by `due` (steady clock) even without a change. Worker thread.
+  void requeue_at(Clock::time_point due) { loop_.requeue_at(due); }
+
  private:
   virtual void watch_resources() = 0;
   // One plan-and-act pass; false when it could not complete (caches not synced, not the leader).
@@ -89,12 +104,16 @@ class Controller {
 
   const ControllerContext context_;
   const ControllerOptions options_;
+  const std::string name_;  // "guard", "nodepool": the metrics' controller label
   Logger log_;
   std::vector<std::pair<Informer*, Informer::HandlerId>> watches_;  // worker thread once started
   // Notes and conflicts already reported, so a steady state emits nothing. Worker only.
   ReportOnce reported_{context_.events};
+  RetryBackoff retries_{options_.retry};  // worker only
+  // One pass, then a requeue for the earliest failed write falling due.
+  bool run_pass();
   // Last: its thread stops before the members a pass uses are destroyed.
-  ReconcileLoop loop_{context_.clock, options_.interval, options_.debounce, [this] { return reconcile_pass(); }};
+  ReconcileLoop loop_{context_.clock, options_.interval, options_.debounce, [this] { return run_pass(); }};
 };
 
 }  // namespace ballast::kube

@@ -33,6 +33,15 @@ void ReconcileLoop::poke() {
   wake_.notify_all();
 }
 
+void ReconcileLoop::requeue_at(Clock::time_point due) {
+  {
+    std::lock_guard lock(mutex_);
+    if (due_ && *due_ <= due) return;
+    due_ = due;
+  }
+  wake_.notify_all();
+}
+
 uint64_t ReconcileLoop::passes() const {
   std::lock_guard lock(mutex_);
   return passes_;
@@ -42,12 +51,20 @@ void ReconcileLoop::run() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      clock_.wait_until(lock, wake_, clock_.now() + interval_, [this] { return stopping_ || dirty_; });
+      const auto idle_until = clock_.now() + interval_;
+      // A requeue_at() during the wait moves the deadline earlier: wake, and wait again.
+      const auto asked = due_;
+      const auto deadline = asked && *asked < idle_until ? *asked : idle_until;
+      clock_.wait_until(lock, wake_, deadline, [&] { return stopping_ || dirty_ || due_ != asked; });
       if (stopping_) return;
-      // Let a burst of watch events land before planning once over all of them.
-      clock_.wait_until(lock, wake_, clock_.now() + debounce_, [this] { return stopping_; });
-      if (stopping_) return;
+      if (!dirty_ && due_ != asked) continue;
+      if (dirty_) {
+        // Let a burst of watch events land before planning once over all of them.
+        clock_.wait_until(lock, wake_, clock_.now() + debounce_, [this] { return stopping_; });
+        if (stopping_) return;
+      }
       dirty_ = false;
+      due_.reset();
     }
     if (!pass_()) continue;
     std::lock_guard lock(mutex_);

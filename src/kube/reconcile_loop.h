@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
@@ -12,10 +13,11 @@
 namespace ballast::kube {
 
 // A reconciler's worker thread. It runs `pass` `debounce` after the first poke, so a
-// burst of watch events is planned once, and at least every `interval` without any
-// (the first pass runs once started). `pass` returns true when it completed (false: caches
-// not synced yet, or not the leader). poke() may come from any thread. Both waits are on
-// `clock`, so tests move time with a fake clock.
+// burst of watch events is planned once, at the time a pass asked for with requeue_at()
+// (controller-runtime's RequeueAfter: a timer, a backoff that ends), and at least every
+// `interval` without either (the first pass runs once started). `pass` returns true when
+// it completed (false: caches not synced yet, or not the leader). poke() and requeue_at()
+// may come from any thread. Every wait is on `clock`, so tests move time with a fake clock.
 class ReconcileLoop {
  public:
   ReconcileLoop(const Clock& clock, std::chrono::milliseconds interval, std::chrono::milliseconds debounce,
@@ -27,6 +29,9 @@ class ReconcileLoop {
   void start();
   void stop();  // waits for a pass in progress; idempotent
   void poke();
+  // Runs a pass at `due` unless one runs before (the earliest asked for wins). A pass
+  // starting clears it: a pass that still has a deadline ahead asks again.
+  void requeue_at(Clock::time_point due);
   uint64_t passes() const;  // completed passes
 
  private:
@@ -36,9 +41,10 @@ class ReconcileLoop {
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds debounce_;
   const std::function<bool()> pass_;
-  mutable std::mutex mutex_;  // guards the four below
+  mutable std::mutex mutex_;  // guards the five below
   std::condition_variable wake_;
   bool dirty_ = true;
+  std::optional<Clock::time_point> due_;
   bool stopping_ = false;
   uint64_t passes_ = 0;
   std::thread worker_;

@@ -485,6 +485,67 @@ nlohmann::json node_rows(const GroupScaleDown* down, const GroupPass& pass, cons
   return rows;
 }
 
+// The earliest of the times offered that is still after `now`.
+class EarliestAfter {
+ public:
+  explicit EarliestAfter(TimePoint now) : now_(now) {}
+  void offer(std::optional<TimePoint> at) {
+    if (at && *at > now_ && (!earliest_ || *at < *earliest_)) earliest_ = at;
+  }
+  std::optional<TimePoint> earliest() const { return earliest_; }
+
+ private:
+  const TimePoint now_;
+  std::optional<TimePoint> earliest_;
+};
+
+std::optional<TimePoint> plus(std::optional<TimePoint> since, int64_t seconds) {
+  if (!since) return std::nullopt;
+  return *since + std::chrono::seconds(seconds);
+}
+
+// When the timers this pass found running end (see ActuationPlan::next_due). A timer
+// tested with `>` ends a tick after its length.
+std::optional<TimePoint> next_due(const ClusterSnapshot& cluster, const ActuationPlan& plan,
+                                  const std::map<std::string, GroupPass>& passes,
+                                  const std::map<std::string, std::optional<TimePoint>>& pressure_since, TimePoint now,
+                                  const ActuationOptions& options) {
+  constexpr auto kTick = std::chrono::milliseconds(1);
+  EarliestAfter due(now);
+  for (const auto& group : cluster.node_groups) {
+    const int64_t timeout = group.provision_timeout_seconds.value_or(options.provision_timeout_seconds);
+    for (const auto& entry : group.status.in_flight) {
+      if (entry.requested_at) due.offer(*entry.requested_at + std::chrono::seconds(timeout) + kTick);
+    }
+    const auto pass = passes.find(group.name);
+    if (pass != passes.end()) due.offer(plus(pass->second.failed_at, group.scale_up.backoff_seconds));
+    due.offer(plus(group.status.last_scale_up, group.scale_up.cooldown_seconds));
+    due.offer(plus(group.status.last_scale_up, group.scale_down.delay_after_add_seconds));
+    due.offer(plus(group.status.last_scale_down_failure, group.scale_down.delay_after_failure_seconds));
+    if (const auto since = pressure_since.find(group.name); since != pressure_since.end()) {
+      due.offer(plus(since->second, group.scale_up.sustained_seconds));
+    }
+    for (const auto& pod : cluster.pods) {
+      if (pod.node_name.empty() && !pod.terminal()) due.offer(plus(pod.unschedulable_since, group.scale_up.pod_age_seconds));
+    }
+    if (const GroupScaleDown* down = plan.down.find(group.name)) {
+      for (const auto& node : down->nodes) {
+        due.offer(plus(node.unneeded_since, group.scale_down.unneeded_seconds));
+        due.offer(plus(node.not_ready_since, group.scale_down.unready_seconds));
+      }
+    }
+  }
+  for (const auto& node : cluster.nodes) {
+    if (!draining(node)) continue;
+    const auto pass = passes.find(node.group());
+    const int64_t grace = pass != passes.end() ? pass->second.spec->scale_down.max_graceful_termination_seconds
+                                               : ScaleDownSpec{}.max_graceful_termination_seconds;
+    const auto started = parse_time(annotation(node.annotations, kDrainStartedAnnotation));
+    if (started) due.offer(*started + std::chrono::seconds(grace) + kTick);
+  }
+  return due.earliest();
+}
+
 }  // namespace
 
 bool takes_pods(const Node& node) {
@@ -605,6 +666,7 @@ ActuationPlan plan_actuation(ClusterSnapshot cluster, TimePoint now, const Actua
     status.pressure_since = pressure_since[group.name];
     plan.statuses.push_back(std::move(status));
   }
+  plan.next_due = next_due(cluster, plan, passes, pressure_since, now, options);
   // A scale-up orders towards the size this pass plans for the group.
   for (auto& planned : plan.actions) {
     if (auto* up = std::get_if<action::ScaleUp>(&planned)) {

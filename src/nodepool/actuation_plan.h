@@ -135,6 +135,11 @@ struct ActuationPlan {
   ScaleDownPlan down;
   std::vector<Action> actions;
   std::vector<GroupStatusPlan> statuses;  // one per NodeGroup, by name
+  // The first instant after `now` at which a timer this pass waits on ends (a provision
+  // timeout, a drain's maxGracefulTerminationSeconds, scale-up backoff or cooldown,
+  // sustained pressure, a pending pod's podAgeSeconds, scale-down's unneeded, unready and
+  // delay timers), so the reconciler runs then instead of at its next interval.
+  std::optional<TimePoint> next_due;
 };
 
 // A Node that can take pods: Ready and none of the taints a node carries while it starts (a

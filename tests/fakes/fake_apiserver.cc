@@ -1806,6 +1806,11 @@ void FakeApiServer::fail_next(std::string method, std::string path_prefix, int s
   impl_->fail_rules.push_back({std::move(method), std::move(path_prefix), status, count, retry_after_seconds});
 }
 
+void FakeApiServer::clear_failures() {
+  std::lock_guard lock(impl_->mu);
+  impl_->fail_rules.clear();
+}
+
 void FakeApiServer::fail_next_list(std::string path_prefix, int status, int count) {
   std::lock_guard lock(impl_->mu);
   impl_->fail_rules.push_back({"GET", std::move(path_prefix), status, count, std::nullopt, true});

@@ -187,6 +187,8 @@ class FakeApiServer {
   // The same for the next `count` LISTs (GETs that are not watches) under `path_prefix`:
   // a relist fails while watches on the same path go through.
   void fail_next_list(std::string path_prefix, int status, int count = 1);
+  // Drops every failure fail_next()/fail_next_list() still holds: the apiserver recovers.
+  void clear_failures();
   // Delay before answering each request (and before a watch starts streaming).
   void set_latency(std::chrono::milliseconds latency);
   // Closes every open watch stream abruptly (no terminating chunk), as a restarting

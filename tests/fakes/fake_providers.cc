@@ -121,6 +121,7 @@ struct FakeProviderServer::Impl {
   std::string lose_method;
   std::string lose_prefix;
   int lose_count = 0;
+  int fail_after_lost = 0;  // 503s answered after a lost answer
   std::vector<FakeProviderRequest> log;
 };
 
@@ -156,15 +157,20 @@ FakeProviderResponse FakeProviderServer::answer(const FakeProviderRequest& reque
   if (impl_->lose_count > 0 && request.method == impl_->lose_method && request.path().rfind(impl_->lose_prefix, 0) == 0) {
     --impl_->lose_count;
     response.lost = true;
+    if (impl_->fail_after_lost > 0) {
+      impl_->fail_status = 503;
+      impl_->fail_count = impl_->fail_after_lost;
+    }
   }
   return response;
 }
 
-void FakeProviderServer::lose_answer_next(std::string method, std::string path_prefix, int count) {
+void FakeProviderServer::lose_answer_next(std::string method, std::string path_prefix, int count, int then_fail) {
   std::lock_guard lock(mutex_);
   impl_->lose_method = std::move(method);
   impl_->lose_prefix = std::move(path_prefix);
   impl_->lose_count = count;
+  impl_->fail_after_lost = then_fail;
 }
 
 void FakeProviderServer::fail_next(int status, int count) {

@@ -70,8 +70,9 @@ class FakeProviderServer {
   void set_latency(std::chrono::milliseconds latency);
   // The next `count` requests of `method` whose path starts with `path_prefix` are carried
   // out (a POST creates its VM), then the connection closes without an answer: the
-  // client cannot tell whether anything happened.
-  void lose_answer_next(std::string method, std::string path_prefix, int count = 1);
+  // client cannot tell whether anything happened. With `then_fail`, the requests after
+  // the lost one answer 503 that many times (the provider stays down a while).
+  void lose_answer_next(std::string method, std::string path_prefix, int count = 1, int then_fail = 0);
   // New VMs stay "creating"/"provisioning" forever.
   void set_never_running(bool never);
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/metrics.h"
@@ -74,10 +75,13 @@ class Apiserver {
     std::filesystem::remove_all(dir_);
   }
 
-  void start_guard() {
+  // Failed writes wait 10 ms, 20 ms, ... up to 500 ms unless told (production: 1 s to 5 min).
+  void start_guard(ballast::kube::RetryBackoff::Options retry = {10ms, 500ms},
+                   std::chrono::milliseconds debounce = 10ms) {
     ballast::kube::ControllerOptions options;
-    options.debounce = 10ms;
+    options.debounce = debounce;
     options.interval = 300ms;
+    options.retry = retry;
     guard = std::make_unique<ballast::guard::GuardReconciler>(
         ballast::kube::ControllerContext{*client, *informers_, *events_, [] { return true; }, clock_, metrics},
         std::make_shared<const ballast::policy::TierPolicy>(ballast::policy::default_policy()), options);
@@ -351,4 +355,51 @@ TEST_CASE("a node whose taint cannot be written is not drained, and a group whos
     CHECK_FALSE(logs.lines_with({"cannot write NodeGroup status", "general", "HTTP 500"}).empty());
     ballast::testing::check_no_secret(logs.text(), metrics, {"pipeline-token-77ad"});
   }
+}
+
+namespace {
+
+// Starts the guard over "web" with every PDB create failing (HTTP 500) for `window`, and
+// returns how many creates it sent in that time; the PDB must then be made once the
+// apiserver accepts writes again.
+size_t creates_while_failing(Apiserver& api, ballast::kube::RetryBackoff::Options retry,
+                             std::chrono::milliseconds debounce, std::chrono::milliseconds window) {
+  const std::string pdbs = "/apis/policy/v1/namespaces/shop/poddisruptionbudgets";
+  api.server.fail_next("POST", pdbs, 500, 1'000'000);
+  api.server.put(deployment("web", 3));
+  api.start_guard(retry, debounce);
+  REQUIRE(FakeApiServer::wait_for([&] { return api.server.count_requests("POST", pdbs) >= 1; }, kWait));
+  std::this_thread::sleep_for(window);  // the fault lasts this long: nothing to wait for but time
+  const size_t attempts = api.server.count_requests("POST", pdbs);
+  api.server.clear_failures();
+  REQUIRE(FakeApiServer::wait_for([&] { return api.has_pdb("web-ballast"); }, retry.cap + kWait));
+  return attempts;
+}
+
+}  // namespace
+
+TEST_CASE("a PDB write that keeps failing is tried again after a doubling backoff, not once a pass", "[faults]") {
+  ballast::testing::LogCapture logs;
+  Apiserver api;
+  // 100 ms doubling: attempts at 0, 0.1, 0.3, 0.7, 1.5 and 3.1 s; once a pass (the guard's
+  // 100 ms debounce) it was ~25.
+  const size_t attempts = creates_while_failing(api, {100ms, 1min}, 100ms, 2500ms);
+  CHECK(attempts >= 4);
+  CHECK(attempts <= 6);
+  const std::string metrics = api.metrics.render();
+  CHECK(sample(metrics, R"(ballast_controller_retries_total{controller="guard",write="pdb"})") == attempts);
+  CHECK(sample(metrics, R"(ballast_guard_actions_total{action="create_pdb",result="ok"})") == 1);
+  // One warning per failed attempt, each saying when the next comes.
+  CHECK(logs.lines_with({"PodDisruptionBudget write failed", "shop/web-ballast", "retryInMs"}).size() == attempts);
+  api.check_reported(logs, {"PodDisruptionBudget write failed", "HTTP 500"},
+                     R"(ballast_kube_api_requests_total{method="POST",code="500"})");
+}
+
+// By hand (`faults_test "[.measure]"`): a minute of failing PDB creates with the guard's
+// production settings, for bench/RESULTS.md.
+TEST_CASE("measure: PDB creates sent during a minute of failing writes", "[.measure]") {
+  Apiserver api;
+  const ballast::kube::ControllerOptions defaults = ballast::guard::default_guard_options();
+  const size_t attempts = creates_while_failing(api, defaults.retry, defaults.debounce, 60s);
+  WARN("PDB creates in 60 s of HTTP 500: " << attempts);
 }

@@ -51,7 +51,8 @@ class NodePoolRig {
   // One group "general" of 4-CPU nodes on `provider` (the NodeGroup's spec.provider),
   // whose credentials are `credentials` (stored in the Secret the provider names).
   void add_group(nlohmann::json provider, const std::map<std::string, std::string>& credentials,
-                 nlohmann::json scale_down = {{"enabled", false}}, int min_nodes = 0) {
+                 nlohmann::json scale_down = {{"enabled", false}}, int min_nodes = 0,
+                 nlohmann::json scale_up = {{"podAgeSeconds", 0}}) {
     nlohmann::json data = nlohmann::json::object();
     for (const auto& [key, value] : credentials) data[key] = base64_encode(value);
     server.put({{"apiVersion", "v1"},
@@ -67,7 +68,7 @@ class NodePoolRig {
                   {"maxNodes", 3},
                   {"provider", provider},
                   {"offerings", nlohmann::json::array({{{"id", "V92"}, {"cpu", "4"}, {"memory", "8Gi"}, {"maxPods", 110}, {"monthlyPrice", 5.45}}})},
-                  {"scaleUp", {{"podAgeSeconds", 0}}},
+                  {"scaleUp", scale_up},
                   {"scaleDown", scale_down}}}});
   }
 
@@ -93,6 +94,7 @@ class NodePoolRig {
     nodepool::NodePoolOptions options;
     options.controller.debounce = std::chrono::milliseconds(20);
     options.controller.interval = std::chrono::milliseconds(200);
+    options.controller.retry = {std::chrono::milliseconds(20), std::chrono::seconds(1)};  // failed writes: 20 ms, 40 ms ...
     providers::ProviderContext context;
     context.transport = providers::http_transport(http);
     context.clock = &clock;

@@ -312,3 +312,50 @@ TEST_CASE("the node pool rides out a lost create answer: one VM, recorded in fli
   CHECK_FALSE(logs.lines_with({"create answer lost", "providers.vpsie"}).empty());
   testing::check_no_secret(logs.text(), metrics, kSecrets);
 }
+
+TEST_CASE("the node pool keeps an order whose answer was lost and whose lookups fail, and finds its one VM later",
+          "[faults]") {
+  testing::LogCapture logs;
+  testing::FakeVpsie vpsie("", "vpsie-client", "vpsie-client-secret-41c2", "vpsie-account-pw-7f0d");
+  vpsie.start();
+  testing::NodePoolRig rig;
+  // No scale-up backoff: a forgotten order would be placed again at the next pass.
+  rig.add_group({{"type", "vpsie"},
+                 {"vpsie", {{"apiURL", vpsie.url()}, {"datacenter", "dc-1"}, {"osIdentifier", "os-1"}}}},
+                {{"clientId", "vpsie-client"},
+                 {"clientSecret", "vpsie-client-secret-41c2"},
+                 {"accountPassword", "vpsie-account-pw-7f0d"}},
+                {{"enabled", false}}, 0, {{"podAgeSeconds", 0}, {"backoffSeconds", 0}});
+  rig.add_pod("worker-0", "3");
+  // The create goes through with its answer lost; the create's own lookup and the next
+  // three fail (one try each, the breaker kept closed).
+  vpsie.lose_answer_next("POST", "/api/v2/vm", 1, 4);
+  ResilienceOptions resilience;
+  resilience.max_attempts = 1;
+  resilience.breaker_threshold = 100;
+  resilience.rate_per_second = 1000;  // no rate limiter holding a second order back
+  resilience.burst = 1000;
+  rig.start(resilience);
+  const bool confirmed = FakeApiServer::wait_for(
+      [&] {
+        const auto in_flight = rig.in_flight();
+        return in_flight.size() == 1 && !in_flight[0].value("providerId", "").empty() &&
+               !in_flight[0].contains("unconfirmed");
+      },
+      10s);
+  REQUIRE(rig.wait_passes(3));
+  INFO("status.inFlight: " << json(rig.in_flight()).dump());
+  CHECK(vpsie.vms().size() == 1);
+  CHECK(vpsie.count_requests("POST", "/api/v2/vm") == 1);
+  REQUIRE(confirmed);
+  REQUIRE(rig.in_flight().size() == 1);
+  CHECK(rig.in_flight()[0]["name"] == vpsie.vms()[0].name);
+  const std::string metrics = rig.metrics.render();
+  // The create's lookup failed, then three lookups of the kept order, each after a longer wait.
+  CHECK(sample(metrics, R"(ballast_controller_retries_total{controller="nodepool",write="vm"})") == 4);
+  CHECK(sample(metrics, answers("vpsie", "GET", "503")) == 4);
+  CHECK(logs.lines_with({"create failed with no answer", "retryInMs"}).size() == 1);
+  CHECK(logs.lines_with({"cannot look up an unconfirmed order", "retryInMs"}).size() == 3);
+  CHECK_FALSE(logs.lines_with({"unconfirmed order found at the provider by name"}).empty());
+  testing::check_no_secret(logs.text(), metrics, kSecrets);
+}

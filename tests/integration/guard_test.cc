@@ -85,6 +85,7 @@ struct Guard {
     options.dry_run = dry_run;
     options.debounce = 10ms;
     options.interval = 500ms;
+    options.retry = {10ms, 500ms};
     return options;
   }
   ballast::SteadyClock clock;

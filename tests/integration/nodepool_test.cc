@@ -93,11 +93,13 @@ struct World {
   }
 
   std::unique_ptr<ballast::nodepool::NodePoolReconciler> reconciler(
-      bool dry_run = false, std::shared_ptr<ballast::nodepool::AlertRequestQueue> alert_requests = nullptr) {
+      bool dry_run = false, std::shared_ptr<ballast::nodepool::AlertRequestQueue> alert_requests = nullptr,
+      std::chrono::milliseconds interval = 200ms) {
     ballast::nodepool::NodePoolOptions options;
     options.controller.dry_run = dry_run;
     options.controller.debounce = 20ms;
-    options.controller.interval = 200ms;
+    options.controller.interval = interval;
+    options.controller.retry = {20ms, 1s};
     options.alert_requests = std::move(alert_requests);
     // The production factory: provider settings from the NodeGroup, the token from its Secret.
     ballast::providers::ProviderContext context;
@@ -296,6 +298,29 @@ TEST_CASE("a VM that never joins is deleted at the provider after provisionTimeo
     creates += !sent.contains("remove") || sent["remove"].empty() ? 1 : 0;
   }
   CHECK(creates == 1);
+}
+
+TEST_CASE("a provision timeout fires when it ends, not at the next resync", "[nodepool]") {
+  World world;
+  world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 0, 5, 2));
+  world.server.put(pending_pod("stt-0", "3"));
+  // Resyncs never come: only changes and the deadlines a pass names run the next one.
+  auto reconciler = world.reconciler(false, nullptr, 1h);
+  REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 1; }, kWait));
+  const auto requested = ballast::parse_time(world.in_flight()[0]["requestedAt"].get<std::string>());
+  REQUIRE(requested.ok());
+  auto removed = [&] {
+    for (const auto& payload : payloads(world.pipeline)) {
+      if (!payload["client_payload"].value("remove", json::array()).empty()) return true;
+    }
+    return false;
+  };
+  REQUIRE(FakeApiServer::wait_for(removed, kWait));
+  // requestedAt has whole seconds, so the timeout ends at most 1 s after the order was made.
+  const auto late = std::chrono::system_clock::now() - (*requested + 2s);
+  WARN("provision timeout acted on " << std::chrono::duration_cast<std::chrono::milliseconds>(late).count()
+                                     << " ms after it ended");
+  CHECK(late < 2s);  // a pass on a loaded machine; without the deadline it waited for the resync (1 h here, 10 s by default)
 }
 
 TEST_CASE("a VM ordered by a leader that died before VPSie answered is deleted by its name after provisionTimeout",

@@ -163,17 +163,21 @@ void GuardReconciler::act_on_priority_classes() {
       continue;
     }
     if (!may_write()) return;
+    const std::string retry_key = "priorityclass|" + name;
+    if (!may_retry(retry_key)) continue;  // said when it failed; the pass runs again when it is due
     auto created = api().create(kube::priority_classes(), "", create.priority_class);
     if (!created) {
-      // Already there: the watch brings it (and a pass); poking now would loop while it is down.
+      // Already there: the watch brings it (and a pass) meanwhile.
       const bool stale = created.error().code == ErrorCode::kAlreadyExists;
+      const auto wait = retry_later(retry_key);
       if (!stale) {
-        log().warn("cannot create PriorityClass", {{"priorityClass", name}, {"error", created.error().message}});
-        poke();
+        log().warn("cannot create PriorityClass", {{"priorityClass", name}, {"error", created.error().message},
+                                                   {"retryInMs", static_cast<int64_t>(wait.count())}});
       }
       count_action("create_priority_class", stale ? "conflict" : "error");
       continue;
     }
+    succeeded(retry_key);
     count_action("create_priority_class", "ok");
     log().info("created PriorityClass", {{"priorityClass", name}, {"note", create.note}});
     events().normal(*created, "PriorityClassCreated", "created from the tier policy" +
@@ -253,6 +257,9 @@ void GuardReconciler::write(const kube::Resource& resource, const Step& step) {
     count_action(verb.c_str(), "dry_run");
     return;
   }
+  // One key per object: a failed create, update or delete of it waits out the same backoff.
+  const std::string retry_key = std::string(noun) + "|" + object;
+  if (!may_retry(retry_key)) return;  // said when it failed; the pass runs again when it is due
   Status written = Ok{};
   if constexpr (kIsCreate<Step>) {
     auto created = api().create(resource, ns, body_of(step));
@@ -271,16 +278,18 @@ void GuardReconciler::write(const kube::Resource& resource, const Step& step) {
   if (!written) {
     const auto code = written.error().code;
     // A stale cache: the watch brings the newer object, and with it the pass that re-plans.
-    // Poking now would repeat the write in a loop for as long as the watch is down.
+    // Either way the write waits out its backoff, so a watch that is down or an apiserver
+    // that keeps failing is not hammered once a pass.
     const bool stale =
         code == ErrorCode::kConflict || code == ErrorCode::kAlreadyExists || code == ErrorCode::kNotFound;
-    (stale ? log().debug(resource.kind + " write raced a change; re-planning", {{noun, object}})
+    const auto wait = static_cast<int64_t>(retry_later(retry_key).count());
+    (stale ? log().debug(resource.kind + " write raced a change; re-planning", {{noun, object}, {"retryInMs", wait}})
            : log().warn(resource.kind + " write failed",
-                       {{noun, object}, {"action", verb}, {"error", written.error().message}}));
+                       {{noun, object}, {"action", verb}, {"error", written.error().message}, {"retryInMs", wait}}));
     count_action(verb.c_str(), stale ? "conflict" : "error");
-    if (!stale) poke();
     return;
   }
+  succeeded(retry_key);
   count_action(verb.c_str(), "ok");
   log().info(resource.kind + " " + verb, {{noun, object}, {"reason", step.reason}});
   const std::string kind_word = kIsVpa<Step> ? "Vpa" : "Pdb";

@@ -12,7 +12,8 @@
 
 namespace ballast::guard {
 
-// The guard's defaults: a pass 100 ms after a change, and every 30 s (retrying a failed write).
+// The guard's defaults: a pass 100 ms after a change, and every 30 s; a failed write is
+// tried again after its backoff (ControllerOptions::retry).
 inline kube::ControllerOptions default_guard_options() {
   kube::ControllerOptions options;
   options.interval = std::chrono::seconds(30);

@@ -1,5 +1,7 @@
 #include "nodepool/reconciler/nodepool_reconciler.h"
 
+#include <algorithm>
+
 #include "core/base64.h"
 #include "core/uuid.h"
 #include "kube/model/object_meta.h"
@@ -15,6 +17,10 @@ using nlohmann::json;
 json group_subject(const std::string& group) {
   return {{"apiVersion", "ballast.dev/v1alpha1"}, {"kind", "NodeGroup"}, {"metadata", {{"name", group}}}};
 }
+
+// The backoff key of everything asked of the provider about one VM (its create's lookup,
+// its deletion).
+std::string vm_key(const std::string& group, const std::string& name) { return "vm|" + group + "/" + name; }
 
 }  // namespace
 
@@ -131,6 +137,10 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
       return;
     }
     auto created = provider->create(request);
+    if (!created && created.error().code == ErrorCode::kUnavailable) {
+      keep_unconfirmed(group, request.name, created.error().message, status);
+      return;
+    }
     if (!created) {
       log().warn("provider create failed", {{"group", group}, {"node", request.name}, {"error", created.error().message}});
       events().warning(group_subject(group), "ScaleUpFailed", request.name + ": " + created.error().message);
@@ -150,6 +160,58 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
   }
 }
 
+void NodePoolReconciler::keep_unconfirmed(const std::string& group, const std::string& name, const std::string& error,
+                                          json& status) {
+  status["inFlight"].back()["unconfirmed"] = true;
+  const auto wait = static_cast<int64_t>(retry_later(vm_key(group, name)).count());
+  log().warn("create failed with no answer to tell whether the VM was made; the order is kept and its name looked up again",
+             {{"group", group}, {"node", name}, {"error", error}, {"retryInMs", wait}});
+  events().warning(group_subject(group), "ScaleUpUnconfirmed",
+                   name + ": " + error + "; looking the name up at the provider before ordering again");
+}
+
+void NodePoolReconciler::confirm_orders(const json& group_object, TimePoint now, json& status) {
+  if (!status.contains("inFlight") || !status["inFlight"].is_array()) return;
+  const std::string group = kube::name(group_object);
+  auto& in_flight = status["inFlight"];
+  for (size_t i = 0; i < in_flight.size();) {
+    json& entry = in_flight[i];
+    const std::string name = entry.value("name", "");
+    const std::string key = vm_key(group, name);
+    if (!entry.value("unconfirmed", false) || !may_retry(key)) {
+      ++i;
+      continue;
+    }
+    NodeProvider* provider = provider_for(group_object);
+    if (provider == nullptr) return;
+    auto listed = provider->list(group);
+    if (!listed) {
+      const auto wait = static_cast<int64_t>(retry_later(key).count());
+      log().warn("cannot look up an unconfirmed order; kept in flight",
+                 {{"group", group}, {"node", name}, {"error", listed.error().message}, {"retryInMs", wait}});
+      ++i;
+      continue;
+    }
+    succeeded(key);
+    const auto vm = std::find_if(listed->begin(), listed->end(), [&](const auto& instance) { return instance.name == name; });
+    if (vm != listed->end()) {
+      entry.erase("unconfirmed");
+      if (!vm->id.empty()) entry["providerId"] = vm->id;
+      log().info("unconfirmed order found at the provider by name", {{"group", group}, {"node", name}, {"id", vm->id}});
+      events().normal(group_subject(group), "ScaledUp", "found " + name + " at the provider: the lost order went through");
+      ++i;
+      continue;
+    }
+    // The provider does not have it: the order never went through. A failed scale-up as
+    // any other, so the group backs off before it orders anew.
+    log().warn("unconfirmed order not found at the provider; the scale-up failed", {{"group", group}, {"node", name}});
+    events().warning(group_subject(group), "ScaleUpFailed", name + ": the provider has no VM of that name");
+    status["lastScaleUpFailure"] = {{"time", format_time(now)}, {"reason", name + ": the order did not go through"}};
+    failed_scale_up(group, "provider");
+    in_flight.erase(in_flight.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
 void NodePoolReconciler::failed_scale_up(const std::string& group, const char* reason) {
   metrics().counter("ballast_failed_scale_ups_total", "Scale-ups that failed: the provider refused, or a VM never joined",
                    {{"group", group}, {"reason", reason}})
@@ -159,7 +221,6 @@ void NodePoolReconciler::failed_scale_up(const std::string& group, const char* r
 void NodePoolReconciler::provision_timeout(const json& group_object, const action::ProvisionTimeout& timeout,
                                            TimePoint now, json& status) {
   const std::string& group = timeout.group;
-  log().warn("node never joined; deleting it at the provider", {{"group", group}, {"node", timeout.request}});
   NodeProvider* provider = provider_for(group_object);
   if (provider == nullptr) return;
   // Without the provider's id (a leader killed before the create answered, a VPSie VM
@@ -169,11 +230,16 @@ void NodePoolReconciler::provision_timeout(const json& group_object, const actio
   instance.id = timeout.provider_id;
   instance.name = timeout.request;
   instance.group = group;
+  const std::string key = vm_key(group, timeout.request);
+  if (!may_retry(key)) return;
+  log().warn("node never joined; deleting it at the provider", {{"group", group}, {"node", timeout.request}});
   if (auto removed = provider->remove(instance, timeout.desired); !removed) {
+    const auto wait = static_cast<int64_t>(retry_later(key).count());
     log().warn("cannot delete the VM that never joined",
-              {{"group", group}, {"node", timeout.request}, {"error", removed.error().message}});
-    return;  // still in flight: tried again next pass
+              {{"group", group}, {"node", timeout.request}, {"error", removed.error().message}, {"retryInMs", wait}});
+    return;  // still in flight: tried again once its backoff ends
   }
+  succeeded(key);
   auto& in_flight = status["inFlight"];
   for (auto it = in_flight.begin(); it != in_flight.end(); ++it) {
     if (it->value("name", "") == timeout.request) {
@@ -197,11 +263,15 @@ bool NodePoolReconciler::start_drain(const json& node, TimePoint now) {
                     {"effect", "NoSchedule"}});
   const json patch = {{"metadata", {{"annotations", {{kDrainStartedAnnotation, format_time(now)}}}}},
                       {"spec", {{"unschedulable", true}, {"taints", taints}}}};
+  const std::string key = "taint|" + name;
+  if (!may_retry(key)) return false;
   auto patched = api().patch(kube::nodes(), "", name, kube::PatchType::kMerge, patch);
   if (!patched) {
-    log().warn("cannot taint the node for removal", {{"node", name}, {"error", patched.error().message}});
+    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    log().warn("cannot taint the node for removal", {{"node", name}, {"error", patched.error().message}, {"retryInMs", wait}});
     return false;
   }
+  succeeded(key);
   log().info("draining node", {{"node", name}, {"group", kube::label(node, kNodeGroupLabel)}});
   events().normal(node, "ScaleDown", "draining " + name + " to remove it");
   return true;
@@ -211,6 +281,9 @@ void NodePoolReconciler::undo_drain(const json& node, const std::string& why, Ti
                                     std::map<std::string, json>& statuses) {
   const std::string name = kube::name(node);
   const std::string group = kube::label(node, kNodeGroupLabel);
+  // An untaint that failed is waiting out its backoff: its failure was said then, once.
+  const std::string key = "untaint|" + name;
+  if (!may_retry(key)) return;
   log().warn("scale-down failed; node kept", {{"node", name}, {"group", group}, {"reason", why}});
   events().warning(node, "ScaleDownFailed", why);
   failed_scale_down(group);
@@ -224,8 +297,11 @@ void NodePoolReconciler::undo_drain(const json& node, const std::string& why, Ti
   const json patch = {{"metadata", {{"annotations", {{kDrainStartedAnnotation, nullptr}}}}},
                       {"spec", {{"unschedulable", nullptr}, {"taints", taints}}}};
   if (auto patched = api().patch(kube::nodes(), "", name, kube::PatchType::kMerge, patch); !patched) {
-    log().warn("cannot untaint the node", {{"node", name}, {"error", patched.error().message}});
+    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    log().warn("cannot untaint the node", {{"node", name}, {"error", patched.error().message}, {"retryInMs", wait}});
+    return;
   }
+  succeeded(key);
 }
 
 void NodePoolReconciler::failed_scale_down(const std::string& group) {
@@ -237,7 +313,18 @@ void NodePoolReconciler::failed_scale_down(const std::string& group) {
 // Evicts one pod of a draining node; false when the drain must be undone.
 bool NodePoolReconciler::evict(const action::Evict& eviction, std::string& failure) {
   const auto& pod = eviction.pod;
+  // A refused eviction (429: a PDB allows no disruption now) is the drain waiting, asked
+  // again each pass until maxGracefulTerminationSeconds; a failed one backs off.
+  const std::string key = "evict|" + pod.str();
+  if (!may_retry(key)) return true;
   auto evicted = api().evict(pod.ns, pod.name, std::nullopt);
+  if (!evicted) {
+    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    log().warn("eviction failed", {{"node", eviction.node}, {"pod", pod.str()}, {"error", evicted.error().message},
+                                   {"retryInMs", wait}});
+  } else {
+    succeeded(key);
+  }
   const char* result = !evicted                                           ? "error"
                        : *evicted == kube::EvictionResult::kBlockedByPdb  ? "blocked"
                        : *evicted == kube::EvictionResult::kMultiplePdbs ? "multiple_pdbs"
@@ -270,7 +357,10 @@ bool NodePoolReconciler::delete_node(const json& node, const json* group_object,
         if (vm.name == name) instance = vm;
       }
     }
+    const std::string key = vm_key(group, name);
+    if (!may_retry(key)) return false;
     if (auto removed = provider->remove(instance, removal.desired); !removed) {
+      retry_later(key);
       const std::string failure = "provider could not delete the VM: " + removed.error().message;
       if (removal.drained) {
         undo_drain(node, failure, now, statuses);
@@ -282,11 +372,16 @@ bool NodePoolReconciler::delete_node(const json& node, const json* group_object,
       }
       return false;
     }
+    succeeded(key);
   }
+  const std::string key = "node|" + name;
+  if (!may_retry(key)) return false;
   if (auto deleted = api().remove(kube::nodes(), "", name, {}); !deleted && deleted.error().code != ErrorCode::kNotFound) {
-    log().warn("cannot delete the Node object", {{"node", name}, {"error", deleted.error().message}});
+    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    log().warn("cannot delete the Node object", {{"node", name}, {"error", deleted.error().message}, {"retryInMs", wait}});
     return false;
   }
+  succeeded(key);
   metrics().counter("ballast_scaled_down_nodes_total", "Nodes removed", {{"group", group}}).increment();
   log().info("node removed", {{"node", name}, {"group", group}, {"reason", removal.why}});
   events().normal(group_subject(group), "ScaledDown", removal.why);
@@ -297,9 +392,16 @@ bool NodePoolReconciler::delete_node(const json& node, const json* group_object,
 bool NodePoolReconciler::write_status(const std::string& group, const json& before, const json& after) {
   if (before == after) return true;
   if (!may_write()) return false;
+  const std::string key = "status|" + group;
+  if (!may_retry(key)) return false;
   auto patched = api().patch(kube::node_groups(), "", group + "/status", kube::PatchType::kMerge, {{"status", after}});
-  if (!patched) log().warn("cannot write NodeGroup status", {{"group", group}, {"error", patched.error().message}});
-  return patched.ok();
+  if (!patched) {
+    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    log().warn("cannot write NodeGroup status", {{"group", group}, {"error", patched.error().message}, {"retryInMs", wait}});
+    return false;
+  }
+  succeeded(key);
+  return true;
 }
 
 namespace {
@@ -483,11 +585,15 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
       delete_node(node_object(removal->node), group_object(removal->group), *removal, now, statuses);
     }
   }
+  if (may_write()) {
+    for (const auto& [name, object] : groups) confirm_orders(*object, now, statuses[name]);
+  }
   for (const auto& status : plan.statuses) {
     if (statuses.count(status.group) > 0) apply_status(status, now, statuses[status.group]);
   }
   record_metrics(plan);
   for (const auto& [name, status] : statuses) write_status(name, before[name], status);
+  if (plan.next_due) requeue_at(clock().now() + (*plan.next_due - now));
   metrics().gauge("ballast_function_duration_seconds", "Duration of the node-pool reconciler's last pass",
                  {{"function", "main"}})
       .set(std::chrono::duration<double>(clock().now() - pass_started).count());

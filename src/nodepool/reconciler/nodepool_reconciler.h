@@ -74,6 +74,17 @@ class NodePoolReconciler final : public kube::Controller {
   // false (with an Event) when the provider refused.
   bool delete_node(const nlohmann::json& node, const nlohmann::json* group_object, const action::DeleteNode& removal,
                    TimePoint now, std::map<std::string, nlohmann::json>& statuses);
+  // A create that failed as unavailable (transport, timeout, 5xx, open breaker) may have
+  // been carried out with its answer lost, and the provider could not find the name
+  // either: the status.inFlight entry stays, marked `unconfirmed`, so no second VM is
+  // ordered for the same need (a successor leader reads the mark too).
+  void keep_unconfirmed(const std::string& group, const std::string& name, const std::string& error,
+                        nlohmann::json& status);
+  // Looks each unconfirmed entry's name up at the provider (once its backoff allows):
+  // found → confirmed with the provider's id; not there → dropped as a failed scale-up
+  // (the group backs off, then orders anew); lookup failed → kept, backing off. Past the
+  // provision timeout the planner's ProvisionTimeout deletes it by name as any other.
+  void confirm_orders(const nlohmann::json& group_object, TimePoint now, nlohmann::json& status);
   void failed_scale_up(const std::string& group, const char* reason);
   void failed_scale_down(const std::string& group);
   void record_metrics(const ActuationPlan& plan);

@@ -46,10 +46,7 @@ TEST_CASE("without pokes the loop still passes every interval", "[reconcile_loop
   ReconcileLoop loop(clock, 50ms, 1ms, [] { return true; });
   loop.start();
   elapse_parked_wait(clock, 1ms);
-  for (int interval = 0; interval < 3; ++interval) {
-    elapse_parked_wait(clock, 50ms);
-    elapse_parked_wait(clock, 1ms);
-  }
+  for (int interval = 0; interval < 3; ++interval) elapse_parked_wait(clock, 50ms);  // no debounce: nothing changed
   REQUIRE(clock.await_waiter(clock.now() + 50ms));
   CHECK(loop.passes() == 4);
   loop.stop();
@@ -90,4 +87,52 @@ TEST_CASE("stop ends a wait without the clock moving, is idempotent, and is safe
   loop.stop();  // returns although the clock never reaches the debounce's end
   loop.stop();
   CHECK(loop.passes() == 0);
+}
+
+TEST_CASE("a pass that asks to run again at a time runs then, not an interval later", "[reconcile_loop]") {
+  FakeClock clock;
+  std::atomic<int> calls{0};
+  ReconcileLoop* self = nullptr;
+  ReconcileLoop loop(clock, 10s, 1ms, [&] {
+    // The first pass has a deadline 3 s ahead (a backoff ending, a provision timeout).
+    if (++calls == 1) self->requeue_at(clock.now() + 3s);
+    return true;
+  });
+  self = &loop;
+  loop.start();
+  elapse_parked_wait(clock, 1ms);
+  elapse_parked_wait(clock, 3s);  // parked until the deadline, not the interval
+  REQUIRE(clock.await_waiter(clock.now() + 10s));  // the second pass asked nothing: idle again
+  CHECK(loop.passes() == 2);
+  loop.stop();
+}
+
+TEST_CASE("the earliest requeue wins, also when it comes from another thread during the wait", "[reconcile_loop]") {
+  FakeClock clock;
+  ReconcileLoop loop(clock, 1h, 1ms, [] { return true; });
+  loop.start();
+  elapse_parked_wait(clock, 1ms);
+  REQUIRE(clock.await_waiter(clock.now() + 1h));
+  loop.requeue_at(clock.now() + 5s);
+  loop.requeue_at(clock.now() + 9s);  // later: ignored
+  loop.requeue_at(clock.now() + 2s);
+  elapse_parked_wait(clock, 2s);
+  REQUIRE(clock.await_waiter(clock.now() + 1h));  // the pass cleared the others
+  CHECK(loop.passes() == 2);
+  loop.stop();
+}
+
+TEST_CASE("a poke before the requeue time runs the pass after the debounce and clears the requeue", "[reconcile_loop]") {
+  FakeClock clock;
+  ReconcileLoop loop(clock, 1h, 10ms, [] { return true; });
+  loop.start();
+  elapse_parked_wait(clock, 10ms);
+  REQUIRE(clock.await_waiter(clock.now() + 1h));
+  loop.requeue_at(clock.now() + 30s);
+  REQUIRE(clock.await_waiter(clock.now() + 30s));
+  loop.poke();
+  elapse_parked_wait(clock, 10ms);
+  REQUIRE(clock.await_waiter(clock.now() + 1h));
+  CHECK(loop.passes() == 2);
+  loop.stop();
 }

@@ -268,3 +268,54 @@ TEST_CASE("a condition keeps its lastTransitionTime while its status holds", "[a
   CHECK(status["conditions"][1]["lastTransitionTime"] == kNow);
   CHECK(status["lastScaleUp"]["time"] == "2026-11-22T07:00:00Z");  // fields the plan does not own are kept
 }
+
+TEST_CASE("a pass names the instant its first running timer ends, so the next pass is not an interval late",
+          "[actuation]") {
+  struct DueCase {
+    const char* name;
+    std::vector<json> objects;
+    std::optional<const char*> due;  // none: nothing waits on time
+  };
+  const json busy = pod("shop", "busy", "general-a", "3", "1Gi");
+  const json settled = group_with(node_group("general", 1, 3), json::object());
+  const std::vector<DueCase> cases = {
+      {"nothing waits on time", {node("general-a", "general"), busy, settled}, std::nullopt},
+      {"a request in flight times out a tick after provisionTimeoutSeconds",
+       {node("general-a", "general"), busy,
+        group_with(node_group("general", 1, 3), {{"inFlight", {in_flight("general-1234", "2026-11-22T09:55:00Z")}}})},
+       "2026-11-22T10:10:00.001Z"},
+      {"a drain is undone a tick after maxGracefulTerminationSeconds",
+       {node("general-a", "general"), busy, draining(node("general-b", "general"), "2026-11-22T09:59:00Z"),
+        pod("shop", "web-0", "general-b", "100m", "128Mi"), settled},
+       "2026-11-22T10:09:00.001Z"},
+      {"a group backing off after a failed scale-up orders again when backoffSeconds end",
+       {node("general-a", "general"), busy, pending_pod("ai", "stt-0", "3", "1Gi"),
+        group_with(node_group("general", 1, 3), {{"lastScaleUpFailure", {{"time", "2026-11-22T09:58:00Z"}}}})},
+       "2026-11-22T10:01:00Z"},
+      {"a pending pod younger than podAgeSeconds is considered once it is old enough",
+       {node("general-a", "general"), busy, pending_pod("ai", "stt-0", "3", "1Gi", "2026-11-22T09:59:50Z"),
+        group_with(node_group("general", 1, 3), json::object(), {{"scaleUp", {{"podAgeSeconds", 30}}}})},
+       "2026-11-22T10:00:20Z"},
+      {"an unneeded node is removed once unneededSeconds end",
+       {node("general-a", "general"), busy, node("general-b", "general"),
+        group_with(node_group("general", 1, 3),
+                   {{"nodes", {{{"name", "general-b"}, {"state", "unneeded"}, {"unneededSince", "2026-11-22T09:55:00Z"}}}}},
+                   {{"scaleDown", {{"unneededSeconds", 600}}}})},
+       "2026-11-22T10:05:00Z"},
+      {"after a scale-up the first of cooldown and delayAfterAdd",
+       {node("general-a", "general"), busy,
+        group_with(node_group("general", 1, 3), {{"lastScaleUp", {{"time", "2026-11-22T09:58:00Z"}}}})},
+       "2026-11-22T10:03:00Z"},
+  };
+  for (const auto& c : cases) {
+    SECTION(c.name) {
+      const auto plan = plan_actuation(snapshot(c.objects), at(kNow), {});
+      if (c.due) {
+        REQUIRE(plan.next_due.has_value());
+        CHECK(ballast::format_micro_time(*plan.next_due) == ballast::format_micro_time(at(*c.due)));
+      } else {
+        CHECK_FALSE(plan.next_due.has_value());
+      }
+    }
+  }
+}
