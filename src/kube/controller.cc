@@ -5,7 +5,7 @@
 namespace ballast::kube {
 
 Controller::Controller(const ControllerContext& context, const char* name, ControllerOptions options)
-    : context_(context), options_(options), log_(name) {}
+    : context_(context), options_(options), log_(name), thread_name_(std::string("rec-") + name) {}
 
 Controller::~Controller() { stop(); }
 
@@ -22,7 +22,7 @@ bool Controller::synced() const {
 void Controller::start() {
   watch_resources();
   context_.informers.start();
-  loop_.start();
+  loop_.start(thread_name_);
 }
 
 void Controller::stop() {

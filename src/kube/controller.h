@@ -90,6 +90,7 @@ class Controller {
   const ControllerContext context_;
   const ControllerOptions options_;
   Logger log_;
+  const std::string thread_name_;  // its ReconcileLoop's worker: rec-<name>
   std::vector<std::pair<Informer*, Informer::HandlerId>> watches_;  // worker thread once started
   // Notes and conflicts already reported, so a steady state emits nothing. Worker only.
   ReportOnce reported_{context_.events};

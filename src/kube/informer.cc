@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/thread_name.h"
 #include "kube/model/object_meta.h"
 
 namespace ballast::kube {
@@ -34,7 +35,7 @@ void Informer::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] { name_this_thread("inf-" + resource_.plural); run(); });
 }
 
 void Informer::stop() {

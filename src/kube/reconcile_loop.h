@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string_view>
 #include <thread>
 
 #include "core/clock.h"
@@ -24,7 +25,7 @@ class ReconcileLoop {
   ReconcileLoop(const ReconcileLoop&) = delete;
   ReconcileLoop& operator=(const ReconcileLoop&) = delete;
 
-  void start();
+  void start(std::string_view thread_name = "rec");  // the worker's name (core/thread_name.h)
   void stop();  // waits for a pass in progress; idempotent
   void poke();
   uint64_t passes() const;  // completed passes
