@@ -27,22 +27,12 @@ volatile std::sig_atomic_t stopping = 0;
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string kubeconfig;
-  int nodes = 1000, pods = 30000, churn = 100, seconds = 600;
-  const bool parsed = ballast::bench::parse_soak_options(argc, argv, [&](const std::string& key, const std::string& value) {
-    if (key == "--kubeconfig") kubeconfig = value;
-    else if (key == "--nodes") nodes = std::stoi(value);
-    else if (key == "--pods") pods = std::stoi(value);
-    else if (key == "--churn") churn = std::stoi(value);
-    else if (key == "--seconds") seconds = std::stoi(value);
-    else return false;
-    return true;
-  });
-  if (!parsed) return 2;
-  if (kubeconfig.empty() || nodes < 1 || pods < 1) {
+  ballast::bench::SoakOptions soak;
+  if (!ballast::bench::parse_soak_options(argc, argv, false, soak)) {
     std::fprintf(stderr, "usage: soak_apiserver --kubeconfig PATH [--nodes N] [--pods P] [--churn C] [--seconds S]\n");
     return 2;
   }
+  const int nodes = soak.nodes, pods = soak.pods, churn = soak.churn, seconds = soak.seconds;
   std::signal(SIGTERM, [](int) { stopping = 1; });
   std::signal(SIGINT, [](int) { stopping = 1; });
 
@@ -52,7 +42,7 @@ int main(int argc, char** argv) {
   server.start();
   for (int n = 0; n < nodes; ++n) server.put(soak_node(n));
   for (int p = 0; p < pods; ++p) server.put(soak_pod(0, p, nodes, true));
-  std::ofstream(kubeconfig) << "current-context: soak\ncontexts: [{name: soak, context: {cluster: soak}}]\n"
+  std::ofstream(soak.kubeconfig) << "current-context: soak\ncontexts: [{name: soak, context: {cluster: soak}}]\n"
                                "clusters: [{name: soak, cluster: {server: \"" << server.url() << "\"}}]\n";
   std::printf("ready: %s, %d nodes, %d pods\n", server.url().c_str(), nodes, pods);
   std::fflush(stdout);

@@ -260,23 +260,13 @@ bool fill_parallel(int count, size_t threads, const std::function<ballast::Statu
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string kubeconfig;
-  int nodes = 1000, pods = 30000, churn = 100, seconds = 600, client_count = 4;
-  const bool parsed = ballast::bench::parse_soak_options(argc, argv, [&](const std::string& key, const std::string& value) {
-    if (key == "--kubeconfig") kubeconfig = value;
-    else if (key == "--nodes") nodes = std::stoi(value);
-    else if (key == "--pods") pods = std::stoi(value);
-    else if (key == "--churn") churn = std::stoi(value);
-    else if (key == "--seconds") seconds = std::stoi(value);
-    else if (key == "--clients") client_count = std::stoi(value);
-    else return false;
-    return true;
-  });
-  if (!parsed || kubeconfig.empty() || nodes < 1 || pods < 1 || client_count < 1) {
+  ballast::bench::SoakOptions soak;
+  if (!ballast::bench::parse_soak_options(argc, argv, true, soak)) {
     std::fprintf(stderr, "usage: soak_churn --kubeconfig PATH [--nodes N] [--pods P] [--churn C] [--seconds S] "
                          "[--clients K]\n");
     return 2;
   }
+  const int nodes = soak.nodes, pods = soak.pods, churn = soak.churn, seconds = soak.seconds;
   std::signal(SIGTERM, [](int) { stopping = 1; });
   std::signal(SIGINT, [](int) { stopping = 1; });
   ballast::set_log_level(ballast::LogLevel::kWarn);
@@ -284,10 +274,10 @@ int main(int argc, char** argv) {
   ballast::net::IoPool io(2);
   io.start();
   std::vector<std::unique_ptr<ballast::kube::KubeClient>> clients;
-  for (int c = 0; c < client_count; ++c) {
-    auto config = ballast::kube::load_kubeconfig(kubeconfig, "/tmp");
+  for (int c = 0; c < soak.clients; ++c) {
+    auto config = ballast::kube::load_kubeconfig(soak.kubeconfig, "/tmp");
     if (!config) {
-      std::fprintf(stderr, "soak_churn: %s: %s\n", kubeconfig.c_str(), config.error().message.c_str());
+      std::fprintf(stderr, "soak_churn: %s: %s\n", soak.kubeconfig.c_str(), config.error().message.c_str());
       return 1;
     }
     clients.push_back(std::make_unique<ballast::kube::KubeClient>(io, std::move(*config)));

@@ -73,16 +73,42 @@ class SoakSchedule {
   int next_pod_ = 0, next_node_ = 0;
 };
 
-// Options "--key value" into `set(key, value)`; false (after a message) on a key it refused.
-template <typename Set>
-bool parse_soak_options(int argc, char** argv, Set set) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!set(std::string(argv[i]), std::string(argv[i + 1]))) {
-      std::fprintf(stderr, "unknown option %s\n", argv[i]);
+// The command line both drivers share: "--key value" pairs.
+struct SoakOptions {
+  std::string kubeconfig;  // written by the fake, read by soak_churn
+  int nodes = 1000, pods = 30000, churn = 100, seconds = 600;
+  int clients = 4;  // soak_churn's KubeClients
+};
+
+// False, after a message naming the option, on an unknown or malformed one; `--clients` only
+// where `with_clients`.
+inline bool parse_soak_options(int argc, char** argv, bool with_clients, SoakOptions& options) {
+  for (int i = 1; i < argc; i += 2) {
+    const std::string key = argv[i];
+    if (i + 1 == argc) {
+      std::fprintf(stderr, "%s needs a value\n", key.c_str());
       return false;
     }
+    const std::string value = argv[i + 1];
+    int* number = key == "--nodes"     ? &options.nodes
+                  : key == "--pods"    ? &options.pods
+                  : key == "--churn"   ? &options.churn
+                  : key == "--seconds" ? &options.seconds
+                  : key == "--clients" && with_clients ? &options.clients
+                                                      : nullptr;
+    if (key == "--kubeconfig") {
+      options.kubeconfig = value;
+    } else if (number == nullptr) {
+      std::fprintf(stderr, "unknown option %s\n", key.c_str());
+      return false;
+    } else if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos || value.size() > 9) {
+      std::fprintf(stderr, "%s wants a number, not '%s'\n", key.c_str(), value.c_str());
+      return false;
+    } else {
+      *number = std::stoi(value);
+    }
   }
-  return true;
+  return !options.kubeconfig.empty() && options.nodes > 0 && options.pods > 0 && options.clients > 0;
 }
 
 }  // namespace ballast::bench
