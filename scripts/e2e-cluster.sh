@@ -6,6 +6,7 @@
 # Running). The binaries come from scripts/e2e-bins.sh (built once, cached).
 #
 #   scripts/e2e-cluster.sh up      # build if needed, start, wait until healthy
+#   scripts/e2e-cluster.sh up apiserver   # etcd and kube-apiserver only (bench/soak.sh)
 #   scripts/e2e-cluster.sh env     # prints `export KUBECONFIG=…` (admin) and the other addresses
 #   scripts/e2e-cluster.sh down    # stop every process `up` started, by PID, and remove the state
 #   scripts/e2e-cluster.sh restart NAME   # stop one component (e.g. kube-apiserver) and start
@@ -149,12 +150,14 @@ kwok_stages() {
   done
 }
 
+# up [apiserver]: the whole control plane, or only etcd and kube-apiserver.
 up() {
+  local only="${1:-}"
   [ -f "$state/pid/kube-apiserver" ] && kill -0 "$(cat "$state/pid/kube-apiserver")" 2>/dev/null &&
     die "already up in $state (scripts/e2e-cluster.sh down first)"
   local bin kubectl="${BALLAST_TOOLS_DIR:-$root/tools/bin}/kubectl"
   bin="$("$root/scripts/e2e-bins.sh")"
-  "$root/scripts/fetch-helm.sh"
+  [ "$only" = apiserver ] || "$root/scripts/fetch-helm.sh"
   rm -rf "$state"
   mkdir -p "$state/log" "$state/pid" "$state/cmd"
   mkdir -m 0700 "$state/etcd"
@@ -187,6 +190,10 @@ up() {
   kubeconfig "$state/admin.kubeconfig" "$state/pki/admin.crt" "$state/pki/admin.key"
   wait_for kube-apiserver 120 curl -sf --cacert "$state/pki/ca.crt" --cert "$state/pki/admin.crt" \
     --key "$state/pki/admin.key" "https://127.0.0.1:$api_port/readyz"
+  if [ "$only" = apiserver ]; then
+    say "etcd and kube-apiserver up in $((SECONDS - started)) s: https://127.0.0.1:$api_port, state in $state"
+    return
+  fi
 
   start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$state/admin.kubeconfig" \
     --leader-elect=false --bind-address 127.0.0.1 --secure-port "$(free_port)" \
@@ -204,7 +211,7 @@ up() {
 }
 
 case "${1:-}" in
-  up) up ;;
+  up) up "${2:-}" ;;
   down) stop_all; rm -rf "$state"; say "down" ;;
   restart) restart "${2:?usage: scripts/e2e-cluster.sh restart NAME}" ;;
   env)
@@ -213,5 +220,5 @@ case "${1:-}" in
     echo "export BALLAST_E2E_DIR=$state"
     echo "export BALLAST_E2E_ETCD=http://127.0.0.1:$(cat "$state/etcd.port")"
     ;;
-  *) die "usage: scripts/e2e-cluster.sh up|down|env" ;;
+  *) die "usage: scripts/e2e-cluster.sh up [apiserver]|down|env|restart NAME" ;;
 esac

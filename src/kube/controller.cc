@@ -5,7 +5,7 @@
 namespace ballast::kube {
 
 Controller::Controller(const ControllerContext& context, const char* name, ControllerOptions options)
-    : context_(context), options_(options), name_(name), log_(name) {}
+    : context_(context), options_(options), name_(name), log_(name), thread_name_("rec-" + name_) {}
 
 Controller::~Controller() { stop(); }
 
@@ -38,7 +38,7 @@ bool Controller::run_pass() {
 void Controller::start() {
   watch_resources();
   context_.informers.start();
-  loop_.start();
+  loop_.start(thread_name_);
 }
 
 void Controller::stop() {

@@ -106,6 +106,7 @@ class Controller {
   const ControllerOptions options_;
   const std::string name_;  // "guard", "nodepool": the metrics' controller label
   Logger log_;
+  const std::string thread_name_;  // its ReconcileLoop's worker: rec-<name>
   std::vector<std::pair<Informer*, Informer::HandlerId>> watches_;  // worker thread once started
   // Notes and conflicts already reported, so a steady state emits nothing. Worker only.
   ReportOnce reported_{context_.events};

@@ -4,6 +4,7 @@
 #include <iterator>
 #include <set>
 
+#include "core/thread_name.h"
 #include "kube/model/object_meta.h"
 
 namespace ballast::kube {
@@ -70,7 +71,7 @@ void Informer::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] { name_this_thread("inf-" + resource_.plural); run(); });
 }
 
 void Informer::stop() {

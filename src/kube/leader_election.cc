@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "core/thread_name.h"
 #include "core/timestamp.h"
 
 namespace ballast::kube {
@@ -128,6 +129,7 @@ void LeaderElector::start() {
   if (thread_.joinable()) return;
   stopping_ = false;
   thread_ = std::thread([this] {
+    name_this_thread("leader");
     while (true) {
       step();
       std::unique_lock lock(mutex_);

@@ -1,5 +1,7 @@
 #include "kube/reconcile_loop.h"
 
+#include "core/thread_name.h"
+
 namespace ballast::kube {
 
 ReconcileLoop::ReconcileLoop(const Clock& clock, std::chrono::milliseconds interval,
@@ -8,12 +10,12 @@ ReconcileLoop::ReconcileLoop(const Clock& clock, std::chrono::milliseconds inter
 
 ReconcileLoop::~ReconcileLoop() { stop(); }
 
-void ReconcileLoop::start() {
+void ReconcileLoop::start(std::string_view thread_name) {
   {
     std::lock_guard lock(mutex_);
     stopping_ = false;
   }
-  worker_ = std::thread([this] { run(); });
+  worker_ = std::thread([this, name = std::string(thread_name)] { name_this_thread(name); run(); });
 }
 
 void ReconcileLoop::stop() {

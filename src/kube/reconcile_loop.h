@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "core/clock.h"
@@ -26,7 +27,7 @@ class ReconcileLoop {
   ReconcileLoop(const ReconcileLoop&) = delete;
   ReconcileLoop& operator=(const ReconcileLoop&) = delete;
 
-  void start();
+  void start(std::string_view thread_name = "rec");  // the worker's name (core/thread_name.h)
   void stop();  // waits for a pass in progress; idempotent
   void poke();
   // Runs a pass at `due` unless one runs before (the earliest asked for wins). A pass

@@ -1,9 +1,12 @@
 #include "net/io_pool.h"
 
 #include <optional>
+#include <string>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+
+#include "core/thread_name.h"
 
 namespace ballast::net {
 
@@ -22,7 +25,10 @@ boost::asio::io_context& IoPool::context() { return state_->context; }
 void IoPool::start() {
   state_->work.emplace(state_->context.get_executor());
   for (size_t i = 0; i < thread_count_; ++i) {
-    threads_.emplace_back([this] { state_->context.run(); });
+    threads_.emplace_back([this, i] {
+      name_this_thread("io-" + std::to_string(i));
+      state_->context.run();
+    });
   }
 }
 

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include "core/file.h"
+#include "core/thread_name.h"
 
 namespace ballast::net {
 namespace {
@@ -91,7 +92,10 @@ Result<std::unique_ptr<ServingCertificate>> ServingCertificate::load(std::string
       new ServingCertificate(std::move(cert_file), std::move(key_file), interval, std::move(logger), std::move(observer)));
   serving->context_ = std::move(*context);
   serving->loaded_pair_ = *cert + '\0' + *key;
-  serving->poller_ = std::thread([raw = serving.get()] { raw->poll_until_stopped(); });
+  serving->poller_ = std::thread([raw = serving.get()] {
+    name_this_thread("tls-reload");
+    raw->poll_until_stopped();
+  });
   return serving;
 }
 

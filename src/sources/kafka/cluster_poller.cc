@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 
+#include "core/thread_name.h"
 #include "sources/kafka/client_config.h"
 #include "sources/kafka/coordinators.h"
 #include "sources/kafka/lag.h"
@@ -489,7 +490,10 @@ ClusterPoller::ClusterPoller(std::string cluster_name, std::vector<std::string> 
       poll_errors_(deps_.metrics.counter("ballast_kafka_poll_errors_total",
                                          "Kafka trigger polls that failed (the last good value is kept)",
                                          {{"cluster", cluster_name_}})),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+        name_this_thread("kafka-poll");
+        run();
+      }) {}
 
 ClusterPoller::~ClusterPoller() {
   stop();

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/thread_name.h"
+
 namespace ballast::kafka {
 namespace {
 
@@ -61,7 +63,10 @@ ProduceWatcher::ProduceWatcher(std::string cluster_name, ClientSettings settings
       settings_(watcher_settings(settings)),
       on_produce_(std::move(on_produce)),
       metrics_(metrics),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+        name_this_thread("kafka-produce");
+        run();
+      }) {}
 
 ProduceWatcher::~ProduceWatcher() { stop(); }
 
