@@ -6,11 +6,14 @@
 #
 # No registry is reachable, so the build stage's base docker.io/library/debian:bookworm is made
 # locally with debootstrap, once (kept in buildah's vfs storage; the debootstrap tree is kept
-# under /var/tmp so a lost image store is rebuilt without a download). The runtime stage is
-# `FROM scratch`.
+# in ~/.cache/ballast/image so a lost image store is rebuilt without a download). The runtime
+# stage is `FROM scratch`. The build stage compiles through ccache with its cache in
+# ~/.cache/ballast/image/ccache (mounted at /ccache), so a source change recompiles only what
+# changed.
 # Idempotent: installs only what is missing, reuses the base images and buildah's layer cache.
 #
-# Environment: BALLAST_IMAGE (tag, default ballast:dev), BUILD_JOBS (default: nproc).
+# Environment: BALLAST_IMAGE (tag, default ballast:dev), BUILD_JOBS (default: nproc),
+# BALLAST_CACHE_DIR (default ~/.cache/ballast).
 # BALLAST_IMAGE_BINARY=build/src/app/ballast: skip the build stage (a full Release compile in the
 # image) and make the runtime stage from that binary, built on this Debian machine — for checking
 # the runtime image quickly; a release image comes from the whole Dockerfile.
@@ -19,7 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$(pwd)
 image=${BALLAST_IMAGE:-ballast:dev}
-rootfs=/var/tmp/ballast-bookworm-rootfs
+cache=${BALLAST_CACHE_DIR:-$HOME/.cache/ballast}/image
+rootfs=$cache/bookworm-rootfs
+ccache_dir=$cache/ccache
 suite=bookworm
 mirror=http://deb.debian.org/debian
 base_full=docker.io/library/debian:bookworm
@@ -31,7 +36,7 @@ die() { echo "image: error: $*" >&2; exit 1; }
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || die "need root or sudo (buildah with vfs storage runs as root)"
   log "re-running as root through sudo"
-  exec sudo --preserve-env=BALLAST_IMAGE,BALLAST_IMAGE_BINARY,BUILD_JOBS "$0" "$@"
+  exec sudo --preserve-env=BALLAST_IMAGE,BALLAST_IMAGE_BINARY,BUILD_JOBS,BALLAST_CACHE_DIR "$0" "$@"
 fi
 
 # --- tools -------------------------------------------------------------------------------
@@ -58,8 +63,9 @@ ensure_rootfs() {
   fi
   log "debootstrap $suite (minbase) into $rootfs (takes a minute or a few)"
   rm -rf "$rootfs"
-  debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >/var/tmp/ballast-debootstrap.log 2>&1 \
-    || die "debootstrap failed; see /var/tmp/ballast-debootstrap.log"
+  mkdir -p "$cache"
+  debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >"$cache/debootstrap.log" 2>&1 \
+    || die "debootstrap failed; see $cache/debootstrap.log"
 }
 
 # Commits $rootfs as image $1.
@@ -130,9 +136,11 @@ if [ -n "${BALLAST_IMAGE_BINARY:-}" ]; then
   revision="$revision-local"
 fi
 trap 'rm -f "$bud_log"; [ "$context" = . ] || rm -rf "$context"' EXIT
+mkdir -p "$ccache_dir"
 log "building $image (version ${version:-?}, revision $revision)"
 start=$(date +%s)
 "${B[@]}" bud --isolation chroot --pull=never --layers --force-rm \
+  --volume "$ccache_dir:/ccache" \
   --build-arg VERSION="${version:-0.0.0}" \
   --build-arg REVISION="$revision" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \

@@ -823,7 +823,9 @@ void PeerHub::stop() {
   std::vector<std::shared_ptr<Receiver>> receivers;
   {
     std::lock_guard lock(shared.mutex);
-    for (auto& [address, dialer] : shared.dialers) dialers.push_back(dialer);
+    // Each dialer holds the shared state: keeping them here would keep both alive for good.
+    for (auto& [address, dialer] : shared.dialers) dialers.push_back(std::move(dialer));
+    shared.dialers.clear();
     for (auto& [origin, entry] : shared.origins) {
       if (auto link = entry.link.lock()) receivers.push_back(std::move(link));
       if (entry.expiry) entry.expiry->cancel();

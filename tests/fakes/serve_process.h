@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,9 +56,18 @@ inline std::string http_get(uint16_t port, const std::string& path) {
   return response;
 }
 
-// Polls /readyz of a child `serve` until it answers 200, for at most `limit`.
+// How many times slower than natively the children run: BALLAST_TEST_SLOWDOWN (a whole number,
+// default 1), set by bench/memcheck.sh, where every child runs under valgrind (20-50x slower).
+inline int child_slowdown() {
+  const char* value = std::getenv("BALLAST_TEST_SLOWDOWN");
+  const int factor = value == nullptr ? 1 : std::atoi(value);
+  return factor < 1 ? 1 : factor;
+}
+
+// Polls /readyz of a child `serve` until it answers 200, for at most `limit` (times the
+// children's slowdown).
 inline bool becomes_ready(uint16_t admin_port, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto deadline = std::chrono::steady_clock::now() + limit * child_slowdown();
   while (std::chrono::steady_clock::now() < deadline) {
     if (http_get(admin_port, "/readyz").find(" 200 ") != std::string::npos) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -65,8 +75,8 @@ inline bool becomes_ready(uint16_t admin_port, std::chrono::milliseconds limit =
   return false;
 }
 
-// `binary` run with `args` in a child; killed (SIGKILL) and reaped at scope end unless
-// wait() reaped it first.
+// `binary` run with `args` in a child; killed (SIGKILL; under a slowdown SIGTERM first) and
+// reaped at scope end unless wait() reaped it first.
 class ChildProcess {
  public:
   ChildProcess() = default;
@@ -99,6 +109,18 @@ class ChildProcess {
   }
   void kill_and_reap() {
     if (pid_ <= 0) return;
+    if (child_slowdown() > 1 && ::kill(pid_, SIGTERM) == 0) {
+      // Under valgrind: a clean exit first, so the child's leak summary is written.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3) * child_slowdown();
+      while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
     ::kill(pid_, SIGKILL);
     wait();
   }

@@ -203,8 +203,10 @@ TEST_CASE("demo shows every component: webhook patches, the planner, the scaler 
   const uint16_t base = four_free_ports();
   REQUIRE(base != 0);
   // SIGINT after a few seconds, as Ctrl-C; --preserve-status hands back the demo's own exit code.
-  const auto out = ballast::testing::run_command("timeout --preserve-status -s INT 8 " + std::string(BALLAST_BINARY) +
-                                                 " demo --base-port " + std::to_string(base) + " 2>&1");
+  const auto out = ballast::testing::run_command("timeout --preserve-status -s INT " +
+                                                 std::to_string(8 * ballast::testing::child_slowdown()) + " " +
+                                                 std::string(BALLAST_BINARY) + " demo --base-port " +
+                                                 std::to_string(base) + " 2>&1");
   INFO(out.text);
   CHECK(out.exit_code == 0);
   // The banner first: no warning about components the demo does not run.
