@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -310,12 +311,14 @@ std::unique_ptr<WatchHandle> KubeClient::watch(const Resource& resource, std::st
   request.timeout = options.timeout + std::chrono::seconds(30);
   const std::string what = "watch " + resource.plural;
   auto reader = std::make_shared<WatchLineReader>(what, std::move(on_event));
-  // A watch may end after the client is gone; it is not counted then.
+  // A watch may end after the client is gone; it is not counted then. Nor is one this side
+  // cancelled (the informer's resync, shutdown): that is no answer of the apiserver's.
   std::weak_ptr<Impl> impl = impl_;
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
   auto canceller = impl_->http.stream(
       std::move(request), [reader](std::string_view piece) { return reader->consume(piece); },
-      [reader, what, impl, on_end = std::move(on_end)](Result<net::HttpClientResponse> response) {
-        if (auto alive = impl.lock()) alive->count("GET", response);
+      [reader, what, impl, cancelled, on_end = std::move(on_end)](Result<net::HttpClientResponse> response) {
+        if (auto alive = impl.lock(); alive && !*cancelled) alive->count("GET", response);
         if (reader->error()) return on_end(*reader->error());
         if (!response) return on_end(Error{response.error().code, what + ": " + response.error().message});
         if (response->status < 200 || response->status >= 300) {
@@ -323,7 +326,10 @@ std::unique_ptr<WatchHandle> KubeClient::watch(const Resource& resource, std::st
         }
         on_end(Ok{});
       });
-  return std::make_unique<ClientWatchHandle>(std::move(canceller));
+  return std::make_unique<ClientWatchHandle>([cancelled, canceller = std::move(canceller)] {
+    *cancelled = true;
+    canceller();
+  });
 }
 
 }  // namespace ballast::kube

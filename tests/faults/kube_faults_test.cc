@@ -164,6 +164,21 @@ TEST_CASE("a watch cut off in the middle of an event resumes from the last whole
                      R"(ballast_kube_api_requests_total{method="GET",code="200"})");
 }
 
+TEST_CASE("a watch the informer ends itself (resync) is not counted as a failed apiserver request", "[faults]") {
+  Apiserver api;
+  api.server.put(deployment("a", 1));
+  ballast::kube::Informer::Options options;
+  options.resync = 100ms;  // each resync cancels the running watch and relists
+  ballast::kube::Informer informer(*api.client, ballast::kube::deployments(), options, [] {});
+  informer.start();
+  REQUIRE(FakeApiServer::wait_for([&] { return informer.list_count() >= 6; }, kWait));
+  informer.stop();
+  const std::string metrics = api.metrics.render();
+  INFO(metrics);
+  CHECK(sample(metrics, R"(ballast_kube_api_requests_total{method="GET",code="200"})") >= 6);
+  CHECK(sample(metrics, R"(ballast_kube_api_requests_total{method="GET",code="error"})") == -1);
+}
+
 TEST_CASE("a 410 on resume relists, and neither the gap nor a failing relist deletes a PDB", "[faults]") {
   ballast::testing::LogCapture logs;
   Apiserver api;

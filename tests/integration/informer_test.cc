@@ -101,7 +101,12 @@ TEST_CASE("the cache keeps of pods and nodes what its readers read", "[informer]
   container["ports"] = json::array({{{"containerPort", 80}, {"hostPort", 8080}}});
   pod["spec"]["initContainers"] = json::array(
       {{{"name", "proxy"}, {"image", "envoy"}, {"restartPolicy", "Always"}, {"resources", {{"requests", {{"cpu", "50m"}}}}}}});
-  pod["spec"]["volumes"] = json::array({{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "data-web-1"}}}}});
+  pod["spec"]["volumes"] = json::array(
+      {{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "data-web-1"}}}},
+       {{"name", "token"}, {"projected", {{"sources", json::array({{{"serviceAccountToken", {{"path", "token"}}}}})}}}}});
+  pod["spec"]["serviceAccountName"] = "web";
+  pod["spec"]["tolerations"] = json::array({{{"key", "node.kubernetes.io/not-ready"}, {"operator", "Exists"}}});
+  pod["status"]["qosClass"] = "Burstable";
   pod["status"]["containerStatuses"] = json::array({{{"name", "main"}, {"restartCount", 3}, {"imageID", "sha256:1"}}});
   server.put(pod);
   json node = ballast::testing::make_node("node-a");
@@ -117,12 +122,14 @@ TEST_CASE("the cache keeps of pods and nodes what its readers read", "[informer]
   const json& cached = pods.objects().front();
   INFO(cached.dump());
   const json& main = cached["spec"]["containers"][0];
-  CHECK(main == json{{"name", "main"},
-                     {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "64Mi"}}}}},
-                     {"ports", json::array({{{"containerPort", 80}, {"hostPort", 8080}}})}});
+  CHECK(main == json{{"name", "main"}, {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "64Mi"}}}}}});
   CHECK(cached["spec"]["initContainers"][0] ==
         json{{"name", "proxy"}, {"restartPolicy", "Always"}, {"resources", {{"requests", {{"cpu", "50m"}}}}}});
-  CHECK(cached["spec"]["volumes"] == pod["spec"]["volumes"]);
+  CHECK(cached["spec"]["volumes"][0] == pod["spec"]["volumes"][0]);
+  CHECK(cached["spec"]["volumes"][1] == json{{"name", "token"}, {"projected", json::object()}});  // its kind only
+  CHECK(cached["spec"]["tolerations"] == pod["spec"]["tolerations"]);
+  CHECK_FALSE(cached["spec"].contains("serviceAccountName"));
+  CHECK_FALSE(cached["status"].contains("qosClass"));
   CHECK(cached["spec"]["nodeName"] == "node-a");
   CHECK(cached["status"]["conditions"] == pod["status"]["conditions"]);
   CHECK_FALSE(cached["status"].contains("containerStatuses"));
