@@ -234,7 +234,12 @@ void Informer::run() {
     bool resync_due = false;
     {
       std::unique_lock lock(mutex_);
-      resync_due = !wake_.wait_until(lock, resync_at, [this] { return stopping_ || watch_done_; });
+      const auto ended = [this] { return stopping_ || watch_done_; };
+      if (options_.resync.count() > 0) {
+        resync_due = !wake_.wait_until(lock, resync_at, ended);
+      } else {
+        wake_.wait(lock, ended);
+      }
     }
     // The watch's end callback touches this informer: wait for it before going on.
     handle->cancel();
