@@ -7,7 +7,7 @@
 namespace ballast::kube {
 
 Controller::Controller(const ControllerContext& context, const char* name, ControllerOptions options)
-    : context_(context), options_(options), name_(name), log_(name), thread_name_("rec-" + name_) {}
+    : context_(context), options_(options), name_(name), log_(name) {}
 
 Controller::~Controller() { stop(); }
 
@@ -21,21 +21,21 @@ bool Controller::synced() const {
   return std::all_of(watches_.begin(), watches_.end(), [](const auto& watched) { return watched.first->synced(); });
 }
 
-std::chrono::milliseconds Controller::retry_later(const std::string& key) {
+int64_t Controller::retry_later(const std::string& key) {
   const auto now = clock().now();
   const auto due = retries_.failure(key, now);
   metrics()
       .counter("ballast_controller_retries_total", "Failed writes a controller will try again after a backoff",
                {{"controller", name_}, {"write", key.substr(0, key.find('|'))}})
       .increment();
-  return std::chrono::ceil<std::chrono::milliseconds>(due - now);
+  return std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
 }
 
 bool Controller::run_pass() {
   const bool completed = reconcile_pass();
   // A pass over a large cluster builds and drops hundreds of MB of model on this thread's
-  // malloc arena, and glibc keeps freed pages inside an arena: the 10-minute soak at 30,000
-  // pods held 839 MiB of which malloc_trim gave back 389. Handing them back after each pass
+  // malloc arena, and glibc keeps freed pages inside an arena: the soak at 30,000 pods held
+  // 839 MiB of which malloc_trim gave back 389. Handing them back after each pass
   // keeps RSS at what is live.
   malloc_trim(0);
   if (const auto due = retries_.next_due(clock().now())) loop_.requeue_at(*due);
@@ -45,7 +45,7 @@ bool Controller::run_pass() {
 void Controller::start() {
   watch_resources();
   context_.informers.start();
-  loop_.start(thread_name_);
+  loop_.start("rec-" + name_);
 }
 
 void Controller::stop() {

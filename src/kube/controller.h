@@ -90,9 +90,9 @@ class Controller {
   // Failed writes, by key ("<kind>|<object>", kind a fixed word: it labels a metric).
   // may_retry(): the key is not backing off. retry_later(): records a failure, counts it
   // in ballast_controller_retries_total{controller, write} and returns the wait before the
-  // next attempt (to say once in the failure's log line). Worker thread only.
+  // next attempt in milliseconds (to say once in the failure's log line). Worker thread only.
   bool may_retry(const std::string& key) const { return retries_.due(key, clock().now()); }
-  std::chrono::milliseconds retry_later(const std::string& key);
+  int64_t retry_later(const std::string& key);
   void succeeded(const std::string& key) { retries_.success(key); }
   // The next pass runs by `due` (steady clock) even without a change. Worker thread.
   void requeue_at(Clock::time_point due) { loop_.requeue_at(due); }
@@ -106,7 +106,6 @@ class Controller {
   const ControllerOptions options_;
   const std::string name_;  // "guard", "nodepool": the metrics' controller label
   Logger log_;
-  const std::string thread_name_;  // its ReconcileLoop's worker: rec-<name>
   std::vector<std::pair<Informer*, Informer::HandlerId>> watches_;  // worker thread once started
   // Notes and conflicts already reported, so a steady state emits nothing. Worker only.
   ReportOnce reported_{context_.events};

@@ -44,6 +44,17 @@ nodepool::CreateRequest order(const std::string& name) {
   return request;
 }
 
+// A NodeGroup of `rig` on the fake VPSie API, with the credentials it accepts and no scale-down.
+void add_vpsie_group(testing::NodePoolRig& rig, const testing::FakeVpsie& vpsie,
+                     nlohmann::json scale_up = {{"podAgeSeconds", 0}}) {
+  rig.add_group({{"type", "vpsie"},
+                 {"vpsie", {{"apiURL", vpsie.url()}, {"datacenter", "dc-1"}, {"osIdentifier", "os-1"}}}},
+                {{"clientId", "vpsie-client"},
+                 {"clientSecret", "vpsie-client-secret-41c2"},
+                 {"accountPassword", "vpsie-account-pw-7f0d"}},
+                {{"enabled", false}}, 0, std::move(scale_up));
+}
+
 // One provider on its fake API, driven through the NodeProvider interface, with the
 // provider-specific view of its breaker.
 struct Subject {
@@ -288,11 +299,7 @@ TEST_CASE("the node pool rides out a lost create answer: one VM, recorded in fli
   testing::FakeVpsie vpsie("", "vpsie-client", "vpsie-client-secret-41c2", "vpsie-account-pw-7f0d");
   vpsie.start();
   testing::NodePoolRig rig;
-  rig.add_group({{"type", "vpsie"},
-                 {"vpsie", {{"apiURL", vpsie.url()}, {"datacenter", "dc-1"}, {"osIdentifier", "os-1"}}}},
-                {{"clientId", "vpsie-client"},
-                 {"clientSecret", "vpsie-client-secret-41c2"},
-                 {"accountPassword", "vpsie-account-pw-7f0d"}});
+  add_vpsie_group(rig, vpsie);
   rig.add_pod("worker-0", "3");
   vpsie.lose_answer_next("POST", "/api/v2/vm");
   rig.start();
@@ -320,12 +327,7 @@ TEST_CASE("the node pool keeps an order whose answer was lost and whose lookups 
   vpsie.start();
   testing::NodePoolRig rig;
   // No scale-up backoff: a forgotten order would be placed again at the next pass.
-  rig.add_group({{"type", "vpsie"},
-                 {"vpsie", {{"apiURL", vpsie.url()}, {"datacenter", "dc-1"}, {"osIdentifier", "os-1"}}}},
-                {{"clientId", "vpsie-client"},
-                 {"clientSecret", "vpsie-client-secret-41c2"},
-                 {"accountPassword", "vpsie-account-pw-7f0d"}},
-                {{"enabled", false}}, 0, {{"podAgeSeconds", 0}, {"backoffSeconds", 0}});
+  add_vpsie_group(rig, vpsie, {{"podAgeSeconds", 0}, {"backoffSeconds", 0}});
   rig.add_pod("worker-0", "3");
   // The create goes through with its answer lost; the create's own lookup and the next
   // three fail (one try each, the breaker kept closed).

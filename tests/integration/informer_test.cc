@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 
 #include "fakes/fake_apiserver.h"
 #include "kube/informer.h"
@@ -24,16 +25,31 @@ json with_managed_fields(json pod) {
   return pod;
 }
 
+// A fake apiserver, started, and a client of it; informers made in a test stop before it goes.
+struct ApiRig {
+  ApiRig() {
+    server.start();
+    pool.start();
+    ballast::kube::KubeConfig config;
+    config.server = server.url();
+    client = std::make_unique<ballast::kube::KubeClient>(pool, config);
+  }
+  ~ApiRig() {
+    client.reset();
+    pool.stop();
+  }
+
+  FakeApiServer server;
+  ballast::net::IoPool pool{1};
+  std::unique_ptr<ballast::kube::KubeClient> client;
+};
+
 }  // namespace
 
 TEST_CASE("the cache keeps listed and watched objects without their managedFields", "[informer]") {
-  FakeApiServer server;
-  server.start();
-  ballast::net::IoPool pool{1};
-  pool.start();
-  ballast::kube::KubeConfig config;
-  config.server = server.url();
-  ballast::kube::KubeClient client(pool, config);
+  ApiRig rig;
+  auto& server = rig.server;
+  auto& client = *rig.client;
 
   server.put(with_managed_fields(ballast::testing::make_pod("default", "listed", {{"app", "web"}})));
   std::atomic<int> changes{0};
@@ -50,17 +66,12 @@ TEST_CASE("the cache keeps listed and watched objects without their managedField
     CHECK(pod["metadata"]["labels"]["app"] == "web");  // the rest of the object is kept
   }
   informer.stop();
-  pool.stop();
 }
 
 TEST_CASE("a snapshot of the cache shares its objects and keeps what it saw when they change", "[informer]") {
-  FakeApiServer server;
-  server.start();
-  ballast::net::IoPool pool{1};
-  pool.start();
-  ballast::kube::KubeConfig config;
-  config.server = server.url();
-  ballast::kube::KubeClient client(pool, config);
+  ApiRig rig;
+  auto& server = rig.server;
+  auto& client = *rig.client;
 
   server.put(ballast::testing::make_pod("default", "a", {{"app", "web"}}));
   server.put(ballast::testing::make_pod("default", "b", {{"app", "web"}}));
@@ -81,17 +92,12 @@ TEST_CASE("a snapshot of the cache shares its objects and keeps what it saw when
   CHECK(before[1]["metadata"]["labels"]["app"] == "web");      // the old snapshot still sees what it saw
   CHECK(&after[1] != &before[1]);
   informer.stop();
-  pool.stop();
 }
 
 TEST_CASE("the cache keeps of pods and nodes what its readers read", "[informer]") {
-  FakeApiServer server;
-  server.start();
-  ballast::net::IoPool pool{1};
-  pool.start();
-  ballast::kube::KubeConfig config;
-  config.server = server.url();
-  ballast::kube::KubeClient client(pool, config);
+  ApiRig rig;
+  auto& server = rig.server;
+  auto& client = *rig.client;
 
   json pod = ballast::testing::make_pod("default", "web-1", {{"app", "web"}}, "node-a");
   auto& container = pod["spec"]["containers"][0];
@@ -138,5 +144,4 @@ TEST_CASE("the cache keeps of pods and nodes what its readers read", "[informer]
   CHECK(nodes.objects().front()["status"].contains("allocatable"));
   pods.stop();
   nodes.stop();
-  pool.stop();
 }

@@ -172,7 +172,7 @@ void GuardReconciler::act_on_priority_classes() {
       const auto wait = retry_later(retry_key);
       if (!stale) {
         log().warn("cannot create PriorityClass", {{"priorityClass", name}, {"error", created.error().message},
-                                                   {"retryInMs", static_cast<int64_t>(wait.count())}});
+                                                   {"retryInMs", wait}});
       }
       count_action("create_priority_class", stale ? "conflict" : "error");
       continue;
@@ -282,7 +282,7 @@ void GuardReconciler::write(const kube::Resource& resource, const Step& step) {
     // that keeps failing is not hammered once a pass.
     const bool stale =
         code == ErrorCode::kConflict || code == ErrorCode::kAlreadyExists || code == ErrorCode::kNotFound;
-    const auto wait = static_cast<int64_t>(retry_later(retry_key).count());
+    const auto wait = retry_later(retry_key);
     (stale ? log().debug(resource.kind + " write raced a change; re-planning", {{noun, object}, {"retryInMs", wait}})
            : log().warn(resource.kind + " write failed",
                        {{noun, object}, {"action", verb}, {"error", written.error().message}, {"retryInMs", wait}}));

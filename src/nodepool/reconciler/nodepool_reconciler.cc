@@ -163,7 +163,7 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
 void NodePoolReconciler::keep_unconfirmed(const std::string& group, const std::string& name, const std::string& error,
                                           json& status) {
   status["inFlight"].back()["unconfirmed"] = true;
-  const auto wait = static_cast<int64_t>(retry_later(vm_key(group, name)).count());
+  const auto wait = retry_later(vm_key(group, name));
   log().warn("create failed with no answer to tell whether the VM was made; the order is kept and its name looked up again",
              {{"group", group}, {"node", name}, {"error", error}, {"retryInMs", wait}});
   events().warning(group_subject(group), "ScaleUpUnconfirmed",
@@ -186,7 +186,7 @@ void NodePoolReconciler::confirm_orders(const json& group_object, TimePoint now,
     if (provider == nullptr) return;
     auto listed = provider->list(group);
     if (!listed) {
-      const auto wait = static_cast<int64_t>(retry_later(key).count());
+      const auto wait = retry_later(key);
       log().warn("cannot look up an unconfirmed order; kept in flight",
                  {{"group", group}, {"node", name}, {"error", listed.error().message}, {"retryInMs", wait}});
       ++i;
@@ -234,7 +234,7 @@ void NodePoolReconciler::provision_timeout(const json& group_object, const actio
   if (!may_retry(key)) return;
   log().warn("node never joined; deleting it at the provider", {{"group", group}, {"node", timeout.request}});
   if (auto removed = provider->remove(instance, timeout.desired); !removed) {
-    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    const auto wait = retry_later(key);
     log().warn("cannot delete the VM that never joined",
               {{"group", group}, {"node", timeout.request}, {"error", removed.error().message}, {"retryInMs", wait}});
     return;  // still in flight: tried again once its backoff ends
@@ -267,7 +267,7 @@ bool NodePoolReconciler::start_drain(const json& node, TimePoint now) {
   if (!may_retry(key)) return false;
   auto patched = api().patch(kube::nodes(), "", name, kube::PatchType::kMerge, patch);
   if (!patched) {
-    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    const auto wait = retry_later(key);
     log().warn("cannot taint the node for removal", {{"node", name}, {"error", patched.error().message}, {"retryInMs", wait}});
     return false;
   }
@@ -297,7 +297,7 @@ void NodePoolReconciler::undo_drain(const json& node, const std::string& why, Ti
   const json patch = {{"metadata", {{"annotations", {{kDrainStartedAnnotation, nullptr}}}}},
                       {"spec", {{"unschedulable", nullptr}, {"taints", taints}}}};
   if (auto patched = api().patch(kube::nodes(), "", name, kube::PatchType::kMerge, patch); !patched) {
-    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    const auto wait = retry_later(key);
     log().warn("cannot untaint the node", {{"node", name}, {"error", patched.error().message}, {"retryInMs", wait}});
     return;
   }
@@ -319,7 +319,7 @@ bool NodePoolReconciler::evict(const action::Evict& eviction, std::string& failu
   if (!may_retry(key)) return true;
   auto evicted = api().evict(pod.ns, pod.name, std::nullopt);
   if (!evicted) {
-    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    const auto wait = retry_later(key);
     log().warn("eviction failed", {{"node", eviction.node}, {"pod", pod.str()}, {"error", evicted.error().message},
                                    {"retryInMs", wait}});
   } else {
@@ -377,7 +377,7 @@ bool NodePoolReconciler::delete_node(const json& node, const json* group_object,
   const std::string key = "node|" + name;
   if (!may_retry(key)) return false;
   if (auto deleted = api().remove(kube::nodes(), "", name, {}); !deleted && deleted.error().code != ErrorCode::kNotFound) {
-    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    const auto wait = retry_later(key);
     log().warn("cannot delete the Node object", {{"node", name}, {"error", deleted.error().message}, {"retryInMs", wait}});
     return false;
   }
@@ -396,7 +396,7 @@ bool NodePoolReconciler::write_status(const std::string& group, const json& befo
   if (!may_retry(key)) return false;
   auto patched = api().patch(kube::node_groups(), "", group + "/status", kube::PatchType::kMerge, {{"status", after}});
   if (!patched) {
-    const auto wait = static_cast<int64_t>(retry_later(key).count());
+    const auto wait = retry_later(key);
     log().warn("cannot write NodeGroup status", {{"group", group}, {"error", patched.error().message}, {"retryInMs", wait}});
     return false;
   }
