@@ -12,6 +12,7 @@
 #include "app/node_providers.h"
 #include "core/metrics.h"
 #include "fakes/fake_apiserver.h"
+#include "fakes/fake_apiserver_client.h"
 #include "fakes/fake_clock.h"
 #include "guard/reconciler/guard_reconciler.h"
 #include "kube/event_recorder.h"
@@ -43,19 +44,8 @@ json deployment(const std::string& ns, const std::string& name, int replicas, js
   return object;
 }
 
-// A KubeClient on the fake server, with the event loop it needs.
-struct Cluster {
-  Cluster() {
-    server.start();
-    pool.start();
-    ballast::kube::KubeConfig config;
-    config.server = server.url();
-    client = std::make_unique<ballast::kube::KubeClient>(pool, config);
-  }
-  ~Cluster() {
-    client.reset();
-    pool.stop();
-  }
+// A KubeClient on the fake server, with what the tests read back from the server.
+struct Cluster : ballast::testing::FakeApiServerWithClient {
   std::optional<json> pdb(const std::string& ns, const std::string& name) const {
     return server.get("policy/v1", "poddisruptionbudgets", ns, name);
   }
@@ -65,10 +55,6 @@ struct Cluster {
     }
     return false;
   }
-
-  FakeApiServer server;
-  ballast::net::IoPool pool{1};
-  std::unique_ptr<ballast::kube::KubeClient> client;
 };
 
 struct Guard {

@@ -3,12 +3,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <memory>
 
-#include "fakes/fake_apiserver.h"
+#include "fakes/fake_apiserver_client.h"
 #include "kube/informer.h"
-#include "kube/kube_client.h"
-#include "net/io_pool.h"
 
 using ballast::testing::FakeApiServer;
 using nlohmann::json;
@@ -25,29 +22,10 @@ json with_managed_fields(json pod) {
   return pod;
 }
 
-// A fake apiserver, started, and a client of it; informers made in a test stop before it goes.
-struct ApiRig {
-  ApiRig() {
-    server.start();
-    pool.start();
-    ballast::kube::KubeConfig config;
-    config.server = server.url();
-    client = std::make_unique<ballast::kube::KubeClient>(pool, config);
-  }
-  ~ApiRig() {
-    client.reset();
-    pool.stop();
-  }
-
-  FakeApiServer server;
-  ballast::net::IoPool pool{1};
-  std::unique_ptr<ballast::kube::KubeClient> client;
-};
-
 }  // namespace
 
 TEST_CASE("the cache keeps listed and watched objects without their managedFields", "[informer]") {
-  ApiRig rig;
+  ballast::testing::FakeApiServerWithClient rig;
   auto& server = rig.server;
   auto& client = *rig.client;
 
@@ -69,7 +47,7 @@ TEST_CASE("the cache keeps listed and watched objects without their managedField
 }
 
 TEST_CASE("a snapshot of the cache shares its objects and keeps what it saw when they change", "[informer]") {
-  ApiRig rig;
+  ballast::testing::FakeApiServerWithClient rig;
   auto& server = rig.server;
   auto& client = *rig.client;
 
@@ -95,7 +73,7 @@ TEST_CASE("a snapshot of the cache shares its objects and keeps what it saw when
 }
 
 TEST_CASE("the cache keeps of pods and nodes what its readers read", "[informer]") {
-  ApiRig rig;
+  ballast::testing::FakeApiServerWithClient rig;
   auto& server = rig.server;
   auto& client = *rig.client;
 

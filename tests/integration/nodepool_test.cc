@@ -10,6 +10,7 @@
 #include "core/metrics.h"
 #include "core/timestamp.h"
 #include "fakes/fake_apiserver.h"
+#include "fakes/fake_apiserver_client.h"
 #include "fakes/fake_providers.h"
 #include "kube/event_recorder.h"
 #include "kube/informer_factory.h"
@@ -71,13 +72,8 @@ json pending_pod(const std::string& name, const std::string& cpu) {
   return pod;
 }
 
-struct World {
+struct World : ballast::testing::FakeApiServerWithClient {
   World() {
-    server.start();
-    pool.start();
-    ballast::kube::KubeConfig config;
-    config.server = server.url();
-    client = std::make_unique<ballast::kube::KubeClient>(pool, config);
     pipeline.start();
     server.put({{"apiVersion", "v1"},
                 {"kind", "Secret"},
@@ -88,8 +84,6 @@ struct World {
   ~World() {
     caches.clear();
     events.reset();
-    client.reset();
-    pool.stop();
   }
 
   std::unique_ptr<ballast::nodepool::NodePoolReconciler> reconciler(
@@ -119,12 +113,9 @@ struct World {
     return (*group)["status"].value("inFlight", json::array()).get<std::vector<json>>();
   }
 
-  FakeApiServer server;
-  ballast::net::IoPool pool{1};
   ballast::net::HttpClient http{pool};
   ballast::SteadyClock clock;
   ballast::MetricsRegistry metrics;
-  std::unique_ptr<ballast::kube::KubeClient> client;
   ballast::testing::FakeDispatch pipeline{"pipeline-token"};  // rejects any other token with 401
   std::unique_ptr<ballast::kube::EventRecorder> events;
   // Each reconciler() is a replica of its own: it lists the cluster afresh, as a successor leader does.
