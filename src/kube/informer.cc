@@ -27,12 +27,13 @@ void keep_only(json& object, const FieldSet& kept) {
 
 // Pods are most of a cluster's objects, and nlohmann's JSON costs about seven times their
 // text in memory (12 KB for a 1.6 KB pod), so the cache keeps of a pod only what its readers
-// read: the node pool (src/nodepool/cluster_model.cc) reads the metadata, these spec fields,
-// each container's name, requests and restartPolicy, each volume's name and kind (and a
-// claim's or emptyDir's details), and status.phase/conditions; the guard reads metadata and
-// status.phase. A reader of another pod field must add it here. Nothing writes a pod back from
-// this cache (evictions name the pod only), and the admission webhook reads whole pods from
-// its reviews, not from here.
+// read: the node pool (src/nodepool/cluster_model.cc) reads the name, namespace, labels,
+// annotations, owners and deletionTimestamp, these spec fields, each container's name,
+// requests and restartPolicy, each volume's name and kind (and a claim's or emptyDir's
+// details), status.phase and the PodScheduled condition; the guard reads the labels,
+// deletionTimestamp and status.phase. A reader of another pod field must add it here.
+// Nothing writes a pod back from this cache (evictions name the pod only), and the
+// admission webhook reads whole pods from its reviews, not from here.
 void drop_unread_pod_fields(json& pod) {
   static const FieldSet kSpecRead = {"nodeName", "priority", "nodeSelector", "affinity", "tolerations",
                                      "topologySpreadConstraints", "volumes", "containers", "initContainers",
@@ -56,7 +57,19 @@ void drop_unread_pod_fields(json& pod) {
       }
     }
   }
-  if (auto status = pod.find("status"); status != pod.end()) keep_only(*status, {"phase", "conditions"});
+  if (auto status = pod.find("status"); status != pod.end() && status->is_object()) {
+    keep_only(*status, {"phase", "conditions"});
+    // A running pod has five conditions; only PodScheduled (Unschedulable) is read.
+    if (auto conditions = status->find("conditions"); conditions != status->end() && conditions->is_array()) {
+      auto& list = conditions->get_ref<json::array_t&>();
+      std::erase_if(list, [](const json& condition) {
+        return !condition.is_object() || condition.value("type", json()) != "PodScheduled";
+      });
+    }
+  }
+  if (auto metadata = pod.find("metadata"); metadata != pod.end()) {
+    keep_only(*metadata, {"name", "namespace", "labels", "annotations", "ownerReferences", "deletionTimestamp"});
+  }
 }
 
 // No reconciler reads managedFields, and they are often a third or more of an object's JSON,
@@ -142,6 +155,7 @@ void Informer::wait_for(std::chrono::milliseconds delay) {
 bool Informer::relist() {
   ListOptions list_options;
   list_options.label_selector = options_.label_selector;
+  list_options.transform = [this](json& object) { drop_unread_fields(resource_, object); };
   auto list = api_.list(resource_, options_.ns, list_options);
   if (!list) {
     log_.warn("list failed", {{"resource", resource_.plural}, {"error", list.error().message}});
@@ -153,7 +167,6 @@ bool Informer::relist() {
     for (auto& item : list->items) {
       // The key first: json's by-value operator= would move the object out before it is read.
       std::string key = object_key(item);
-      drop_unread_fields(resource_, item);
       objects_[std::move(key)] = std::make_shared<const json>(std::move(item));
     }
     resource_version_ = list->resource_version;

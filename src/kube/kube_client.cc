@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iterator>
@@ -211,6 +212,7 @@ Result<ObjectList> KubeClient::list(const Resource& resource, std::string_view n
     if (!page) return page.error();
     continue_token = std::move(page->continue_token);
     list.resource_version = std::move(page->resource_version);
+    if (options.transform) std::for_each(page->items.begin(), page->items.end(), options.transform);
     std::move(page->items.begin(), page->items.end(), std::back_inserter(list.items));
   } while (!continue_token.empty());
   return list;

@@ -90,7 +90,16 @@ TEST_CASE("the cache keeps of pods and nodes what its readers read", "[informer]
        {{"name", "token"}, {"projected", {{"sources", json::array({{{"serviceAccountToken", {{"path", "token"}}}}})}}}}});
   pod["spec"]["serviceAccountName"] = "web";
   pod["spec"]["tolerations"] = json::array({{{"key", "node.kubernetes.io/not-ready"}, {"operator", "Exists"}}});
+  pod["metadata"]["uid"] = "0d3c1f4e-uid";
+  pod["metadata"]["generateName"] = "web-";
+  pod["metadata"]["annotations"] = {{"cluster-autoscaler.kubernetes.io/safe-to-evict", "false"}};
+  pod["metadata"]["ownerReferences"] =
+      json::array({{{"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"}, {"name", "web-5d9"}, {"controller", true}}});
   pod["status"]["qosClass"] = "Burstable";
+  const json unschedulable = {{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"},
+                              {"lastTransitionTime", "2026-12-07T09:00:00Z"}};
+  pod["status"]["conditions"] = json::array(
+      {{{"type", "Ready"}, {"status", "False"}}, unschedulable, {{"type", "Initialized"}, {"status", "True"}}});
   pod["status"]["containerStatuses"] = json::array({{{"name", "main"}, {"restartCount", 3}, {"imageID", "sha256:1"}}});
   server.put(pod);
   json node = ballast::testing::make_node("node-a");
@@ -115,11 +124,34 @@ TEST_CASE("the cache keeps of pods and nodes what its readers read", "[informer]
   CHECK_FALSE(cached["spec"].contains("serviceAccountName"));
   CHECK_FALSE(cached["status"].contains("qosClass"));
   CHECK(cached["spec"]["nodeName"] == "node-a");
-  CHECK(cached["status"]["conditions"] == pod["status"]["conditions"]);
+  CHECK(cached["status"]["conditions"] == json::array({unschedulable}));  // the only condition read
+  const json& metadata = cached["metadata"];
+  CHECK(metadata["annotations"] == pod["metadata"]["annotations"]);
+  CHECK(metadata["ownerReferences"] == pod["metadata"]["ownerReferences"]);
+  for (const char* unread : {"uid", "generateName", "resourceVersion", "creationTimestamp"}) {
+    CHECK_FALSE(metadata.contains(unread));
+  }
   CHECK_FALSE(cached["status"].contains("containerStatuses"));
   CHECK(cached["metadata"]["labels"]["app"] == "web");
   CHECK_FALSE(nodes.objects().front()["status"].contains("images"));
   CHECK(nodes.objects().front()["status"].contains("allocatable"));
   pods.stop();
   nodes.stop();
+}
+
+TEST_CASE("a list's transform runs on each page's items before the next page is asked for", "[informer]") {
+  ballast::testing::FakeApiServerWithClient rig;
+  for (int i = 0; i < 5; ++i) rig.server.put(ballast::testing::make_pod("default", "p" + std::to_string(i), {}));
+  ballast::kube::ListOptions options;
+  options.page_size = 2;
+  std::vector<size_t> pages_asked_at_each_item;
+  options.transform = [&](json& pod) {
+    pages_asked_at_each_item.push_back(rig.server.count_requests("GET", "/api/v1/pods"));
+    pod["metadata"].erase("labels");
+  };
+  auto list = rig.client->list(ballast::kube::pods(), "", options);
+  REQUIRE(list.ok());
+  CHECK(pages_asked_at_each_item == std::vector<size_t>{1, 1, 2, 2, 3});
+  REQUIRE(list->items.size() == 5);
+  for (const auto& pod : list->items) CHECK_FALSE(pod["metadata"].contains("labels"));
 }
