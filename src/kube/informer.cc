@@ -87,6 +87,12 @@ void drop_unread_fields(const Resource& resource, json& object) {
   }
 }
 
+// What the cache holds of an object: a pod as its JSON text (kube::expanded), the rest parsed.
+ObjectRef cached_form(const Resource& resource, json object) {
+  if (resource.group.empty() && resource.plural == "pods") return std::make_shared<const json>(object.dump());
+  return std::make_shared<const json>(std::move(object));
+}
+
 }  // namespace
 
 Informer::Informer(KubeApi& api, Resource resource, Options options, Handler on_change)
@@ -167,7 +173,7 @@ bool Informer::relist() {
     for (auto& item : list->items) {
       // The key first: json's by-value operator= would move the object out before it is read.
       std::string key = object_key(item);
-      objects_[std::move(key)] = std::make_shared<const json>(std::move(item));
+      objects_[std::move(key)] = cached_form(resource_, std::move(item));
     }
     resource_version_ = list->resource_version;
     synced_ = true;
@@ -197,7 +203,7 @@ void Informer::apply(WatchEvent event) {
       object["apiVersion"] = resource_.api_version();
       drop_unread_fields(resource_, object);
       std::string key = object_key(object);
-      objects_[std::move(key)] = std::make_shared<const json>(std::move(object));
+      objects_[std::move(key)] = cached_form(resource_, std::move(object));
     }
   }
   if (changed) notify_handlers();

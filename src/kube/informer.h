@@ -66,7 +66,8 @@ class Informer {
   // True once the first list has completed.
   bool synced() const;
   // The cached objects ordered by namespace/name: a snapshot sharing them with the cache
-  // (a change replaces an object's pointer, never the object a snapshot holds).
+  // (a change replaces an object's pointer, never the object a snapshot holds). Pods are
+  // kept as their JSON text: read them with kube::expanded() or copies().
   SharedObjects objects() const;
   const Resource& resource() const { return resource_; }
   // Lists completed so far (relists after 410 or resync included), for tests and metrics.

@@ -486,16 +486,19 @@ bool NodePoolReconciler::reconcile_once(TimePoint now) {
   const auto node_objects = nodes_->objects();
   const auto group_objects = node_groups_->objects();
   kube::SharedObjects all = node_objects;
-  for (auto* informer : {pods_, pdbs_, daemonsets_, persistent_volumes_, persistent_volume_claims_}) {
+  for (auto* informer : {pdbs_, daemonsets_, persistent_volumes_, persistent_volume_claims_}) {
     all.append(informer->objects());
   }
   all.append(group_objects);
   auto snapshot = parse_objects(all);
   all = {};
-  if (!snapshot) {
-    log().warn("cannot read the cluster; no action this pass", {{"error", snapshot.error().message}});
+  auto pods = parsed_pods_.update(pods_->objects());
+  if (!snapshot || !pods) {
+    log().warn("cannot read the cluster; no action this pass",
+               {{"error", (snapshot ? pods.error() : snapshot.error()).message}});
     return true;
   }
+  snapshot->pods = std::move(*pods);
   if (options_.alert_requests) {
     auto requests = options_.alert_requests->take();
     for (auto& group : snapshot->node_groups) {

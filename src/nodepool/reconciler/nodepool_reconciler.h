@@ -16,6 +16,7 @@
 #include "nodepool/actuation_plan.h"
 #include "nodepool/alert_requests.h"
 #include "nodepool/node_provider.h"
+#include "nodepool/parsed_pods.h"
 
 namespace ballast::nodepool {
 
@@ -97,6 +98,7 @@ class NodePoolReconciler final : public kube::Controller {
 
   kube::Informer* nodes_ = nullptr;
   kube::Informer* pods_ = nullptr;
+  ParsedPods parsed_pods_;  // pods_'s objects, parsed once per change
   kube::Informer* pdbs_ = nullptr;
   kube::Informer* daemonsets_ = nullptr;
   kube::Informer* persistent_volumes_ = nullptr;
