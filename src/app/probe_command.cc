@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "app/signals.h"
+#include "core/duration.h"
 #include "core/file.h"
+#include "core/thread_name.h"
 #include "core/yaml_document.h"
 #include "scaler/client/keda_client.h"
 #include "scaler/scaled_object_file.h"
@@ -33,6 +35,7 @@ constexpr const char* kUsage =
     "  --tls-server-name NAME   the name the scaler's certificate is checked against\n"
     "  --watch                  then hold StreamIsActive open and print each activation edge\n"
     "                           until Ctrl-C (as KEDA does for external-push)\n"
+    "  --timeout DURATION       each call's deadline, as 3s or 500ms (default 3s, KEDA's)\n"
     "  --output text|json       (default text)\n"
     "exit codes: 0 every call OK, 1 the scaler answered an error, 2 bad input, 3 scaler unreachable\n";
 
@@ -44,6 +47,7 @@ struct ProbeFlags {
   std::optional<int> trigger;
   std::string name;
   std::string namespace_name;
+  std::chrono::milliseconds timeout = scaler::kKedaCallDeadline;
   bool watch = false;
   bool json = false;
 };
@@ -75,7 +79,7 @@ Result<ProbeFlags> parse_probe_flags(const std::vector<std::string>& args) {
     }
     static const std::set<std::string> kValued = {
         "--metadata", "--scaler", "-f", "--file", "--scaled-object", "--trigger", "--name", "--namespace",
-        "--tls-ca-file", "--tls-cert-file", "--tls-key-file", "--tls-server-name", "--output"};
+        "--tls-ca-file", "--tls-cert-file", "--tls-key-file", "--tls-server-name", "--timeout", "--output"};
     if (!kValued.count(name)) return invalid_argument("unknown flag \"" + args[i] + "\"");
     if (!has_value) {
       if (i + 1 >= args.size()) return invalid_argument(name + " needs a value");
@@ -109,6 +113,12 @@ Result<ProbeFlags> parse_probe_flags(const std::vector<std::string>& args) {
       flags.endpoint.key_file = value;
     } else if (name == "--tls-server-name") {
       flags.endpoint.server_name = value;
+    } else if (name == "--timeout") {
+      const auto timeout = parse_duration(value);
+      if (!timeout || timeout->count() <= 0) {
+        return invalid_argument("--timeout must be a positive duration (3s, 500ms), not \"" + value + "\"");
+      }
+      flags.timeout = *timeout;
     } else {  // --output
       if (value != "text" && value != "json") return invalid_argument("--output must be text or json, not \"" + value + "\"");
       flags.json = value == "json";
@@ -253,7 +263,7 @@ double epoch_seconds() {
 int watch(const ProbeFlags& flags, externalscaler::ExternalScaler::Stub& stub, grpc::Channel& channel,
           const externalscaler::ScaledObjectRef& ref) {
   // The spec first: it names a wrong key at once, before a stream that would only end.
-  const auto spec = scaler::keda_metric_spec(stub, ref);
+  const auto spec = scaler::keda_metric_spec(stub, ref, flags.timeout);
   if (flags.json) {
     std::cout << nlohmann::json{{"spec", poll_json(spec)["spec"]}}.dump() << std::endl;
   } else {
@@ -268,6 +278,7 @@ int watch(const ProbeFlags& flags, externalscaler::ExternalScaler::Stub& stub, g
   std::atomic<bool> signalled{false};
   std::atomic<bool> finished{false};
   std::thread canceller([&] {
+    name_this_thread("probe-cancel");
     while (!finished.load()) {
       if (wait_for_termination_signal(std::chrono::milliseconds(100))) {
         signalled = true;
@@ -342,7 +353,7 @@ int run_probe(const std::vector<std::string>& args) {
               << "\n";
   }
   if (flags->watch) return watch(*flags, *stub, **channel, ref);
-  const auto poll = scaler::keda_poll(*stub, ref);
+  const auto poll = scaler::keda_poll(*stub, ref, flags->timeout);
   if (flags->json) {
     std::cout << poll_json(poll).dump() << "\n";
   } else {

@@ -21,6 +21,7 @@
 #include "app/application.h"
 #include "app/signals.h"
 #include "core/base64.h"
+#include "core/thread_name.h"
 #include "core/timestamp.h"
 #include "demo/embedded_data.h"
 #include "demo/self_signed.h"
@@ -183,9 +184,13 @@ void run_simulation(uint16_t sessions_port, const std::string& token, kafka::Moc
 // One StreamIsActive per trigger with a backend, as KEDA opens for external-push triggers.
 class PushWatcher {
  public:
-  PushWatcher(std::shared_ptr<grpc::Channel> channel, externalscaler::ScaledObjectRef ref)
+  // `index`: the trigger's row, in the thread's name.
+  PushWatcher(std::shared_ptr<grpc::Channel> channel, externalscaler::ScaledObjectRef ref, size_t index)
       : stub_(externalscaler::ExternalScaler::NewStub(channel)), ref_(std::move(ref)) {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this, index] {
+      name_this_thread("demo-push-" + std::to_string(index));
+      run();
+    });
   }
   ~PushWatcher() {
     context_.TryCancel();
@@ -465,12 +470,16 @@ int run_demo(const std::vector<std::string>& args) {
             << try_it(*ports) << std::flush;
 
   std::atomic<bool> stopping{false};
-  std::thread simulation([&] { run_simulation(ports->sessions, token, **cluster, *triggers, stopping); });
+  std::thread simulation([&] {
+    name_this_thread("demo-sim");
+    run_simulation(ports->sessions, token, **cluster, *triggers, stopping);
+  });
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(ports->grpc), grpc::InsecureChannelCredentials());
   auto stub = externalscaler::ExternalScaler::NewStub(channel);
   std::vector<std::unique_ptr<PushWatcher>> watchers;
-  for (const auto& trigger : *triggers) {
-    watchers.push_back(trigger.has_backend ? std::make_unique<PushWatcher>(channel, trigger.ref) : nullptr);
+  for (size_t i = 0; i < triggers->size(); ++i) {
+    const auto& trigger = (*triggers)[i];
+    watchers.push_back(trigger.has_backend ? std::make_unique<PushWatcher>(channel, trigger.ref, i) : nullptr);
   }
 
   // On a terminal the table is redrawn in place below the sections above; into a pipe or

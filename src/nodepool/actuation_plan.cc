@@ -104,9 +104,11 @@ void plan_in_flight(NodeGroup& group, GroupPass& pass, TimePoint now, const Actu
   });
   for (InFlightNode* entry : waiting) {
     // A node echoing another request's id is not this request's, nor one older than the request.
+    // creationTimestamp has whole seconds: a node created in the second of the order is not older.
     const auto node = std::find_if(newcomers.begin(), newcomers.end(), [&](const Node* candidate) {
       return annotation(candidate->annotations, kRequestIdAnnotation).empty() &&
-             (!candidate->created || !entry->requested_at || *candidate->created >= *entry->requested_at);
+             (!candidate->created || !entry->requested_at ||
+              *candidate->created >= std::chrono::floor<std::chrono::seconds>(*entry->requested_at));
     });
     if (node != newcomers.end()) adopt(*entry, *node);
   }

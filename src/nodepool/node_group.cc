@@ -14,6 +14,10 @@ const Offering* NodeGroup::find_offering(const std::string& id) const {
   return nullptr;
 }
 
+std::string requested_at_text(TimePoint ordered) {
+  return format_micro_time(std::chrono::ceil<std::chrono::microseconds>(ordered));
+}
+
 namespace {
 
 NodeGroup read_node_group(const json& object, const std::string& name) {

@@ -106,6 +106,11 @@ struct NodeGroup {
   const Offering* find_offering(const std::string& id) const;
 };
 
+// `status.inFlight[].requestedAt` for an order made at `ordered`: microseconds (as
+// metav1.MicroTime), rounded up so the stored time is never before the order and
+// provisionTimeoutSeconds never ends early. Whole seconds, written before, are still read.
+std::string requested_at_text(TimePoint ordered);
+
 // A NodeGroup object (as the apiserver returns it) → model. Errors name the object and
 // the field: `NodeGroup general: spec.offerings[0].cpu: invalid quantity "x": ...`.
 Result<NodeGroup> parse_node_group(const nlohmann::json& object);

@@ -174,7 +174,7 @@ def test_a_vm_that_never_joins_is_deleted_and_the_group_backs_off(cluster, balla
         assert not status_of(cluster, group).get("inFlight")
         assert ballast.metric("ballast_failed_scale_ups_total", group=group, reason="timeout") == 2
         print(f"\n[timing] {cloud.provider['type']}: never-joining VM deleted {removed['at'] - first['at']:.2f} s "
-              f"after its order (provisionTimeoutSeconds 2; a pass at least every 10 s), next order "
+              f"after its order (provisionTimeoutSeconds 2; the pass is woken when it ends), next order "
               f"{second['at'] - removed['at']:.2f} s later (backoffSeconds {backoff}); test {time.monotonic() - started:.1f} s")
     finally:
         cluster.admin.run("delete", "pod", "stranded", "-n", namespace, "--wait=false", check=False)

@@ -13,6 +13,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +78,52 @@ inline bool becomes_ready(uint16_t admin_port, std::chrono::milliseconds limit =
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+// The text of a file a child writes (empty while there is none).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Whether `text` shows up in the file after the first `after` (anywhere when empty), within
+// `limit` (times the children's slowdown).
+inline bool file_shows(const std::string& path, const std::string& text, std::chrono::milliseconds limit,
+                       const std::string& after = "") {
+  const auto deadline = std::chrono::steady_clock::now() + limit * child_slowdown();
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto content = read_text(path);
+    const auto from = after.empty() ? 0 : content.find(after);
+    if (from != std::string::npos && content.find(text, from) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// The names of a running process's threads (/proc/<pid>/task/*/comm).
+inline std::multiset<std::string> thread_names(pid_t pid) {
+  std::multiset<std::string> names;
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    names.insert(name);
+  }
+  return names;
+}
+
+// Whether the threads of a running process come to satisfy `named` within `limit` (times the
+// children's slowdown): a thread just started may not have named itself yet.
+inline bool threads_become(pid_t pid, const std::function<bool(const std::multiset<std::string>&)>& named,
+                           std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit * child_slowdown();
+  while (!named(thread_names(pid))) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 // `binary` run with `args` in a child; killed (SIGKILL; under a slowdown SIGTERM first) and

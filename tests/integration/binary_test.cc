@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -202,35 +203,52 @@ TEST_CASE("demo shows every component: webhook patches, the planner, the scaler 
           "[binary][demo]") {
   const uint16_t base = four_free_ports();
   REQUIRE(base != 0);
-  // SIGINT after a few seconds, as Ctrl-C; --preserve-status hands back the demo's own exit code.
-  const auto out = ballast::testing::run_command("timeout --preserve-status -s INT " +
-                                                 std::to_string(8 * ballast::testing::child_slowdown()) + " " +
-                                                 std::string(BALLAST_BINARY) + " demo --base-port " +
-                                                 std::to_string(base) + " 2>&1");
-  INFO(out.text);
-  CHECK(out.exit_code == 0);
+  TempDir dir;
+  const auto output = dir.path + "/demo.out";
+  const auto started = std::chrono::steady_clock::now();
+  ballast::testing::ChildProcess demo("/bin/sh", {"-c", "exec " + std::string(BALLAST_BINARY) + " demo --base-port " +
+                                                            std::to_string(base) + " > " + output + " 2>&1"});
+  // By the first table the simulation and the push watchers have started; each names itself.
+  REQUIRE(ballast::testing::file_shows(output, "SCALEDOBJECT", 30s));
+  // One push watcher per Kafka and sessions row: 5 of the table's 8 (Prometheus has no backend here).
+  CHECK(ballast::testing::threads_become(
+      demo.pid(),
+      [](const std::multiset<std::string>& names) {
+        return names.count("demo-sim") == 1 &&
+               std::count_if(names.begin(), names.end(),
+                             [](const std::string& name) { return name.rfind("demo-push-", 0) == 0; }) == 5;
+      },
+      5s));
+  // SIGINT after a few seconds, as Ctrl-C: every Kafka and sessions row has its value by then.
+  std::this_thread::sleep_until(started + 8s * ballast::testing::child_slowdown());
+  REQUIRE(demo.signal(SIGINT));
+  const int status = demo.wait();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  const auto text = ballast::testing::read_text(output);
+  INFO(text);
   // The banner first: no warning about components the demo does not run.
-  CHECK(out.text.rfind("ballast demo: every component on 127.0.0.1", 0) == 0);
-  CHECK(out.text.find("\"level\":\"warn\"") == std::string::npos);
-  CHECK(out.text.find("https://127.0.0.1:" + std::to_string(base + 3) + "/mutate") != std::string::npos);
+  CHECK(text.rfind("ballast demo: every component on 127.0.0.1", 0) == 0);
+  CHECK(text.find("\"level\":\"warn\"") == std::string::npos);
+  CHECK(text.find("https://127.0.0.1:" + std::to_string(base + 3) + "/mutate") != std::string::npos);
   // The webhook, over HTTPS with the in-memory certificate: one patch per tier.
   for (const char* tier : {"batch", "critical", "infra", "scale-to-zero", "standard", "stateful"}) {
-    CHECK(out.text.find("\"ballast.dev/applied-tier\":\"" + std::string(tier) + "\"") != std::string::npos);
+    CHECK(text.find("\"ballast.dev/applied-tier\":\"" + std::string(tier) + "\"") != std::string::npos);
   }
-  CHECK(out.text.find("add /spec/template/spec/priorityClassName \"platform-infra-critical\"") != std::string::npos);
-  CHECK(out.text.find("add /spec/template/spec/priorityClassName \"platform-critical\"") != std::string::npos);
-  CHECK(out.text.find("webhook failed") == std::string::npos);
+  CHECK(text.find("add /spec/template/spec/priorityClassName \"platform-infra-critical\"") != std::string::npos);
+  CHECK(text.find("add /spec/template/spec/priorityClassName \"platform-critical\"") != std::string::npos);
+  CHECK(text.find("webhook failed") == std::string::npos);
   // The planner on the compiled-in snapshot.
-  CHECK(out.text.find("plan at 2026-11-22T10:00:00Z") != std::string::npos);
-  CHECK(out.text.find("general: remove node-3") != std::string::npos);
+  CHECK(text.find("plan at 2026-11-22T10:00:00Z") != std::string::npos);
+  CHECK(text.find("general: remove node-3") != std::string::npos);
   // The probe command instead of grpcurl and websocat.
-  CHECK(out.text.find(" probe --scaler 127.0.0.1:" + std::to_string(base)) != std::string::npos);
-  CHECK(out.text.find("grpcurl") == std::string::npos);
-  CHECK(out.text.find("websocat") == std::string::npos);
+  CHECK(text.find(" probe --scaler 127.0.0.1:" + std::to_string(base)) != std::string::npos);
+  CHECK(text.find("grpcurl") == std::string::npos);
+  CHECK(text.find("websocat") == std::string::npos);
   // The scaler table: the ScaledObjects of examples/, the activation column, the Prometheus rows.
-  const auto last_table = out.text.rfind("SCALEDOBJECT");
+  const auto last_table = text.rfind("SCALEDOBJECT");
   REQUIRE(last_table != std::string::npos);
-  const auto table = out.text.substr(last_table);
+  const auto table = text.substr(last_table);
   CHECK(table.find("ACTIVATION") != std::string::npos);
   for (const char* object : {"platform/signaling", "platform/notifications", "platform/assessment", "platform/auth",
                              "ai-services/stt-worker", "ai-services/tts-worker", "ai-services/llm-gateway"}) {

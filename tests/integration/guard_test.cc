@@ -312,7 +312,7 @@ TEST_CASE("the guard and the node pool share one watch per resource and each hea
   ballast::kube::InformerFactory informers(*cluster.client);
   const ballast::kube::ControllerContext context{*cluster.client, informers, events,
                                                  [] { return true; }, clock, metrics};
-  // Passes only when poked: an hour between resyncs.
+  // Passes only when poked: an hour between interval passes.
   ballast::kube::ControllerOptions options;
   options.interval = 1h;
   options.debounce = 10ms;

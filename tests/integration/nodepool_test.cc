@@ -291,11 +291,11 @@ TEST_CASE("a VM that never joins is deleted at the provider after provisionTimeo
   CHECK(creates == 1);
 }
 
-TEST_CASE("a provision timeout fires when it ends, not at the next resync", "[nodepool]") {
+TEST_CASE("a provision timeout fires when it ends, not at the next interval pass", "[nodepool]") {
   World world;
   world.server.put(node_group(world.pipeline.url() + "/repos/o/r/dispatches", 0, 5, 2));
   world.server.put(pending_pod("stt-0", "3"));
-  // Resyncs never come: only changes and the deadlines a pass names run the next one.
+  // Interval passes never come: only changes and the deadlines a pass names run the next one.
   auto reconciler = world.reconciler(false, nullptr, 1h);
   REQUIRE(FakeApiServer::wait_for([&] { return world.in_flight().size() == 1; }, kWait));
   const auto requested = ballast::parse_time(world.in_flight()[0]["requestedAt"].get<std::string>());
@@ -307,11 +307,11 @@ TEST_CASE("a provision timeout fires when it ends, not at the next resync", "[no
     return false;
   };
   REQUIRE(FakeApiServer::wait_for(removed, kWait));
-  // requestedAt has whole seconds, so the timeout ends at most 1 s after the order was made.
+  // requestedAt is rounded up to the microsecond: the timeout ends no earlier than 2 s after the order.
   const auto late = std::chrono::system_clock::now() - (*requested + 2s);
   WARN("provision timeout acted on " << std::chrono::duration_cast<std::chrono::milliseconds>(late).count()
                                      << " ms after it ended");
-  CHECK(late < 2s);  // a pass on a loaded machine; without the deadline it waited for the resync (1 h here, 10 s by default)
+  CHECK(late < 2s);  // a pass on a loaded machine; without the deadline it waited for the interval pass (1 h here, 10 s by default)
 }
 
 TEST_CASE("a VM ordered by a leader that died before VPSie answered is deleted by its name after provisionTimeout",

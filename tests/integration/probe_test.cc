@@ -5,9 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
 #include "demo/support/session_publisher.h"
@@ -18,6 +16,7 @@
 using namespace std::chrono_literals;
 using ballast::testing::becomes_ready;
 using ballast::testing::ChildProcess;
+using ballast::testing::file_shows;
 using ballast::testing::free_port;
 using ballast::testing::TempDir;
 
@@ -55,8 +54,15 @@ struct Scaler {
   std::unique_ptr<ballast::sessions::SessionPublisher> publisher;
 };
 
+// Each call's deadline: KEDA's 3 s (the default) natively, stretched where the children run
+// slower (bench/memcheck.sh runs them under valgrind). A --timeout in a test's own flags wins.
+std::string timeout_flags() {
+  const int slowdown = ballast::testing::child_slowdown();
+  return slowdown > 1 ? "--timeout " + std::to_string(3 * slowdown) + "s " : "";
+}
+
 ballast::testing::CommandOutput probe(const std::string& args) {
-  return ballast::testing::run_command(std::string(BALLAST_BINARY) + " probe " + args + " 2>&1");
+  return ballast::testing::run_command(std::string(BALLAST_BINARY) + " probe " + timeout_flags() + args + " 2>&1");
 }
 
 // Probes until the scaler has the published value (publishing is asynchronous to polls).
@@ -67,26 +73,6 @@ ballast::testing::CommandOutput probe_until(const std::string& args, const std::
     out = probe(args);
   }
   return out;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Whether `text` shows up in the file after the first `after` (anywhere when empty).
-bool file_shows(const std::string& path, const std::string& text, std::chrono::milliseconds limit,
-                const std::string& after = "") {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const auto content = read_file(path);
-    const auto from = after.empty() ? 0 : content.find(after);
-    if (from != std::string::npos && content.find(text, from) != std::string::npos) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
 }
 
 }  // namespace
@@ -140,6 +126,34 @@ TEST_CASE("probe exits 3 and says so when no scaler listens, 2 on bad input", "[
   CHECK(half_mtls.text.find("tls-cert-file and tls-key-file") != std::string::npos);
 }
 
+TEST_CASE("probe --timeout takes a positive duration and names the flag otherwise", "[probe]") {
+  for (const char* bad : {"0s", "0", "-1s", "soon", "1us", ""}) {
+    INFO(bad);
+    const auto out = probe("--scaler 127.0.0.1:1 --timeout '" + std::string(bad) + "' " + kInterviews);
+    CHECK(out.exit_code == 2);
+    CHECK(out.text.find("--timeout must be a positive duration (3s, 500ms), not \"" + std::string(bad) + "\"") !=
+          std::string::npos);
+  }
+  const auto missing = probe(std::string(kInterviews) + " --scaler 127.0.0.1:1 --timeout");
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.text.find("--timeout needs a value") != std::string::npos);
+}
+
+TEST_CASE("probe against a scaler that stalls ends with DEADLINE_EXCEEDED after --timeout", "[probe]") {
+  Scaler scaler;
+  REQUIRE(scaler.ready);
+  // A stopped process: the kernel still accepts the connection, nothing answers on it.
+  REQUIRE(scaler.process.signal(SIGSTOP));
+  const auto started = std::chrono::steady_clock::now();
+  const auto out = probe("--timeout 300ms --scaler " + scaler.address() + " " + kInterviews);
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE(scaler.process.signal(SIGCONT));
+  INFO(out.text);
+  CHECK(out.exit_code == 1);
+  CHECK(out.text.find("metric spec  DEADLINE_EXCEEDED") != std::string::npos);
+  CHECK(took < 3s * ballast::testing::child_slowdown());  // the flag's deadline, not KEDA's 3 s
+}
+
 TEST_CASE("probe reads a trigger from a ScaledObject file, the scaler address included", "[probe]") {
   Scaler scaler;
   REQUIRE(scaler.ready);
@@ -175,9 +189,13 @@ TEST_CASE("probe --watch prints each activation edge and exits 0 on SIGINT", "[p
   Scaler scaler;
   REQUIRE(scaler.ready);
   const auto output = scaler.dir.path + "/watch.out";
-  ChildProcess watcher("/bin/sh", {"-c", "exec " + std::string(BALLAST_BINARY) + " probe --watch --scaler " +
-                                             scaler.address() + " " + kInterviews + " > " + output + " 2>&1"});
+  ChildProcess watcher("/bin/sh", {"-c", "exec " + std::string(BALLAST_BINARY) + " probe --watch " + timeout_flags() +
+                                             "--scaler " + scaler.address() + " " + kInterviews + " > " + output +
+                                             " 2>&1"});
   REQUIRE(file_shows(output, "  inactive\n", 10s));
+  // The thread that waits for Ctrl-C says what it is in top -H.
+  CHECK(ballast::testing::threads_become(
+      watcher.pid(), [](const auto& names) { return names.count("probe-cancel") == 1; }, 5s));
   scaler.publish(3);
   REQUIRE(file_shows(output, "  active\n", 10s));
   scaler.publish(0);
@@ -186,7 +204,7 @@ TEST_CASE("probe --watch prints each activation edge and exits 0 on SIGINT", "[p
   const int status = watcher.wait();
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
-  const auto text = read_file(output);
+  const auto text = ballast::testing::read_text(output);
   const auto inactive = text.find("  inactive\n");
   const auto active = text.find("  active\n");
   CHECK(text.find("metric spec  sessions-active-interviews") < inactive);

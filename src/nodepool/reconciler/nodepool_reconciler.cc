@@ -129,7 +129,7 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
     // orders a second VM for the same need.
     status["inFlight"].push_back({{"name", request.name},
                                   {"offering", order.offering},
-                                  {"requestedAt", format_time(now)},
+                                  {"requestedAt", requested_at_text(now)},
                                   {"requestId", request.request_id}});
     if (!write_status(group, json(), status)) {
       // Unrecorded, a VM would be invisible to a successor leader, which would order another.

@@ -11,8 +11,8 @@ Result<std::string> read_pem(const std::string& path, const char* option) {
   return text;
 }
 
-void set_deadline(grpc::ClientContext& context) {
-  context.set_deadline(std::chrono::system_clock::now() + kKedaCallDeadline);
+void set_deadline(grpc::ClientContext& context, std::chrono::milliseconds deadline) {
+  context.set_deadline(std::chrono::system_clock::now() + deadline);
 }
 
 }  // namespace
@@ -55,10 +55,11 @@ externalscaler::ScaledObjectRef scaled_object_ref(const std::string& namespace_n
   return ref;
 }
 
-KedaPoll keda_metric_spec(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref) {
+KedaPoll keda_metric_spec(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref,
+                          std::chrono::milliseconds deadline) {
   KedaPoll out;
   grpc::ClientContext spec_context;
-  set_deadline(spec_context);
+  set_deadline(spec_context, deadline);
   externalscaler::GetMetricSpecResponse spec;
   out.spec_status = stub.GetMetricSpec(&spec_context, ref, &spec);
   if (out.spec_status.ok() && spec.metricspecs_size() != 1) {
@@ -74,15 +75,16 @@ KedaPoll keda_metric_spec(externalscaler::ExternalScaler::Stub& stub, const exte
   return out;
 }
 
-KedaPoll keda_poll(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref) {
-  KedaPoll out = keda_metric_spec(stub, ref);
+KedaPoll keda_poll(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref,
+                   std::chrono::milliseconds deadline) {
+  KedaPoll out = keda_metric_spec(stub, ref, deadline);
   if (!out.spec_status.ok()) {
     out.metrics_status = out.active_status = out.spec_status;
     return out;
   }
 
   grpc::ClientContext metrics_context;
-  set_deadline(metrics_context);
+  set_deadline(metrics_context, deadline);
   externalscaler::GetMetricsRequest request;
   *request.mutable_scaledobjectref() = ref;
   request.set_metricname(out.metric_name);
@@ -98,7 +100,7 @@ KedaPoll keda_poll(externalscaler::ExternalScaler::Stub& stub, const externalsca
     out.int_value = metrics.metricvalues(0).metricvalue();
   }
   grpc::ClientContext active_context;
-  set_deadline(active_context);
+  set_deadline(active_context, deadline);
   externalscaler::IsActiveResponse active;
   out.active_status = stub.IsActive(&active_context, ref, &active);
   out.active = active.result();

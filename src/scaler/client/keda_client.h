@@ -17,7 +17,8 @@ namespace ballast::scaler {
 // KEDA's deadlines. `ballast probe`, the demo and the integration tests share it. Blocking:
 // each call runs on the calling thread.
 
-// KEDA's deadline for each unary call on the HPA path.
+// KEDA's deadline for each unary call on the HPA path: the calls' default (`ballast probe
+// --timeout` sets another, e.g. for a scaler under valgrind).
 inline constexpr std::chrono::seconds kKedaCallDeadline{3};
 
 // How to reach the scaler: plaintext (h2c) without a CA file; TLS, verified against
@@ -52,11 +53,14 @@ struct KedaPoll {
 
 // GetMetricSpec, then GetMetrics for the metric it named, then IsActive. A failed
 // GetMetricSpec ends the poll, as it does in KEDA, and stands for all three statuses. An
-// answer KEDA could not use (not exactly one metric spec or value) is INTERNAL.
-KedaPoll keda_poll(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref);
+// answer KEDA could not use (not exactly one metric spec or value) is INTERNAL. Each call
+// has `deadline` (DEADLINE_EXCEEDED after it).
+KedaPoll keda_poll(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref,
+                   std::chrono::milliseconds deadline = kKedaCallDeadline);
 // The poll's first step alone: GetMetricSpec depends on metadata only, never on a backend,
 // so it checks a trigger without starting a source. The other statuses stay unset (OK).
-KedaPoll keda_metric_spec(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref);
+KedaPoll keda_metric_spec(externalscaler::ExternalScaler::Stub& stub, const externalscaler::ScaledObjectRef& ref,
+                          std::chrono::milliseconds deadline = kKedaCallDeadline);
 
 // Holds a StreamIsActive stream open, as KEDA does for an external-push trigger, calling
 // `on_message` with each result as it arrives, until the scaler ends the stream or

@@ -2,6 +2,8 @@
 // cluster (as JSON, through the parsers), an instant, and the actions in order.
 #include "nodepool/actuation_plan.h"
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "cluster_builder.h"
@@ -142,6 +144,12 @@ TEST_CASE("one pass, decided: in-flight requests, backoff, drains and removals",
                     {"nodes", {{{"name", "general-a"}, {"state", "needed"}}, {{"name", "general-aaaa"}, {"state", "needed"}}}}})},
        "2026-11-22T10:00:00Z",
        {}},
+      {"a node created in the second of the order is adopted (creationTimestamp has whole seconds, requestedAt a fraction)",
+       {node("general-a", "general"), busy, registered("talent-mesh-node-4", "2026-11-22T09:56:00Z"),
+        group_with(node_group("general", 1, 3), {{"inFlight", {in_flight("general-aaaa", "2026-11-22T09:56:00.400000Z")}}})},
+       "2026-11-22T10:00:00Z",
+       {"adopt general-aaaa -> talent-mesh-node-4", "end general-aaaa (talent-mesh-node-4)",
+        "event NodeReady Node/talent-mesh-node-4"}},
       {"a node that registered before the request is not adopted",
        {node("general-a", "general"), busy, registered("general-old", "2026-11-22T09:00:00Z"),
         group_with(node_group("general", 1, 3), {{"inFlight", {in_flight("general-aaaa", "2026-11-22T09:56:00Z")}}})},
@@ -211,6 +219,44 @@ TEST_CASE("one pass, decided: in-flight requests, backoff, drains and removals",
     SECTION(c.name) {
       const auto plan = plan_actuation(snapshot(c.objects), at(c.now), {});
       CHECK(describe(plan) == c.actions);
+    }
+  }
+}
+
+TEST_CASE("provisionTimeoutSeconds never ends before its length has passed since the order", "[actuation]") {
+  using namespace std::chrono_literals;
+  // Nanoseconds past a microsecond: a stored time cut to microseconds would be before the order.
+  const ballast::TimePoint ordered = at("2026-11-22T09:45:00.7000004Z");
+  CHECK(requested_at_text(ordered) == "2026-11-22T09:45:00.700001Z");
+  const ballast::TimePoint old_order = at("2026-11-22T09:45:00Z");  // objects written before kept whole seconds
+  struct TimeoutCase {
+    const char* name;
+    std::string requested_at;
+    ballast::TimePoint ordered;
+    ballast::TimePoint now;
+    bool timed_out;
+  };
+  const std::vector<TimeoutCase> cases = {
+      {"written now, 1 ms before the timeout ends", requested_at_text(ordered), ordered, ordered + 900s - 1ms, false},
+      {"written now, exactly at the timeout", requested_at_text(ordered), ordered, ordered + 900s, false},
+      {"written now, 1 ms after the timeout", requested_at_text(ordered), ordered, ordered + 900s + 1ms, true},
+      {"whole seconds, 1 ms before the timeout ends", "2026-11-22T09:45:00Z", old_order, old_order + 900s - 1ms, false},
+      {"whole seconds, exactly at the timeout", "2026-11-22T09:45:00Z", old_order, old_order + 900s, false},
+      {"whole seconds, 1 ms after the timeout", "2026-11-22T09:45:00Z", old_order, old_order + 900s + 1ms, true},
+  };
+  for (const auto& c : cases) {
+    SECTION(c.name) {
+      const json group =
+          group_with(node_group("general", 1, 3), {{"inFlight", {in_flight("general-aaaa", c.requested_at.c_str())}}});
+      const auto plan = plan_actuation(snapshot({node("general-a", "general"), group}), c.now, {});
+      const auto actions = describe(plan);
+      CHECK((std::find(actions.begin(), actions.end(), "timeout general-aaaa desired 1") != actions.end()) ==
+            c.timed_out);
+      if (!c.timed_out) {
+        // Nor does the pass wake up for it early.
+        REQUIRE(plan.next_due.has_value());
+        CHECK(*plan.next_due > c.ordered + 900s);
+      }
     }
   }
 }
