@@ -14,8 +14,8 @@ const Offering* NodeGroup::find_offering(const std::string& id) const {
   return nullptr;
 }
 
-std::string requested_at_text(TimePoint ordered) {
-  return format_micro_time(std::chrono::ceil<std::chrono::microseconds>(ordered));
+std::string delay_start_text(TimePoint started) {
+  return format_micro_time(std::chrono::ceil<std::chrono::microseconds>(started));
 }
 
 namespace {

@@ -106,10 +106,11 @@ struct NodeGroup {
   const Offering* find_offering(const std::string& id) const;
 };
 
-// `status.inFlight[].requestedAt` for an order made at `ordered`: microseconds (as
-// metav1.MicroTime), rounded up so the stored time is never before the order and
-// provisionTimeoutSeconds never ends early. Whole seconds, written before, are still read.
-std::string requested_at_text(TimePoint ordered);
+// A time a delay is later measured from (an order's `requestedAt`, `lastScaleUp`, a
+// failure's time, the drain-started annotation), written at `started`: microseconds (as
+// metav1.MicroTime), rounded up so the stored time is never before the event and no
+// timeout, backoff or cooldown ends early. Whole seconds, written before, are still read.
+std::string delay_start_text(TimePoint started);
 
 // A NodeGroup object (as the apiserver returns it) → model. Errors name the object and
 // the field: `NodeGroup general: spec.offerings[0].cpu: invalid quantity "x": ...`.

@@ -129,7 +129,7 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
     // orders a second VM for the same need.
     status["inFlight"].push_back({{"name", request.name},
                                   {"offering", order.offering},
-                                  {"requestedAt", requested_at_text(now)},
+                                  {"requestedAt", delay_start_text(now)},
                                   {"requestId", request.request_id}});
     if (!write_status(group, json(), status)) {
       // Unrecorded, a VM would be invisible to a successor leader, which would order another.
@@ -146,12 +146,12 @@ void NodePoolReconciler::scale_up(const json& group_object, const action::ScaleU
       events().warning(group_subject(group), "ScaleUpFailed", request.name + ": " + created.error().message);
       auto& in_flight = status["inFlight"];
       in_flight.erase(in_flight.end() - 1);
-      status["lastScaleUpFailure"] = {{"time", format_time(now)}, {"reason", created.error().message}};
+      status["lastScaleUpFailure"] = {{"time", delay_start_text(now)}, {"reason", created.error().message}};
       failed_scale_up(group, "provider");
       return;
     }
     status["inFlight"].back()["providerId"] = created->id;
-    status["lastScaleUp"] = {{"time", format_time(now)}, {"reason", order.reason}};
+    status["lastScaleUp"] = {{"time", delay_start_text(now)}, {"reason", order.reason}};
     metrics().counter("ballast_scaled_up_nodes_total", "Nodes requested from providers", {{"group", group}}).increment();
     log().info("node requested",
               {{"group", group}, {"node", request.name}, {"offering", order.offering}, {"reason", order.reason}});
@@ -206,7 +206,7 @@ void NodePoolReconciler::confirm_orders(const json& group_object, TimePoint now,
     // any other, so the group backs off before it orders anew.
     log().warn("unconfirmed order not found at the provider; the scale-up failed", {{"group", group}, {"node", name}});
     events().warning(group_subject(group), "ScaleUpFailed", name + ": the provider has no VM of that name");
-    status["lastScaleUpFailure"] = {{"time", format_time(now)}, {"reason", name + ": the order did not go through"}};
+    status["lastScaleUpFailure"] = {{"time", delay_start_text(now)}, {"reason", name + ": the order did not go through"}};
     failed_scale_up(group, "provider");
     in_flight.erase(in_flight.begin() + static_cast<std::ptrdiff_t>(i));
   }
@@ -250,7 +250,7 @@ void NodePoolReconciler::provision_timeout(const json& group_object, const actio
   events().warning(group_subject(group), "ProvisionTimeout",
                   timeout.request + " did not join within " + std::to_string(timeout.timeout_seconds) +
                       "s; deleted at the provider");
-  status["lastScaleUpFailure"] = {{"time", format_time(now)}, {"reason", timeout.request + " did not join in time"}};
+  status["lastScaleUpFailure"] = {{"time", delay_start_text(now)}, {"reason", timeout.request + " did not join in time"}};
   failed_scale_up(group, "timeout");
 }
 
@@ -261,7 +261,7 @@ bool NodePoolReconciler::start_drain(const json& node, TimePoint now) {
                     : json::array();
   taints.push_back({{"key", kToBeDeletedTaint}, {"value", std::to_string(std::chrono::system_clock::to_time_t(now))},
                     {"effect", "NoSchedule"}});
-  const json patch = {{"metadata", {{"annotations", {{kDrainStartedAnnotation, format_time(now)}}}}},
+  const json patch = {{"metadata", {{"annotations", {{kDrainStartedAnnotation, delay_start_text(now)}}}}},
                       {"spec", {{"unschedulable", true}, {"taints", taints}}}};
   const std::string key = "taint|" + name;
   if (!may_retry(key)) return false;
@@ -287,7 +287,7 @@ void NodePoolReconciler::undo_drain(const json& node, const std::string& why, Ti
   log().warn("scale-down failed; node kept", {{"node", name}, {"group", group}, {"reason", why}});
   events().warning(node, "ScaleDownFailed", why);
   failed_scale_down(group);
-  if (statuses.count(group) > 0) statuses[group]["lastScaleDownFailure"] = {{"time", format_time(now)}, {"reason", name + ": " + why}};
+  if (statuses.count(group) > 0) statuses[group]["lastScaleDownFailure"] = {{"time", delay_start_text(now)}, {"reason", name + ": " + why}};
   if (!node.contains("spec")) return;
   json taints = json::array();
   for (const auto& taint : node["spec"].value("taints", json::array())) {
@@ -368,7 +368,7 @@ bool NodePoolReconciler::delete_node(const json& node, const json* group_object,
         log().warn("scale-down failed; node kept", {{"node", name}, {"group", group}, {"reason", failure}});
         events().warning(node, "ScaleDownFailed", failure);
         failed_scale_down(group);
-        statuses[group]["lastScaleDownFailure"] = {{"time", format_time(now)}, {"reason", name + ": " + failure}};
+        statuses[group]["lastScaleDownFailure"] = {{"time", delay_start_text(now)}, {"reason", name + ": " + failure}};
       }
       return false;
     }

@@ -166,6 +166,11 @@ TEST_CASE("one pass, decided: in-flight requests, backoff, drains and removals",
         group_with(node_group("general", 1, 3), {{"lastScaleUpFailure", {{"time", "2026-11-22T09:58:00Z"}}}})},
        "2026-11-22T10:00:00Z",
        {"event ScaleUpBackoff NodeGroup/general"}},
+      {"a failure written to the microsecond backs off until its last microsecond (not to the second before)",
+       {node("general-a", "general"), busy, pending_pod("ai", "stt-0", "3", "1Gi"),
+        group_with(node_group("general", 1, 3), {{"lastScaleUpFailure", {{"time", "2026-11-22T09:57:00.500000Z"}}}})},
+       "2026-11-22T10:00:00Z",
+       {"event ScaleUpBackoff NodeGroup/general"}},
       {"after the backoff the group orders again",
        {node("general-a", "general"), busy, pending_pod("ai", "stt-0", "3", "1Gi"),
         group_with(node_group("general", 1, 3), {{"lastScaleUpFailure", {{"time", "2026-11-22T09:56:00Z"}}}})},
@@ -227,7 +232,7 @@ TEST_CASE("provisionTimeoutSeconds never ends before its length has passed since
   using namespace std::chrono_literals;
   // Nanoseconds past a microsecond: a stored time cut to microseconds would be before the order.
   const ballast::TimePoint ordered = at("2026-11-22T09:45:00.7000004Z");
-  CHECK(requested_at_text(ordered) == "2026-11-22T09:45:00.700001Z");
+  CHECK(delay_start_text(ordered) == "2026-11-22T09:45:00.700001Z");
   const ballast::TimePoint old_order = at("2026-11-22T09:45:00Z");  // objects written before kept whole seconds
   struct TimeoutCase {
     const char* name;
@@ -237,9 +242,9 @@ TEST_CASE("provisionTimeoutSeconds never ends before its length has passed since
     bool timed_out;
   };
   const std::vector<TimeoutCase> cases = {
-      {"written now, 1 ms before the timeout ends", requested_at_text(ordered), ordered, ordered + 900s - 1ms, false},
-      {"written now, exactly at the timeout", requested_at_text(ordered), ordered, ordered + 900s, false},
-      {"written now, 1 ms after the timeout", requested_at_text(ordered), ordered, ordered + 900s + 1ms, true},
+      {"written now, 1 ms before the timeout ends", delay_start_text(ordered), ordered, ordered + 900s - 1ms, false},
+      {"written now, exactly at the timeout", delay_start_text(ordered), ordered, ordered + 900s, false},
+      {"written now, 1 ms after the timeout", delay_start_text(ordered), ordered, ordered + 900s + 1ms, true},
       {"whole seconds, 1 ms before the timeout ends", "2026-11-22T09:45:00Z", old_order, old_order + 900s - 1ms, false},
       {"whole seconds, exactly at the timeout", "2026-11-22T09:45:00Z", old_order, old_order + 900s, false},
       {"whole seconds, 1 ms after the timeout", "2026-11-22T09:45:00Z", old_order, old_order + 900s + 1ms, true},
