@@ -106,6 +106,12 @@ class Apiserver {
     return server.get("policy/v1", "poddisruptionbudgets", "shop", name);
   }
   bool has_pdb(const std::string& name) const { return pdb(name).has_value(); }
+  // A PDB is stored before the guard counts its answer: wait for the count, not the object.
+  bool pdb_creates_counted(double count) const {
+    return FakeApiServer::wait_for(
+        [&] { return sample(metrics.render(), R"(ballast_guard_actions_total{action="create_pdb",result="ok"})") == count; },
+        kWait);
+  }
 
   // The log and /metrics say which apiserver call failed, and hold no token.
   void check_reported(const ballast::testing::LogCapture& logs, const std::vector<std::string>& log_words,
@@ -214,7 +220,7 @@ TEST_CASE("a storm of 429s with Retry-After is waited out, and the guard still c
   // Waited as told rather than retrying at once: 3 x 1 s.
   CHECK(std::chrono::steady_clock::now() - started >= 2900ms);
   CHECK(api.server.count_requests("POST", pdbs) <= 4);
-  CHECK(sample(api.metrics.render(), R"(ballast_guard_actions_total{action="create_pdb",result="ok"})") == 1);
+  CHECK(api.pdb_creates_counted(1));
 
   // Without Retry-After the call fails at once; the guard retries on its own.
   api.server.fail_next("POST", pdbs, 429, 2);
@@ -401,9 +407,8 @@ TEST_CASE("a PDB write that keeps failing is tried again after a doubling backof
   const size_t attempts = creates_while_failing(api, {100ms, 1min}, 100ms, 2500ms);
   CHECK(attempts >= 4);
   CHECK(attempts <= 6);
-  const std::string metrics = api.metrics.render();
-  CHECK(sample(metrics, R"(ballast_controller_retries_total{controller="guard",write="pdb"})") == attempts);
-  CHECK(sample(metrics, R"(ballast_guard_actions_total{action="create_pdb",result="ok"})") == 1);
+  CHECK(api.pdb_creates_counted(1));
+  CHECK(sample(api.metrics.render(), R"(ballast_controller_retries_total{controller="guard",write="pdb"})") == attempts);
   // One warning per failed attempt, each saying when the next comes.
   CHECK(logs.lines_with({"PodDisruptionBudget write failed", "shop/web-ballast", "retryInMs"}).size() == attempts);
   api.check_reported(logs, {"PodDisruptionBudget write failed", "HTTP 500"},
