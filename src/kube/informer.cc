@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 #include <set>
+#include <string_view>
 
 #include "core/thread_name.h"
 #include "kube/model/object_meta.h"
@@ -16,6 +17,10 @@ using nlohmann::json;
 std::string object_key(const json& object) { return namespace_of(object) + "/" + name(object); }
 
 using FieldSet = std::set<std::string, std::less<>>;
+
+bool is_core(const Resource& resource, std::string_view plural) {
+  return resource.group.empty() && resource.plural == plural;
+}
 
 // Erases every member of `object` not in `kept`.
 void keep_only(json& object, const FieldSet& kept) {
@@ -79,17 +84,16 @@ void drop_unread_fields(const Resource& resource, json& object) {
   if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
     metadata->erase("managedFields");
   }
-  if (!resource.group.empty()) return;
-  if (resource.plural == "pods") drop_unread_pod_fields(object);
+  if (is_core(resource, "pods")) drop_unread_pod_fields(object);
   // A node lists up to 50 of its images with every name and digest; nothing here reads them.
-  if (auto status = object.find("status"); resource.plural == "nodes" && status != object.end() && status->is_object()) {
+  if (auto status = object.find("status"); is_core(resource, "nodes") && status != object.end() && status->is_object()) {
     status->erase("images");
   }
 }
 
 // What the cache holds of an object: a pod as its JSON text (kube::expanded), the rest parsed.
 ObjectRef cached_form(const Resource& resource, json object) {
-  if (resource.group.empty() && resource.plural == "pods") return std::make_shared<const json>(object.dump());
+  if (is_core(resource, "pods")) return std::make_shared<const json>(object.dump());
   return std::make_shared<const json>(std::move(object));
 }
 
@@ -159,9 +163,18 @@ void Informer::wait_for(std::chrono::milliseconds delay) {
 }
 
 bool Informer::relist() {
+  // Each item goes into the new cache in its cached form as its page arrives, so no whole
+  // list of parsed objects is ever held, and the long-lived texts are not allocated among
+  // 150 MB of short-lived parsed pods that would leave the heap fragmented once freed.
+  std::map<std::string, ObjectRef> listed;
   ListOptions list_options;
   list_options.label_selector = options_.label_selector;
-  list_options.transform = [this](json& object) { drop_unread_fields(resource_, object); };
+  list_options.take_item = [this, &listed](json&& object) {
+    drop_unread_fields(resource_, object);
+    // The key first: json's by-value operator= would move the object out before it is read.
+    std::string key = object_key(object);
+    listed[std::move(key)] = cached_form(resource_, std::move(object));
+  };
   auto list = api_.list(resource_, options_.ns, list_options);
   if (!list) {
     log_.warn("list failed", {{"resource", resource_.plural}, {"error", list.error().message}});
@@ -169,12 +182,7 @@ bool Informer::relist() {
   }
   {
     std::lock_guard lock(mutex_);
-    objects_.clear();
-    for (auto& item : list->items) {
-      // The key first: json's by-value operator= would move the object out before it is read.
-      std::string key = object_key(item);
-      objects_[std::move(key)] = cached_form(resource_, std::move(item));
-    }
+    objects_.swap(listed);
     resource_version_ = list->resource_version;
     synced_ = true;
     ++list_count_;

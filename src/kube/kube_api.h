@@ -19,10 +19,11 @@ struct ListOptions {
   std::string label_selector;
   std::string field_selector;
   int page_size = 500;  // pages are fetched with `limit` + `continue` until the list is whole
-  // When set, called on each item as its page arrives (client-go's informer transform): a
-  // cache that keeps part of each object then never holds a whole large list of whole
-  // objects (30,000 real pods: 360 MB as parsed JSON, half of it trimmed).
-  std::function<void(nlohmann::json&)> transform;
+  // When set, each item is handed to it as its page arrives, and the list's `items` stay
+  // empty (client-go's reflector filling its store page by page): a cache that keeps part of
+  // each object, in its own form, then never holds a whole large list of parsed objects
+  // (30,000 real pods: 360 MB whole, 150 MB trimmed, 33 MB as the cache's text).
+  std::function<void(nlohmann::json&&)> take_item;
 };
 
 struct ObjectList {

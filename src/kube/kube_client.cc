@@ -212,8 +212,11 @@ Result<ObjectList> KubeClient::list(const Resource& resource, std::string_view n
     if (!page) return page.error();
     continue_token = std::move(page->continue_token);
     list.resource_version = std::move(page->resource_version);
-    if (options.transform) std::for_each(page->items.begin(), page->items.end(), options.transform);
-    std::move(page->items.begin(), page->items.end(), std::back_inserter(list.items));
+    if (options.take_item) {
+      for (auto& item : page->items) options.take_item(std::move(item));
+    } else {
+      std::move(page->items.begin(), page->items.end(), std::back_inserter(list.items));
+    }
   } while (!continue_token.empty());
   return list;
 }

@@ -144,19 +144,22 @@ TEST_CASE("the cache keeps of pods and nodes what its readers read", "[informer]
   nodes.stop();
 }
 
-TEST_CASE("a list's transform runs on each page's items before the next page is asked for", "[informer]") {
+TEST_CASE("a list hands each page's items to take_item before the next page is asked for, and keeps none", "[informer]") {
   ballast::testing::FakeApiServerWithClient rig;
   for (int i = 0; i < 5; ++i) rig.server.put(ballast::testing::make_pod("default", "p" + std::to_string(i), {}));
   ballast::kube::ListOptions options;
   options.page_size = 2;
   std::vector<size_t> pages_asked_at_each_item;
-  options.transform = [&](json& pod) {
+  std::vector<std::string> taken;
+  options.take_item = [&](json&& pod) {
     pages_asked_at_each_item.push_back(rig.server.count_requests("GET", "/api/v1/pods"));
-    pod["metadata"].erase("labels");
+    const json item = std::move(pod);
+    taken.push_back(item["metadata"]["name"].get<std::string>());
   };
   auto list = rig.client->list(ballast::kube::pods(), "", options);
   REQUIRE(list.ok());
   CHECK(pages_asked_at_each_item == std::vector<size_t>{1, 1, 2, 2, 3});
-  REQUIRE(list->items.size() == 5);
-  for (const auto& pod : list->items) CHECK_FALSE(pod["metadata"].contains("labels"));
+  CHECK(taken == std::vector<std::string>{"p0", "p1", "p2", "p3", "p4"});
+  CHECK(list->items.empty());
+  CHECK_FALSE(list->resource_version.empty());
 }
