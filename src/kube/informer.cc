@@ -93,7 +93,13 @@ void drop_unread_fields(const Resource& resource, json& object) {
 
 // What the cache holds of an object: a pod as its JSON text (kube::expanded), the rest parsed.
 ObjectRef cached_form(const Resource& resource, json object) {
-  if (is_core(resource, "pods")) return std::make_shared<const json>(object.dump());
+  if (is_core(resource, "pods")) {
+    std::string text = object.dump();
+    // dump() grows its string by doubling, so up to half of it would be spare capacity kept
+    // for the pod's life (1,503 → 895 bytes a cached pod, mallinfo2 over 30,000).
+    text.shrink_to_fit();
+    return std::make_shared<const json>(std::move(text));
+  }
   return std::make_shared<const json>(std::move(object));
 }
 
