@@ -103,6 +103,14 @@ ObjectRef cached_form(const Resource& resource, json object) {
   return std::make_shared<const json>(std::move(object));
 }
 
+// Puts an object from a list or a watch event into `cache`, keyed by namespace/name.
+void store(const Resource& resource, std::map<std::string, ObjectRef>& cache, json object) {
+  drop_unread_fields(resource, object);
+  // The key first: the assignment's right side, evaluated first, moves the object away.
+  std::string key = object_key(object);
+  cache[std::move(key)] = cached_form(resource, std::move(object));
+}
+
 }  // namespace
 
 Informer::Informer(KubeApi& api, Resource resource, Options options, Handler on_change)
@@ -175,12 +183,7 @@ bool Informer::relist() {
   std::map<std::string, ObjectRef> listed;
   ListOptions list_options;
   list_options.label_selector = options_.label_selector;
-  list_options.take_item = [this, &listed](json&& object) {
-    drop_unread_fields(resource_, object);
-    // The key first: json's by-value operator= would move the object out before it is read.
-    std::string key = object_key(object);
-    listed[std::move(key)] = cached_form(resource_, std::move(object));
-  };
+  list_options.take_item = [this, &listed](json&& object) { store(resource_, listed, std::move(object)); };
   auto list = api_.list(resource_, options_.ns, list_options);
   if (!list) {
     log_.warn("list failed", {{"resource", resource_.plural}, {"error", list.error().message}});
@@ -212,12 +215,9 @@ void Informer::apply(WatchEvent event) {
     } else if (event.type == "DELETED") {
       objects_.erase(object_key(event.object));
     } else {
-      json object = std::move(event.object);
-      object["kind"] = resource_.kind;
-      object["apiVersion"] = resource_.api_version();
-      drop_unread_fields(resource_, object);
-      std::string key = object_key(object);
-      objects_[std::move(key)] = cached_form(resource_, std::move(object));
+      event.object["kind"] = resource_.kind;
+      event.object["apiVersion"] = resource_.api_version();
+      store(resource_, objects_, std::move(event.object));
     }
   }
   if (changed) notify_handlers();
