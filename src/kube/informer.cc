@@ -183,8 +183,8 @@ bool Informer::relist() {
   std::map<std::string, ObjectRef> listed;
   ListOptions list_options;
   list_options.label_selector = options_.label_selector;
-  list_options.take_item = [this, &listed](json&& object) { store(resource_, listed, std::move(object)); };
-  auto list = api_.list(resource_, options_.ns, list_options);
+  auto list = api_.list(resource_, options_.ns, list_options,
+                        [this, &listed](json&& object) { store(resource_, listed, std::move(object)); });
   if (!list) {
     log_.warn("list failed", {{"resource", resource_.plural}, {"error", list.error().message}});
     return false;
@@ -192,7 +192,7 @@ bool Informer::relist() {
   {
     std::lock_guard lock(mutex_);
     objects_.swap(listed);
-    resource_version_ = list->resource_version;
+    resource_version_ = std::move(*list);
     synced_ = true;
     ++list_count_;
   }

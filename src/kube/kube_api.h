@@ -19,17 +19,13 @@ struct ListOptions {
   std::string label_selector;
   std::string field_selector;
   int page_size = 500;  // pages are fetched with `limit` + `continue` until the list is whole
-  // When set, each item is handed to it as its page arrives, and the list's `items` stay
-  // empty (client-go's reflector filling its store page by page): a cache that keeps part of
-  // each object, in its own form, then never holds a whole large list of parsed objects
-  // (30,000 real pods: 360 MB whole, 150 MB trimmed, 27 MB as the cache's text).
-  std::function<void(nlohmann::json&&)> take_item;
 };
 
-struct ObjectList {
-  std::vector<nlohmann::json> items;
-  std::string resource_version;  // of the whole list: where a watch resumes
-};
+// Receives a list's items one by one as each page arrives (client-go's reflector filling its
+// store page by page): a cache that keeps part of each object, in its own form, then never
+// holds a whole large list of parsed objects (30,000 real pods: 360 MB whole, 150 MB
+// trimmed, 27 MB as the cache's text).
+using ListItemSink = std::function<void(nlohmann::json&&)>;
 
 struct WatchOptions {
   std::string resource_version;  // empty: synthetic ADDED events for what exists, then changes
@@ -81,7 +77,10 @@ class KubeApi {
   virtual ~KubeApi() = default;
 
   virtual Result<nlohmann::json> get(const Resource& resource, std::string_view ns, std::string_view name) = 0;
-  virtual Result<ObjectList> list(const Resource& resource, std::string_view ns, const ListOptions& options) = 0;
+  // Hands every item to `take_item`; returns the whole list's resourceVersion (where a watch
+  // resumes). On an error, the items of the pages before it have been handed over.
+  virtual Result<std::string> list(const Resource& resource, std::string_view ns, const ListOptions& options,
+                                   const ListItemSink& take_item) = 0;
   virtual Result<nlohmann::json> create(const Resource& resource, std::string_view ns, const nlohmann::json& object) = 0;
   // PUT of the whole object; its metadata.resourceVersion makes it conditional.
   virtual Result<nlohmann::json> update(const Resource& resource, std::string_view ns, const nlohmann::json& object) = 0;

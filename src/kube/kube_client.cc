@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
-#include <iterator>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -197,8 +196,9 @@ Result<json> KubeClient::get(const Resource& resource, std::string_view ns, std:
                          "get " + describe(resource, ns, name));
 }
 
-Result<ObjectList> KubeClient::list(const Resource& resource, std::string_view ns, const ListOptions& options) {
-  ObjectList list;
+Result<std::string> KubeClient::list(const Resource& resource, std::string_view ns, const ListOptions& options,
+                                     const ListItemSink& take_item) {
+  std::string resource_version;
   std::string continue_token;
   const std::string what = "list " + resource.plural;
   do {
@@ -211,14 +211,10 @@ Result<ObjectList> KubeClient::list(const Resource& resource, std::string_view n
     auto page = decode_list_page(response->body, resource, what);
     if (!page) return page.error();
     continue_token = std::move(page->continue_token);
-    list.resource_version = std::move(page->resource_version);
-    if (options.take_item) {
-      for (auto& item : page->items) options.take_item(std::move(item));
-    } else {
-      std::move(page->items.begin(), page->items.end(), std::back_inserter(list.items));
-    }
+    resource_version = std::move(page->resource_version);
+    for (auto& item : page->items) take_item(std::move(item));
   } while (!continue_token.empty());
-  return list;
+  return resource_version;
 }
 
 Result<json> KubeClient::create(const Resource& resource, std::string_view ns, const json& object) {

@@ -34,7 +34,8 @@ class KubeClient final : public KubeApi {
   ~KubeClient() override;
 
   Result<nlohmann::json> get(const Resource& resource, std::string_view ns, std::string_view name) override;
-  Result<ObjectList> list(const Resource& resource, std::string_view ns, const ListOptions& options) override;
+  Result<std::string> list(const Resource& resource, std::string_view ns, const ListOptions& options,
+                           const ListItemSink& take_item) override;
   Result<nlohmann::json> create(const Resource& resource, std::string_view ns, const nlohmann::json& object) override;
   Result<nlohmann::json> update(const Resource& resource, std::string_view ns, const nlohmann::json& object) override;
   Result<nlohmann::json> patch(const Resource& resource, std::string_view ns, std::string_view name, PatchType type,

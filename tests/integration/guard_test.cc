@@ -88,17 +88,19 @@ TEST_CASE("the client lists in pages and watches from the list's resourceVersion
   for (int i = 0; i < 7; ++i) cluster.server.put(deployment("web", "d" + std::to_string(i), 1));
   ballast::kube::ListOptions options;
   options.page_size = 3;
-  auto list = cluster.client->list(ballast::kube::deployments(), "", options);
-  REQUIRE(list.ok());
-  CHECK(list->items.size() == 7);
-  CHECK(list->items[0]["kind"] == "Deployment");
+  std::vector<nlohmann::json> items;
+  auto resource_version = cluster.client->list(ballast::kube::deployments(), "", options,
+                                               [&items](nlohmann::json&& item) { items.push_back(std::move(item)); });
+  REQUIRE(resource_version.ok());
+  CHECK(items.size() == 7);
+  CHECK(items[0]["kind"] == "Deployment");
   CHECK(cluster.server.count_requests("GET", "/apis/apps/v1/deployments") == 3);
 
   std::mutex mutex;
   std::vector<std::string> seen;
   std::optional<ballast::Status> ended;
   ballast::kube::WatchOptions watch;
-  watch.resource_version = list->resource_version;
+  watch.resource_version = *resource_version;
   auto handle = cluster.client->watch(
       ballast::kube::deployments(), "web", watch,
       [&](ballast::kube::WatchEvent event) {
